@@ -1,0 +1,8 @@
+//! One module per subcommand: argument parsing and the effects; the logic
+//! lives in the library crates.
+
+pub mod bundle;
+pub mod keygen;
+pub mod repo;
+pub mod resolve;
+pub mod verify;

@@ -1,0 +1,9 @@
+//! `mk-compose repo`.
+
+/// (not implemented yet)
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<()> {
+    anyhow::bail!("mk-compose repo is not implemented yet")
+}
