@@ -3,6 +3,9 @@
 //! air-gapped site receives, and verifies it there.
 
 mod cmd;
+mod inputs;
+mod kickstart;
+mod select;
 
 use clap::{Parser, Subcommand};
 

@@ -1,9 +1,254 @@
-//! `mk-compose bundle`.
+//! `mk-compose bundle`: the signed offline bundle. Resolves the kickstarts'
+//! package sets against the offline repositories, stages `repo/` (the RPMs
+//! and fresh repodata), `registry/` and `kickstart/`, then signs the
+//! manifest and writes the ISO (mk-bundle).
 
-/// (not implemented yet)
+use crate::inputs::{self, Sourced};
+use crate::select::select;
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+use mk_bundle::{finish_bundle, BundleOptions, PasswordSource, SecretKey};
+use mk_depsolve::SolveOptions;
+use mk_rpmrepo::repodata::{write_repodata, WriteOptions};
+use mk_rpmrepo::Package;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Build the signed offline bundle (ISO 9660 with repo/, registry/,
+/// kickstart/, MANIFEST and MANIFEST.minisig).
 #[derive(clap::Args)]
-pub struct Args {}
+#[command(after_help = "Example:\n  \
+    mk-compose bundle --repo rpms/ --kickstart kickstart/node.ks \\\n      \
+    --key keys/mk.key --password-file pw --out mk.iso\n  \
+    mk-compose verify mk.iso --trust keys/mk.pub\n\n\
+    The ISO's dates are SOURCE_DATE_EPOCH when set, otherwise the newest build\n\
+    time among the bundled packages: the same inputs give the same bytes.")]
+pub struct Args {
+    /// A repository: a createrepo repository or a directory of .rpm files.
+    /// Repeat for several.
+    #[arg(long = "repo", value_name = "DIR", required = true)]
+    repos: Vec<PathBuf>,
+    /// A kickstart to ship; its %packages section is resolved and bundled.
+    /// Repeatable (the bundle carries the union of their closures).
+    #[arg(long = "kickstart", value_name = "FILE")]
+    kickstarts: Vec<PathBuf>,
+    /// One more %packages line to bundle (name, capability, @group).
+    /// Repeatable.
+    #[arg(long = "package", value_name = "SPEC", allow_hyphen_values = true)]
+    packages: Vec<String>,
+    /// comps.xml, for @group entries.
+    #[arg(long, value_name = "FILE")]
+    comps: Option<PathBuf>,
+    /// Secret key from `mk-compose keygen` (minisign format).
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// Read the key's password from this file.
+    #[arg(long, value_name = "FILE", conflicts_with = "password_fd")]
+    password_file: Option<PathBuf>,
+    /// Read the key's password from this inherited file descriptor.
+    #[arg(long, value_name = "N")]
+    password_fd: Option<i32>,
+    /// Where to write the ISO (replaced atomically).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Bundle name, in the signed trusted comment.
+    #[arg(long, default_value = "mk")]
+    name: String,
+    /// Bundle version, in the signed trusted comment.
+    #[arg(long = "bundle-version", default_value = env!("CARGO_PKG_VERSION"))]
+    bundle_version: String,
+    /// ISO volume label.
+    #[arg(long, default_value = "MK_BUNDLE")]
+    label: String,
+    /// Allow 32-bit (i686) packages in the closure.
+    #[arg(long)]
+    allow_i686: bool,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("mk-compose bundle is not implemented yet")
+pub fn run(args: Args) -> anyhow::Result<()> {
+    // Cheap checks first: a wrong password should not cost a resolution.
+    let epoch = inputs::source_date_epoch()?;
+    let key = read_key(&args)?;
+    let requests = inputs::requests(&args.kickstarts, &args.packages)?;
+    let comps = inputs::comps(args.comps.as_deref())?;
+    let pool = inputs::load_pool(&args.repos)?;
+    let opts = SolveOptions {
+        allow_i686: args.allow_i686,
+        ..SolveOptions::default()
+    };
+    let chosen: Vec<&Sourced> = select(&pool, &requests, comps.as_ref(), &opts)?
+        .into_iter()
+        .map(|i| &pool[i])
+        .collect();
+    let source_date_epoch = epoch.unwrap_or_else(|| {
+        chosen
+            .iter()
+            .map(|s| s.package.build_time)
+            .max()
+            .unwrap_or(0)
+    });
+
+    let out_dir = match args.out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("creating {}", out_dir.display()))?;
+    // Staged beside the output (same filesystem), removed on every path out.
+    let staging = tempfile::Builder::new()
+        .prefix(".mk-bundle-staging.")
+        .tempdir_in(&out_dir)
+        .with_context(|| format!("creating a staging directory in {}", out_dir.display()))?;
+    let root = staging.path();
+
+    let repo = root.join("repo");
+    let packages = stage_packages(&chosen, &repo.join("Packages"))?;
+    write_repodata(&repo, &packages, &WriteOptions::with_timestamp(source_date_epoch))
+        .with_context(|| format!("writing repodata into {}", repo.display()))?;
+    // Filled by the container-image work; present so that the layout is
+    // stable for consumers.
+    create_dir(&root.join("registry"))?;
+    stage_kickstarts(&args.kickstarts, &root.join("kickstart"))?;
+
+    let finished = finish_bundle(
+        root,
+        &args.out,
+        &key,
+        &BundleOptions {
+            name: args.name.clone(),
+            version: args.bundle_version.clone(),
+            volume_label: args.label.clone(),
+            source_date_epoch,
+        },
+    )
+    .with_context(|| format!("writing the bundle {}", args.out.display()))?;
+    println!(
+        "{}: {} packages, {} files, MANIFEST sha256 {}, signed by key {}",
+        args.out.display(),
+        packages.len(),
+        finished.files,
+        finished.manifest_sha256,
+        finished.key_id
+    );
+    Ok(())
+}
+
+fn read_key(args: &Args) -> anyhow::Result<SecretKey> {
+    let text = std::fs::read_to_string(&args.key)
+        .with_context(|| format!("reading secret key {}", args.key.display()))?;
+    let file = args.key.display().to_string();
+    let password = if SecretKey::file_is_encrypted(&text, &file)? {
+        PasswordSource::from_options(args.password_file.clone(), args.password_fd)
+            .read(false)
+            .with_context(|| format!("password for {file}"))?
+    } else {
+        Default::default()
+    };
+    Ok(SecretKey::parse(&text, password.as_bytes(), &file)?)
+}
+
+fn create_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
+}
+
+/// Copies the chosen RPMs into `dest`, checking each file's SHA-256 against
+/// what its repository says while copying (so a file changed after it was
+/// indexed, or repodata that lies, is caught). Returns the packages with
+/// their bundle locations.
+fn stage_packages(chosen: &[&Sourced], dest: &Path) -> anyhow::Result<Vec<Package>> {
+    create_dir(dest)?;
+    // Two repositories may carry the same file; the same name with other
+    // content would be ambiguous for the bundle's repo/.
+    let mut by_name: BTreeMap<String, &Sourced> = BTreeMap::new();
+    for s in chosen {
+        let name = file_name(&s.package.location)?;
+        if let Some(prev) = by_name.insert(name.clone(), s) {
+            if prev.package.checksum != s.package.checksum {
+                bail!(
+                    "two different packages are both named {name}: {} and {}",
+                    prev.file().display(),
+                    s.file().display()
+                );
+            }
+        }
+    }
+    let bar = ProgressBar::new(by_name.len() as u64).with_style(
+        ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} packages")
+            .expect("valid template"),
+    );
+    bar.set_message("staging");
+    let staged: Vec<Package> = by_name
+        .par_iter()
+        .map(|(name, s)| {
+            copy_checked(&s.file(), &dest.join(name), &s.package.checksum)?;
+            bar.inc(1);
+            let mut p = s.package.clone();
+            p.location = format!("Packages/{name}");
+            Ok(p)
+        })
+        .collect::<anyhow::Result<_>>()?;
+    bar.finish_and_clear();
+    tracing::info!(packages = staged.len(), "packages staged");
+    Ok(staged)
+}
+
+fn file_name(location: &str) -> anyhow::Result<String> {
+    match location.rsplit('/').next() {
+        Some(n) if n.ends_with(".rpm") && n != ".rpm" && !n.starts_with('.') => Ok(n.to_string()),
+        _ => bail!("package location {location:?} does not name an .rpm file"),
+    }
+}
+
+fn copy_checked(src: &Path, dst: &Path, want_sha256: &str) -> anyhow::Result<()> {
+    let mut input =
+        std::fs::File::open(src).with_context(|| format!("opening {}", src.display()))?;
+    let mut output =
+        std::fs::File::create(dst).with_context(|| format!("creating {}", dst.display()))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = input
+            .read(&mut buf)
+            .with_context(|| format!("reading {}", src.display()))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        output
+            .write_all(&buf[..n])
+            .with_context(|| format!("writing {}", dst.display()))?;
+    }
+    let got = hex::encode(hasher.finalize());
+    if !got.eq_ignore_ascii_case(want_sha256) {
+        bail!(
+            "{}: SHA-256 is {got}, but its repository says {want_sha256}: the file changed or the repodata is wrong",
+            src.display()
+        );
+    }
+    Ok(())
+}
+
+fn stage_kickstarts(kickstarts: &[PathBuf], dest: &Path) -> anyhow::Result<()> {
+    create_dir(dest)?;
+    let mut seen = BTreeMap::new();
+    for ks in kickstarts {
+        let name = ks
+            .file_name()
+            .with_context(|| format!("{}: not a file name", ks.display()))?
+            .to_string_lossy()
+            .into_owned();
+        if let Some(prev) = seen.insert(name.clone(), ks) {
+            bail!(
+                "two kickstarts are both named {name}: {} and {}",
+                prev.display(),
+                ks.display()
+            );
+        }
+        std::fs::copy(ks, dest.join(&name))
+            .with_context(|| format!("copying {}", ks.display()))?;
+    }
+    Ok(())
 }

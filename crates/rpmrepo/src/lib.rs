@@ -2,8 +2,13 @@
 //! bundling, rpm's version comparison, reading package headers, and reading
 //! and writing createrepo-compatible repodata.
 
+pub mod dir;
 pub mod evr;
+pub mod header;
 pub mod package;
+pub mod repodata;
 
+pub use dir::scan_dir;
 pub use evr::{rpmvercmp, Evr};
+pub use header::{read_rpm, read_rpm_bytes, HeaderError};
 pub use package::{Cmp, Dep, FileEntry, FileKind, Package};

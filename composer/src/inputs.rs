@@ -1,0 +1,131 @@
+//! Reading the composer's inputs: RPM repositories (createrepo repositories
+//! or plain directories of .rpm files), kickstart package requests, and the
+//! build date.
+
+use anyhow::{bail, Context};
+use mk_depsolve::{Comps, Request};
+use mk_rpmrepo::repodata::read_repodata;
+use mk_rpmrepo::{scan_dir, Package};
+use std::path::{Path, PathBuf};
+
+/// A package and the repository directory its `location` is relative to.
+#[derive(Debug, Clone)]
+pub struct Sourced {
+    pub package: Package,
+    pub repo: PathBuf,
+}
+
+impl Sourced {
+    pub fn file(&self) -> PathBuf {
+        self.repo.join(&self.package.location)
+    }
+}
+
+/// Reads one repository: its repodata (checked against repomd.xml's
+/// checksums) when it has `repodata/repomd.xml`, otherwise the headers of
+/// every .rpm below it.
+pub fn load_repo(repo: &Path) -> anyhow::Result<Vec<Package>> {
+    if repo.join("repodata").join("repomd.xml").is_file() {
+        read_repodata(repo).with_context(|| format!("reading repodata of {}", repo.display()))
+    } else if repo.is_dir() {
+        scan_dir(repo).with_context(|| format!("reading RPMs below {}", repo.display()))
+    } else {
+        bail!(
+            "{}: neither a repository (no repodata/repomd.xml) nor a directory",
+            repo.display()
+        )
+    }
+}
+
+/// Reads every repository into one pool, in the order given.
+pub fn load_pool(repos: &[PathBuf]) -> anyhow::Result<Vec<Sourced>> {
+    if repos.is_empty() {
+        bail!("no repository given: pass --repo DIR (a createrepo repository or a directory of .rpm files)");
+    }
+    let mut pool = Vec::new();
+    for repo in repos {
+        let packages = load_repo(repo)?;
+        tracing::info!(repo = %repo.display(), packages = packages.len(), "repository read");
+        pool.extend(packages.into_iter().map(|package| Sourced {
+            package,
+            repo: repo.clone(),
+        }));
+    }
+    Ok(pool)
+}
+
+/// A request and where it came from, for messages.
+pub struct NamedRequest {
+    pub origin: String,
+    pub request: Request,
+}
+
+/// The `%packages` request of a kickstart file; errors name the file and line.
+pub fn kickstart_request(path: &Path) -> anyhow::Result<NamedRequest> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let section = crate::kickstart::packages_section(path, &text)?;
+    let request = Request::parse_with_offset(&section.body, section.first_line - 1)
+        .with_context(|| format!("{}: in %packages", path.display()))?;
+    Ok(NamedRequest {
+        origin: path.display().to_string(),
+        request,
+    })
+}
+
+/// Requests from kickstarts and from package names on the command line.
+pub fn requests(kickstarts: &[PathBuf], packages: &[String]) -> anyhow::Result<Vec<NamedRequest>> {
+    let mut out = kickstarts
+        .iter()
+        .map(|k| kickstart_request(k))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if !packages.is_empty() {
+        out.push(NamedRequest {
+            origin: "the command line".into(),
+            request: Request::parse(&packages.join("\n")).context("in --package")?,
+        });
+    }
+    if out.is_empty() {
+        bail!("nothing requested: pass --kickstart FILE (its %packages section) or --package NAME");
+    }
+    Ok(out)
+}
+
+pub fn comps(path: Option<&Path>) -> anyhow::Result<Option<Comps>> {
+    path.map(|p| Comps::read(p).with_context(|| format!("reading comps file {}", p.display())))
+        .transpose()
+}
+
+/// SOURCE_DATE_EPOCH as the reproducible-builds spec defines it: unset or
+/// empty means unset; anything else must be a decimal integer.
+pub fn source_date_epoch() -> anyhow::Result<Option<u64>> {
+    parse_source_date_epoch(std::env::var("SOURCE_DATE_EPOCH").ok().as_deref())
+}
+
+pub fn parse_source_date_epoch(value: Option<&str>) -> anyhow::Result<Option<u64>> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|_| {
+            anyhow::anyhow!(
+                "SOURCE_DATE_EPOCH={v:?} is not a non-negative integer (seconds since 1970)"
+            )
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_date_epoch_parsing() {
+        assert_eq!(parse_source_date_epoch(None).unwrap(), None);
+        assert_eq!(parse_source_date_epoch(Some("")).unwrap(), None);
+        assert_eq!(
+            parse_source_date_epoch(Some("1700000000")).unwrap(),
+            Some(1_700_000_000)
+        );
+        let e = parse_source_date_epoch(Some("yesterday")).unwrap_err();
+        assert!(e.to_string().contains("SOURCE_DATE_EPOCH"), "{e}");
+    }
+}

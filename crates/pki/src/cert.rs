@@ -1,0 +1,182 @@
+//! Reading certificates back (x509-parser): what `pki list`, renewal and the
+//! issuing checks need to know about an existing certificate.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use x509_parser::extensions::{GeneralName, ParsedExtension};
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use crate::realm::Realm;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CertError {
+    #[error("{what}: not a PEM certificate ({why})")]
+    NotPem { what: String, why: String },
+    #[error("{what}: no CERTIFICATE block")]
+    Empty { what: String },
+    #[error("{what}: corrupt certificate: {why}")]
+    Malformed { what: String, why: String },
+}
+
+/// The facts about one certificate.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertInfo {
+    #[serde(skip)]
+    pub der: Vec<u8>,
+    pub subject: String,
+    pub common_name: String,
+    pub organizations: Vec<String>,
+    pub issuer: String,
+    /// From the subject's OU (CAs) or the issuer's OU (leaves); see
+    /// [`crate::issue`].
+    pub realm: Option<Realm>,
+    pub dns_names: Vec<String>,
+    pub ip_addresses: Vec<String>,
+    pub serial: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_before: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    pub is_ca: bool,
+    pub path_len: Option<u32>,
+    /// Permitted DNS subtrees, if the certificate carries name constraints.
+    pub permitted_dns: Option<Vec<String>>,
+    pub server_auth: bool,
+    pub client_auth: bool,
+}
+
+impl CertInfo {
+    pub fn is_self_signed(&self) -> bool {
+        self.subject == self.issuer
+    }
+
+    /// Whole days left at `now` (negative once expired).
+    pub fn days_left(&self, now: OffsetDateTime) -> i64 {
+        (self.not_after - now).whole_days()
+    }
+}
+
+fn ou_realm(name: &x509_parser::x509::X509Name<'_>) -> Option<Realm> {
+    name.iter_organizational_unit()
+        .filter_map(|a| a.as_str().ok())
+        .find_map(|s| s.parse().ok())
+}
+
+/// Parse one DER certificate. `what` names the source in errors.
+pub fn parse_der(der: &[u8], what: &str) -> Result<CertInfo, CertError> {
+    let malformed = |why: String| CertError::Malformed {
+        what: what.to_string(),
+        why,
+    };
+    let (rest, x) = X509Certificate::from_der(der).map_err(|e| malformed(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(malformed("trailing bytes after the certificate".into()));
+    }
+    let cn = x
+        .subject()
+        .iter_common_name()
+        .filter_map(|a| a.as_str().ok())
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let organizations = x
+        .subject()
+        .iter_organization()
+        .filter_map(|a| a.as_str().ok().map(str::to_string))
+        .collect();
+    let mut dns_names = Vec::new();
+    let mut ip_addresses = Vec::new();
+    let mut permitted_dns = None;
+    let mut is_ca = false;
+    let mut path_len = None;
+    let (mut server_auth, mut client_auth) = (false, false);
+    for ext in x.extensions() {
+        match ext.parsed_extension() {
+            ParsedExtension::SubjectAlternativeName(san) => {
+                for n in &san.general_names {
+                    match n {
+                        GeneralName::DNSName(d) => dns_names.push(d.to_string()),
+                        GeneralName::IPAddress(b) => ip_addresses.push(ip_string(b)),
+                        _ => {}
+                    }
+                }
+            }
+            ParsedExtension::BasicConstraints(bc) => {
+                is_ca = bc.ca;
+                path_len = bc.path_len_constraint;
+            }
+            ParsedExtension::NameConstraints(nc) => {
+                let p: Vec<String> = nc
+                    .permitted_subtrees
+                    .iter()
+                    .flatten()
+                    .filter_map(|s| match &s.base {
+                        GeneralName::DNSName(d) => Some(d.to_string()),
+                        _ => None,
+                    })
+                    .collect();
+                if nc.permitted_subtrees.is_some() {
+                    permitted_dns = Some(p);
+                }
+            }
+            ParsedExtension::ExtendedKeyUsage(eku) => {
+                server_auth = eku.server_auth;
+                client_auth = eku.client_auth;
+            }
+            _ => {}
+        }
+    }
+    let realm = if is_ca {
+        ou_realm(x.subject())
+    } else {
+        ou_realm(x.issuer())
+    };
+    Ok(CertInfo {
+        der: der.to_vec(),
+        subject: x.subject().to_string(),
+        common_name: cn,
+        organizations,
+        issuer: x.issuer().to_string(),
+        realm,
+        dns_names,
+        ip_addresses,
+        serial: x.raw_serial_as_string(),
+        not_before: x.validity().not_before.to_datetime(),
+        not_after: x.validity().not_after.to_datetime(),
+        is_ca,
+        path_len,
+        permitted_dns,
+        server_auth,
+        client_auth,
+    })
+}
+
+fn ip_string(b: &[u8]) -> String {
+    match b.len() {
+        4 => std::net::Ipv4Addr::from(<[u8; 4]>::try_from(b).unwrap()).to_string(),
+        16 => std::net::Ipv6Addr::from(<[u8; 16]>::try_from(b).unwrap()).to_string(),
+        _ => hex::encode(b),
+    }
+}
+
+/// All CERTIFICATE blocks of a PEM text, in order (other blocks skipped).
+pub fn parse_pem_chain(text: &str, what: &str) -> Result<Vec<CertInfo>, CertError> {
+    let blocks = pem::parse_many(text).map_err(|e| CertError::NotPem {
+        what: what.into(),
+        why: e.to_string(),
+    })?;
+    let certs: Vec<CertInfo> = blocks
+        .iter()
+        .filter(|b| b.tag() == "CERTIFICATE")
+        .map(|b| parse_der(b.contents(), what))
+        .collect::<Result<_, _>>()?;
+    if certs.is_empty() {
+        return Err(CertError::Empty { what: what.into() });
+    }
+    Ok(certs)
+}
+
+/// The first certificate of a PEM text.
+pub fn parse_pem(text: &str, what: &str) -> Result<CertInfo, CertError> {
+    Ok(parse_pem_chain(text, what)?.remove(0))
+}

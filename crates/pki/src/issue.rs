@@ -1,0 +1,440 @@
+//! Signing: roots, per-host intermediates and leaves, with the checks that
+//! keep bad certificates from ever being written (IP SANs, names outside the
+//! issuer's constraints, realm mix-ups, expired issuers).
+//!
+//! Realm marking: every CA's subject is `CN=<name>, O=mk, OU=<realm>`, so a
+//! leaf's realm is its issuer's OU. Chains are root -> host intermediate
+//! (pathlen 0) -> leaf.
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, KeyIdMethod, KeyUsagePurpose,
+    NameConstraints, SanType, SerialNumber,
+};
+use time::{Duration, OffsetDateTime};
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use crate::cert::{self, CertError, CertInfo};
+use crate::entropy::{self, EntropyError};
+use crate::keys::{pem_encode, PrivateKey};
+use crate::names::{self, NameError};
+use crate::plan::{LeafSpec, Usage};
+use crate::realm::Realm;
+
+/// Certificates start this much before "now": clocks across a cluster are
+/// never exactly in step, and a certificate from a node a minute ahead must
+/// not be "not yet valid" on its peers.
+pub const BACKDATE: Duration = Duration::minutes(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error("{id}: {source}")]
+    Name {
+        id: String,
+        #[source]
+        source: NameError,
+    },
+    #[error("{id}: the issuing CA {issuer:?} expired on {not_after} (now {now}); it needs renewing with its offline root first")]
+    IssuerExpired {
+        id: String,
+        issuer: String,
+        not_after: OffsetDateTime,
+        now: OffsetDateTime,
+    },
+    #[error("{id}: the issuing CA {issuer:?} is not valid before {not_before} (now {now})")]
+    IssuerNotYetValid {
+        id: String,
+        issuer: String,
+        not_before: OffsetDateTime,
+        now: OffsetDateTime,
+    },
+    #[error("{id}: belongs to realm {expected} but the issuing CA is of realm {found}")]
+    RealmMismatch {
+        id: String,
+        expected: Realm,
+        found: String,
+    },
+    #[error("{what}: the private key does not belong to the certificate")]
+    KeyMismatch { what: String },
+    #[error("{what}: is not a CA certificate")]
+    NotCa { what: String },
+    #[error("{id}: {message}")]
+    Invalid { id: String, message: String },
+    #[error(transparent)]
+    Cert(#[from] CertError),
+    #[error(transparent)]
+    Entropy(#[from] EntropyError),
+    #[error("{id}: encoding the certificate: {source}")]
+    Encode {
+        id: String,
+        #[source]
+        source: rcgen::Error,
+    },
+}
+
+/// A CA that can sign: its certificate and its key.
+pub struct Ca {
+    pub info: CertInfo,
+    pub key: PrivateKey,
+}
+
+impl Ca {
+    /// Pair a CA certificate with its key, checking that they belong together.
+    pub fn new(info: CertInfo, key: PrivateKey, what: &str) -> Result<Ca, IssueError> {
+        if !info.is_ca {
+            return Err(IssueError::NotCa { what: what.into() });
+        }
+        let (_, x) = X509Certificate::from_der(&info.der).map_err(|e| CertError::Malformed {
+            what: what.into(),
+            why: e.to_string(),
+        })?;
+        if x.public_key().raw != key.public_key_der().as_slice() {
+            return Err(IssueError::KeyMismatch { what: what.into() });
+        }
+        Ok(Ca { info, key })
+    }
+
+    pub fn cert_pem(&self) -> String {
+        pem_encode("CERTIFICATE", &self.info.der)
+    }
+
+    fn check_valid(&self, id: &str, now: OffsetDateTime) -> Result<(), IssueError> {
+        if now > self.info.not_after {
+            return Err(IssueError::IssuerExpired {
+                id: id.into(),
+                issuer: self.info.subject.clone(),
+                not_after: self.info.not_after,
+                now,
+            });
+        }
+        if now < self.info.not_before {
+            return Err(IssueError::IssuerNotYetValid {
+                id: id.into(),
+                issuer: self.info.subject.clone(),
+                not_before: self.info.not_before,
+                now,
+            });
+        }
+        Ok(())
+    }
+
+    /// The rcgen issuer for this CA. The subject is rebuilt the way
+    /// [`ca_name`] built it, and [`encode_signed`] checks that the result
+    /// names this CA byte for byte (Go matches issuer to subject on raw
+    /// bytes).
+    fn issuer(&self, id: &str) -> Result<rcgen::Issuer<'static, &PrivateKey>, IssueError> {
+        let realm = self.info.realm.ok_or_else(|| IssueError::Invalid {
+            id: id.into(),
+            message: format!("issuing CA {:?} names no realm (OU)", self.info.subject),
+        })?;
+        let mut p = CertificateParams::default();
+        p.distinguished_name = ca_name(&self.info.common_name, realm);
+        p.key_identifier_method = KeyIdMethod::PreSpecified(self.key.key_id());
+        p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        Ok(rcgen::Issuer::new(p, &self.key))
+    }
+
+    fn raw_subject(&self) -> Vec<u8> {
+        X509Certificate::from_der(&self.info.der)
+            .map(|(_, x)| x.subject().as_raw().to_vec())
+            .unwrap_or_default()
+    }
+}
+
+fn serial() -> Result<SerialNumber, EntropyError> {
+    // 128 random bits, positive and of fixed length (CA/B Forum asks >= 64).
+    let mut b = entropy::bytes::<16>()?;
+    b[0] = (b[0] & 0x7f) | 0x40;
+    Ok(SerialNumber::from_slice(&b))
+}
+
+fn base_params(
+    key: &PrivateKey,
+    now: OffsetDateTime,
+    not_after: OffsetDateTime,
+) -> Result<CertificateParams, IssueError> {
+    let mut p = CertificateParams::default();
+    p.not_before = now - BACKDATE;
+    p.not_after = not_after;
+    p.serial_number = Some(serial()?);
+    p.key_identifier_method = KeyIdMethod::PreSpecified(key.key_id());
+    p.use_authority_key_identifier_extension = true;
+    Ok(p)
+}
+
+fn ca_name(cn: &str, realm: Realm) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, cn);
+    dn.push(DnType::OrganizationName, "mk");
+    dn.push(DnType::OrganizationalUnitName, realm.name());
+    dn
+}
+
+fn encode_signed(
+    id: &str,
+    ca: &Ca,
+    r: Result<rcgen::Certificate, rcgen::Error>,
+) -> Result<CertInfo, IssueError> {
+    let info = encode(id, r)?;
+    let (_, x) = X509Certificate::from_der(&info.der).map_err(|e| CertError::Malformed {
+        what: id.into(),
+        why: e.to_string(),
+    })?;
+    if x.issuer().as_raw() != ca.raw_subject().as_slice() {
+        return Err(IssueError::Invalid {
+            id: id.into(),
+            message: format!(
+                "issuer name does not encode like the CA's subject {:?} (CA not made by mk?)",
+                ca.info.subject
+            ),
+        });
+    }
+    Ok(info)
+}
+
+fn encode(
+    id: &str,
+    r: Result<rcgen::Certificate, rcgen::Error>,
+) -> Result<CertInfo, IssueError> {
+    let c = r.map_err(|source| IssueError::Encode {
+        id: id.into(),
+        source,
+    })?;
+    Ok(cert::parse_der(c.der(), id)?)
+}
+
+/// Self-signed root of `realm`, valid `days` from `now`. pathlen 1: it signs
+/// intermediates only.
+pub fn root(realm: Realm, key: &PrivateKey, now: OffsetDateTime, days: u32) -> Result<CertInfo, IssueError> {
+    let mut p = base_params(key, now, now + Duration::days(days.into()))?;
+    p.distinguished_name = ca_name(realm.root_common_name(), realm);
+    p.is_ca = IsCa::Ca(BasicConstraints::Constrained(1));
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let id = format!("{realm} root");
+    encode(&id, p.self_signed(key))
+}
+
+/// Intermediate of `realm` for one host, signed by the realm's root:
+/// pathlen 0, DNS names constrained to `permitted` (if any), no IP addresses
+/// at all. It never outlives the root.
+pub fn intermediate(
+    root: &Ca,
+    realm: Realm,
+    host: &str,
+    permitted: Option<&[String]>,
+    key: &PrivateKey,
+    now: OffsetDateTime,
+    days: u32,
+) -> Result<CertInfo, IssueError> {
+    let id = format!("{realm} intermediate for {host}");
+    names::check_dns_name(host).map_err(|source| IssueError::Name {
+        id: id.clone(),
+        source,
+    })?;
+    check_realm(&id, realm, root)?;
+    root.check_valid(&id, now)?;
+    let not_after = (now + Duration::days(days.into())).min(root.info.not_after);
+    let mut p = base_params(key, now, not_after)?;
+    p.distinguished_name = ca_name(&format!("{} {host}", realm.root_common_name()), realm);
+    p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    p.name_constraints = Some(NameConstraints {
+        permitted_subtrees: permitted
+            .unwrap_or_default()
+            .iter()
+            .map(|d| GeneralSubtree::DnsName(d.clone()))
+            .collect(),
+        // R28: no certificate below this CA may name an IP address.
+        excluded_subtrees: vec![
+            GeneralSubtree::IpAddress(CidrSubnet::V4([0; 4], [0; 4])),
+            GeneralSubtree::IpAddress(CidrSubnet::V6([0; 16], [0; 16])),
+        ],
+    });
+    encode_signed(&id, root, p.signed_by(key, &root.issuer(&id)?))
+}
+
+fn check_realm(id: &str, realm: Realm, ca: &Ca) -> Result<(), IssueError> {
+    if ca.info.realm != Some(realm) {
+        return Err(IssueError::RealmMismatch {
+            id: id.into(),
+            expected: realm,
+            found: ca
+                .info
+                .realm
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "none".into()),
+        });
+    }
+    Ok(())
+}
+
+/// Check a leaf request against the issuing CA without signing anything.
+pub fn check_leaf(ca: &Ca, spec: &LeafSpec, now: OffsetDateTime) -> Result<(), IssueError> {
+    check_realm(&spec.id, spec.realm, ca)?;
+    ca.check_valid(&spec.id, now)?;
+    if spec.organizations.len() > 1 {
+        return Err(IssueError::Invalid {
+            id: spec.id.clone(),
+            message: "at most one organization (O) per certificate".into(),
+        });
+    }
+    if spec.usages.is_empty() {
+        return Err(IssueError::Invalid {
+            id: spec.id.clone(),
+            message: "no usage (server-auth / client-auth)".into(),
+        });
+    }
+    for n in &spec.dns_names {
+        let named = |source| IssueError::Name {
+            id: spec.id.clone(),
+            source,
+        };
+        names::check_dns_name(n).map_err(named)?;
+        names::check_constraints(n, ca.info.permitted_dns.as_deref()).map_err(named)?;
+    }
+    Ok(())
+}
+
+/// Leaf for `spec`, signed by the host's intermediate `ca`. It never outlives
+/// the intermediate.
+pub fn leaf(ca: &Ca, spec: &LeafSpec, key: &PrivateKey, now: OffsetDateTime) -> Result<CertInfo, IssueError> {
+    check_leaf(ca, spec, now)?;
+    let wanted = now + Duration::days(spec.lifetime_days.into());
+    if wanted > ca.info.not_after {
+        tracing::warn!(
+            leaf = spec.id,
+            issuer = ca.info.subject,
+            "leaf shortened to end with its intermediate on {}",
+            ca.info.not_after
+        );
+    }
+    let mut p = base_params(key, now, wanted.min(ca.info.not_after))?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, spec.common_name.as_str());
+    if let Some(o) = spec.organizations.first() {
+        dn.push(DnType::OrganizationName, o.as_str());
+    }
+    p.distinguished_name = dn;
+    p.is_ca = IsCa::ExplicitNoCa;
+    // ECDSA and Ed25519 keys only sign; keyEncipherment (kubeadm sets it for
+    // RSA key transport) does not apply.
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    p.extended_key_usages = spec
+        .usages
+        .iter()
+        .map(|u| match u {
+            Usage::ServerAuth => ExtendedKeyUsagePurpose::ServerAuth,
+            Usage::ClientAuth => ExtendedKeyUsagePurpose::ClientAuth,
+        })
+        .collect();
+    p.subject_alt_names = spec
+        .dns_names
+        .iter()
+        .map(|n| {
+            n.as_str()
+                .try_into()
+                .map(SanType::DnsName)
+                .map_err(|e| IssueError::Invalid {
+                    id: spec.id.clone(),
+                    message: format!("SAN {n:?}: {e}"),
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    encode_signed(&spec.id, ca, p.signed_by(key, &ca.issuer(&spec.id)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::KeyAlgorithm;
+    use crate::plan::{Reload, RenewedBy};
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
+    }
+
+    fn chain(realm: Realm) -> (Ca, Ca) {
+        let rk = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+        let r = root(realm, &rk, now(), 3650).unwrap();
+        let root = Ca::new(r, rk, "root").unwrap();
+        let ik = PrivateKey::generate(KeyAlgorithm::Ed25519).unwrap();
+        let permitted = realm.permitted_dns(&crate::ClusterConfig::new("example.com"));
+        let i = intermediate(&root, realm, "cp1.example.com", permitted.as_deref(), &ik, now(), 90)
+            .unwrap();
+        let inter = Ca::new(i, ik, "intermediate").unwrap();
+        (root, inter)
+    }
+
+    fn spec(realm: Realm, names: &[&str]) -> LeafSpec {
+        LeafSpec {
+            id: "etcd/server".into(),
+            realm,
+            common_name: "cp1.example.com".into(),
+            organizations: vec![],
+            usages: vec![Usage::ServerAuth, Usage::ClientAuth],
+            dns_names: names.iter().map(|s| s.to_string()).collect(),
+            algorithm: KeyAlgorithm::EcdsaP256,
+            lifetime_days: 7,
+            cert_path: "/x.crt".into(),
+            key_path: "/x.key".into(),
+            renewed_by: RenewedBy::Node,
+            reload: Reload::Nothing,
+        }
+    }
+
+    #[test]
+    fn chain_fields() {
+        let (root, inter) = chain(Realm::Etcd);
+        assert!(root.info.is_self_signed() && root.info.path_len == Some(1));
+        assert_eq!(root.info.realm, Some(Realm::Etcd));
+        assert_eq!(inter.info.path_len, Some(0));
+        assert_eq!(inter.info.issuer, root.info.subject);
+        assert_eq!(
+            inter.info.permitted_dns.as_deref(),
+            Some(&["example.com".to_string(), "localhost".to_string()][..])
+        );
+        let k = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+        let l = leaf(&inter, &spec(Realm::Etcd, &["cp1.example.com", "localhost"]), &k, now()).unwrap();
+        assert_eq!(l.realm, Some(Realm::Etcd));
+        assert!(l.server_auth && l.client_auth && !l.is_ca);
+        assert_eq!(l.not_after, now() + Duration::days(7));
+        assert_eq!(l.not_before, now() - BACKDATE);
+    }
+
+    #[test]
+    fn refusals() {
+        let (_, inter) = chain(Realm::Etcd);
+        let k = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+        let e = leaf(&inter, &spec(Realm::Etcd, &["cp1.example.com", "10.0.0.1"]), &k, now()).unwrap_err();
+        assert!(matches!(e, IssueError::Name { source: NameError::IpAddress(_), .. }), "{e}");
+        let e = leaf(&inter, &spec(Realm::Etcd, &["cp1.evil.org"]), &k, now()).unwrap_err();
+        assert!(matches!(e, IssueError::Name { source: NameError::OutsideConstraints { .. }, .. }), "{e}");
+        let e = leaf(&inter, &spec(Realm::Kubernetes, &["cp1.example.com"]), &k, now()).unwrap_err();
+        assert!(matches!(e, IssueError::RealmMismatch { .. }), "{e}");
+        let later = now() + Duration::days(91);
+        let e = leaf(&inter, &spec(Realm::Etcd, &["cp1.example.com"]), &k, later).unwrap_err();
+        assert!(matches!(e, IssueError::IssuerExpired { .. }), "{e}");
+        assert!(e.to_string().contains("offline root"));
+    }
+
+    #[test]
+    fn leaf_is_cut_at_the_intermediate_end() {
+        let (_, inter) = chain(Realm::Etcd);
+        let k = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+        let t = now() + Duration::days(88);
+        let l = leaf(&inter, &spec(Realm::Etcd, &["cp1.example.com"]), &k, t).unwrap();
+        assert_eq!(l.not_after, inter.info.not_after);
+    }
+
+    #[test]
+    fn ca_key_must_match() {
+        let (root, _) = chain(Realm::Etcd);
+        let other = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+        let e = Ca::new(root.info.clone(), other, "root.crt").err().unwrap();
+        assert!(matches!(e, IssueError::KeyMismatch { .. }));
+    }
+}
