@@ -28,6 +28,7 @@ enum Command {
     Keygen(cmd::keygen::Args),
     Bundle(cmd::bundle::Args),
     Verify(cmd::verify::Args),
+    Pki(cmd::pki::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -37,6 +38,7 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
     let cli = Cli::parse();
@@ -46,6 +48,7 @@ fn main() -> std::process::ExitCode {
         Command::Keygen(a) => cmd::keygen::run(a),
         Command::Bundle(a) => cmd::bundle::run(a),
         Command::Verify(a) => cmd::verify::run(a),
+        Command::Pki(a) => cmd::pki::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -23,9 +23,6 @@ pub fn select(
         for (group, name) in &resolution.missing_group_packages {
             tracing::warn!(origin = %req.origin, group, name, "group member not in any repository");
         }
-        for (requested, instead) in &resolution.replaced {
-            tracing::info!(origin = %req.origin, requested, instead, "obsoleted: installing the replacement");
-        }
         tracing::info!(origin = %req.origin, packages = resolution.packages.len(), "resolved");
         chosen.extend(resolution.packages);
     }

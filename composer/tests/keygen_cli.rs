@@ -62,8 +62,6 @@ fn keygen_with_password_file_writes_an_encrypted_pair_and_never_overwrites() {
     );
     let key_text = std::fs::read_to_string(keys.join("mk.key")).unwrap();
     assert!(SecretKey::file_is_encrypted(&key_text, "mk.key").unwrap());
-    let e = SecretKey::parse(&key_text, b"wrong", "mk.key").unwrap_err();
-    assert!(e.to_string().contains("wrong password"), "{e}");
     let secret = SecretKey::parse(&key_text, b"hunter2 but longer", "mk.key").unwrap();
     assert_eq!(secret.public_key(), public);
 

@@ -20,6 +20,17 @@ struct Cli {
 enum Command {
     /// Apply the node's role config (skeleton: reports the version only).
     Apply,
+    /// Renew this node's leaf certificates that are past two thirds of their
+    /// life (run by mk-pki-renew.timer). Keys come from /dev/urandom, never
+    /// getrandom(2), which CentOS 7's kernel lacks; see mk_pki::entropy.
+    Renew {
+        /// Node root the manifest's paths are under.
+        #[arg(long, default_value = "/")]
+        root: std::path::PathBuf,
+        /// node_exporter textfile-collector file to write.
+        #[arg(long, default_value = mk_pki::renew::METRICS_FILE)]
+        metrics_file: std::path::PathBuf,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -29,12 +40,23 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     match cli.command {
         Command::Apply => {
             tracing::info!(version = env!("CARGO_PKG_VERSION"), "mk-firstboot started");
             println!("mk-firstboot {}: nothing to apply yet", env!("CARGO_PKG_VERSION"));
+        }
+        Command::Renew { root, metrics_file } => {
+            let opts = mk_pki::renew::RenewOptions { root, metrics_file: Some(metrics_file) };
+            let now = time::OffsetDateTime::now_utc();
+            let report = mk_pki::renew::renew_node(&opts, now, &mut mk_pki::renew::Crictl)?;
+            let renewed = report.renewed();
+            println!("renewed {} certificate(s): {}", renewed.len(), renewed.join(" "));
+            if report.failures() > 0 {
+                anyhow::bail!("{} renewal step(s) failed; see the log above", report.failures());
+            }
         }
     }
     Ok(())

@@ -3,6 +3,7 @@
 
 pub mod bundle;
 pub mod keygen;
+pub mod pki;
 pub mod repo;
 pub mod resolve;
 pub mod verify;

@@ -333,7 +333,10 @@ mod tests {
         );
         assert_eq!(g.conditional, [("php-pear".to_string(), "php".to_string())]);
         let e = c.environment("web-env").unwrap();
-        assert_eq!((e.groups.as_slice(), e.options.as_slice()), (&["web".to_string()][..], &["debugging".to_string()][..]));
+        assert_eq!(
+            (e.groups.as_slice(), e.options.as_slice()),
+            (&["web".to_string()][..], &["debugging".to_string()][..])
+        );
     }
 
     #[test]
@@ -343,7 +346,9 @@ mod tests {
         assert!(err.contains("line 5"), "{err}");
         assert!(err.contains("unknown type \"sometimes\""), "{err}");
 
-        let err = Comps::parse("<comps>\n<group>\n<id>x</id>\n").unwrap_err().to_string();
+        let err = Comps::parse("<comps>\n<group>\n<id>x</id>\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unexpected end"), "{err}");
 
         let err = Comps::parse("<comps><group><id>x</i></group></comps>")

@@ -135,7 +135,9 @@ impl<'a> ProvideIndex<'a> {
 
 /// The file paths that `deps` name.
 pub(crate) fn file_deps<'a>(deps: impl Iterator<Item = &'a Dep>) -> HashSet<&'a str> {
-    deps.filter(|d| d.is_file()).map(|d| d.name.as_str()).collect()
+    deps.filter(|d| d.is_file())
+        .map(|d| d.name.as_str())
+        .collect()
 }
 
 #[cfg(test)]

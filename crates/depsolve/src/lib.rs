@@ -18,4 +18,4 @@ pub mod solve;
 pub use comps::{Comps, CompsError, Environment, Group};
 pub use order::install_order;
 pub use request::{Item, ItemKind, Request, RequestError};
-pub use solve::{resolve, Resolution, SolveError, SolveOptions};
+pub use solve::{resolve, MissingDep, Resolution, SolveError, SolveOptions};

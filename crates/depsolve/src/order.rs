@@ -15,14 +15,16 @@
 //! ignore are plain requirements and what pre-requirers need is already
 //! there.
 //!
-//! We do the same, deterministically, with one change in how a loop is
-//! broken: members whose requirements are all in go first; when none is
-//! free, we emit the member whose pending relations inside the loop are
-//! fewest pre-requirements, then fewest relations at all (ignore as little
-//! as possible), then farthest from the pre-requirers (rpm's measure), then
-//! most required by others, then earliest in the input. Taking rpm's
-//! distance first instead lets a package everything needs (bash, for
-//! `/bin/sh`) jump ahead of glibc, which real CentOS installs never do.
+//! We do the same, deterministically, with these refinements: members whose
+//! requirements are all in go first; when none is free, we emit the member
+//! with the fewest pending pre-requirements (none, unless the loop is made
+//! of them), then the farthest from the members still waiting for a
+//! pre-requirement (rpm's distance, but recomputed at each break: rpm's
+//! one-off measure counts glibc as a pre-requirer for its already
+//! satisfied `Requires(pre): basesystem` and lets bash, which everything
+//! needs for `/bin/sh`, jump ahead of glibc, which real CentOS installs
+//! never do), then the one ignoring the fewest relations, then the most
+//! required by others, then the earliest in the input.
 
 use crate::deps::{self, ProvideIndex};
 use mk_rpmrepo::Package;
@@ -158,7 +160,10 @@ impl Graph {
         // Pending requirements from outside the component.
         let mut pending = vec![0usize; ncomp];
         for p in 0..self.n {
-            pending[comp[p]] += self.pred[p].iter().filter(|(q, _)| comp[*q] != comp[p]).count();
+            pending[comp[p]] += self.pred[p]
+                .iter()
+                .filter(|(q, _)| comp[*q] != comp[p])
+                .count();
         }
         let key = |c: usize| {
             let m = &members[c];
@@ -177,8 +182,7 @@ impl Graph {
             } else {
                 self.order_loop(&members[c], &comp, &required_by, &mut out);
             }
-            for i in start..out.len() {
-                let q = out[i];
+            for &q in &out[start..] {
                 for &(p, _) in &self.succ[q] {
                     let cp = comp[p];
                     if cp != c {
@@ -197,25 +201,6 @@ impl Graph {
     fn order_loop(&self, m: &[usize], comp: &[usize], required_by: &[usize], out: &mut Vec<usize>) {
         let c = comp[m[0]];
         let inside = |p: usize| comp[p] == c;
-        // Distance from the members that pre-require another member,
-        // following requires relations (p -> what p requires).
-        let mut dist: BTreeMap<usize, usize> = m.iter().map(|&p| (p, usize::MAX)).collect();
-        let mut queue = std::collections::VecDeque::new();
-        for &p in m {
-            if self.pred[p].iter().any(|&(q, pre)| pre && inside(q)) {
-                dist.insert(p, 0);
-                queue.push_back(p);
-            }
-        }
-        while let Some(p) = queue.pop_front() {
-            let d = dist[&p];
-            for &(q, _) in &self.pred[p] {
-                if inside(q) && dist[&q] > d + 1 {
-                    dist.insert(q, d + 1);
-                    queue.push_back(q);
-                }
-            }
-        }
         // Pending relations inside the loop, per member: (all, pre).
         let mut pending: BTreeMap<usize, (usize, usize)> = m
             .iter()
@@ -227,32 +212,37 @@ impl Graph {
             })
             .collect();
         while !pending.is_empty() {
-            let by_queue_metric = |p: &usize| (required_by[*p], Reverse(*p));
             let free = pending
                 .iter()
                 .filter(|(_, (all, _))| *all == 0)
                 .map(|(p, _)| *p)
-                .max_by_key(by_queue_metric);
-            let next = free.unwrap_or_else(|| {
-                // Ignore as few relations as possible, pre-requirements
-                // last; then rpm's distance; then the queue metric.
-                let pick = *pending
-                    .iter()
-                    .min_by_key(|(p, (all, pre))| {
-                        (*pre, *all, Reverse(dist[*p]), Reverse(required_by[**p]), **p)
-                    })
-                    .map(|(p, _)| p)
-                    .expect("loop not empty");
-                tracing::debug!(
-                    package = pick,
-                    ignored = pending[&pick].0,
-                    ignored_pre = pending[&pick].1,
-                    "depsolve: breaking a dependency loop"
-                );
-                eprintln!("BREAK {} {:?} dist={}", pick, pending[&pick], dist[&pick]);
-                pick
-            });
-            eprintln!("EMIT {next}");
+                .max_by_key(|p| (required_by[*p], Reverse(*p)));
+            let next = match free {
+                Some(p) => p,
+                None => {
+                    let dist = self.distances(&pending);
+                    let pick = *pending
+                        .iter()
+                        .min_by_key(|(p, (all, pre))| {
+                            (
+                                *pre,
+                                Reverse(dist[*p]),
+                                *all,
+                                Reverse(required_by[**p]),
+                                **p,
+                            )
+                        })
+                        .map(|(p, _)| p)
+                        .expect("loop not empty");
+                    tracing::debug!(
+                        package = pick,
+                        ignored = pending[&pick].0,
+                        ignored_pre = pending[&pick].1,
+                        "depsolve: breaking a dependency loop"
+                    );
+                    pick
+                }
+            };
             pending.remove(&next);
             out.push(next);
             for &(p, pre) in &self.succ[next] {
@@ -264,5 +254,31 @@ impl Graph {
                 }
             }
         }
+    }
+
+    /// rpm's measure over the members still `pending`: the distance,
+    /// following requires relations, from the members that still wait for
+    /// a pre-requirement; `usize::MAX` for members no such path reaches.
+    fn distances(&self, pending: &BTreeMap<usize, (usize, usize)>) -> BTreeMap<usize, usize> {
+        let mut dist: BTreeMap<usize, usize> = pending.keys().map(|&p| (p, usize::MAX)).collect();
+        let mut queue = std::collections::VecDeque::new();
+        for (&p, &(_, pre)) in pending {
+            if pre > 0 {
+                dist.insert(p, 0);
+                queue.push_back(p);
+            }
+        }
+        while let Some(p) = queue.pop_front() {
+            let d = dist[&p];
+            for &(q, _) in &self.pred[p] {
+                if let Some(dq) = dist.get_mut(&q) {
+                    if *dq > d + 1 {
+                        *dq = d + 1;
+                        queue.push_back(q);
+                    }
+                }
+            }
+        }
+        dist
     }
 }

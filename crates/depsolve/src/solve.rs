@@ -42,21 +42,22 @@
 //!
 //! Groups: members the repository lacks are skipped and recorded in
 //! [`Resolution::missing_group_packages`] (dnf warns and goes on); members
-//! that exist must be installable. Conditional members are added when the
-//! package they depend on is in the result.
+//! that exist must be installable; members removed by `-name` are simply
+//! not installed. Conditional members are added when the package they
+//! depend on is in the result.
 
 use crate::comps::Comps;
 use crate::deps::{self, ProvideIndex};
 use crate::glob;
 use crate::request::{ItemKind, Request};
 use mk_rpmrepo::{Dep, Package};
+use resolvo::DenseIndex;
 use resolvo::{
     Candidates, Condition, ConditionId, ConditionalRequirement, Dependencies, DependencyProvider,
     HintDependenciesAvailable, Interner, KnownDependencies, NameId, Problem, Requirement,
     SolvableId, Solver, SolverCache, StringId, UnsolvableOrCancelled, VersionSetId,
     VersionSetUnionId,
 };
-use resolvo::DenseIndex;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::rc::Rc;
@@ -89,6 +90,14 @@ pub struct Resolution {
     /// Requested packages replaced by an obsoleting one:
     /// `(requested name, NEVRA installed instead)`.
     pub replaced: Vec<(String, String)>,
+}
+
+impl Resolution {
+    /// The chosen packages themselves, in [`Resolution::packages`] order
+    /// (`pool` must be the slice given to [`resolve`]).
+    pub fn chosen<'a>(&self, pool: &'a [Package]) -> Vec<&'a Package> {
+        self.packages.iter().map(|&i| &pool[i]).collect()
+    }
 }
 
 /// A capability nothing installable provides, and who needs it.
@@ -209,6 +218,9 @@ struct Req<'p> {
     providers: Rc<Vec<u32>>,
 }
 
+/// A dependency without its pre flag: what provider lookups depend on.
+type DepKey<'p> = (&'p str, Option<&'p (mk_rpmrepo::Cmp, mk_rpmrepo::Evr)>);
+
 /// The candidate packages and everything derived from them.
 struct Universe<'p> {
     pool: &'p [Package],
@@ -227,7 +239,7 @@ struct Universe<'p> {
     excluded: HashMap<usize, (usize, String)>,
     /// Per candidate, computed for reached ones.
     reqs: Vec<Option<Vec<Req<'p>>>>,
-    dep_cache: HashMap<(&'p str, Option<&'p (mk_rpmrepo::Cmp, mk_rpmrepo::Evr)>), Rc<Vec<u32>>>,
+    dep_cache: HashMap<DepKey<'p>, Rc<Vec<u32>>>,
     broken: Vec<Option<Broken>>,
 }
 
@@ -292,19 +304,19 @@ impl<'p> Universe<'p> {
             .map(|b| b.mark + 1)
             .max()
             .unwrap_or(0);
-        for c in 0..n {
+        for (c, counts) in live.iter_mut().enumerate() {
             let Some(reqs) = &self.reqs[c] else { continue };
-            live[c] = reqs.iter().map(|r| r.providers.len()).collect();
+            *counts = reqs.iter().map(|r| r.providers.len()).collect();
             for (ri, r) in reqs.iter().enumerate() {
                 for &p in r.providers.iter() {
                     rev[p as usize].push((c as u32, ri as u32));
                 }
             }
         }
-        for c in 0..n {
+        for (c, counts) in live.iter().enumerate() {
             if self.broken[c].is_some() {
                 queue.push_back(c as u32);
-            } else if let Some(ri) = live[c].iter().position(|&k| k == 0) {
+            } else if let Some(ri) = counts.iter().position(|&k| k == 0) {
                 self.broken[c] = Some(Broken { req: ri, mark });
                 mark += 1;
                 queue.push_back(c as u32);
@@ -467,7 +479,10 @@ pub fn resolve(
         .collect();
     let mut by_pkgname: HashMap<&str, Vec<u32>> = HashMap::new();
     for (c, &i) in cands.iter().enumerate() {
-        by_pkgname.entry(pool[i].name.as_str()).or_default().push(c as u32);
+        by_pkgname
+            .entry(pool[i].name.as_str())
+            .or_default()
+            .push(c as u32);
     }
 
     // Provide index; file lists only for paths something asks for.
@@ -523,9 +538,12 @@ pub fn resolve(
     loop {
         let chosen = solve_goals(&mut u, &goals)?;
         let chosen_names: HashSet<&str> = chosen.iter().map(|&c| u.pkg(c).name.as_str()).collect();
-        let (now, later): (Vec<_>, Vec<_>) = pending
-            .into_iter()
-            .partition(|(_, _, req): &(String, String, String)| chosen_names.contains(req.as_str()));
+        let (now, later): (Vec<_>, Vec<_>) =
+            pending
+                .into_iter()
+                .partition(|(_, _, req): &(String, String, String)| {
+                    chosen_names.contains(req.as_str())
+                });
         pending = later;
         let mut added = false;
         for (origin, pkg, _) in now {
@@ -670,11 +688,14 @@ fn expand_request(
                     line,
                     message: format!("no environment with id `{id}` in comps.xml"),
                 })?;
-                for gid in &env.groups {
+                let mut seen = HashSet::new();
+                for gid in env.groups.iter().filter(|g| seen.insert(g.as_str())) {
                     let g = c.group(gid).ok_or_else(|| SolveError::Group {
                         item: item.kind.to_string(),
                         line,
-                        message: format!("environment `{id}` names group `{gid}`, which comps.xml lacks"),
+                        message: format!(
+                            "environment `{id}` names group `{gid}`, which comps.xml lacks"
+                        ),
                     })?;
                     groups.push((g, false, false, format!("@^{id}/@{gid} (line {line})")));
                 }
@@ -691,10 +712,7 @@ fn expand_request(
                         providers: primary_first(u, providers),
                     }),
                     None => {
-                        let excluded = u
-                            .excluded
-                            .keys()
-                            .any(|&i| u.pool[i].name == name);
+                        let excluded = u.excluded.keys().any(|&i| u.pool[i].name == name);
                         if !excluded {
                             tracing::warn!(group = %g.id, package = name, "depsolve: group member not in the repository, skipped");
                             res.missing_group_packages
@@ -784,7 +802,10 @@ fn no_match_hint(u: &Universe<'_>, spec: &str) -> String {
             continue;
         }
         if let Some((line, ex)) = u.excluded.get(&i) {
-            hints.push(format!("{} is excluded by `-{ex}` (line {line})", p.nevra()));
+            hints.push(format!(
+                "{} is excluded by `-{ex}` (line {line})",
+                p.nevra()
+            ));
         } else {
             hints.push(format!(
                 "{} has architecture {}, which is not enabled{}",
@@ -848,8 +869,7 @@ fn substitute_obsoleted(u: &Universe<'_>, goals: &mut [Goal], res: &mut Resoluti
             instead = %chosen.nevra(),
             "depsolve: requested package is obsoleted, installing the obsoleter instead"
         );
-        res.replaced
-            .push((target.name.clone(), chosen.nevra()));
+        res.replaced.push((target.name.clone(), chosen.nevra()));
         goal.providers = obsoleters
             .into_iter()
             .filter(|&c| u.pkg(c).name == chosen.name)
@@ -918,7 +938,12 @@ struct Interning {
 }
 
 impl Interning {
-    fn vset(&mut self, name: u32, members: Vec<u32>, label: impl FnOnce() -> String) -> VersionSetId {
+    fn vset(
+        &mut self,
+        name: u32,
+        members: Vec<u32>,
+        label: impl FnOnce() -> String,
+    ) -> VersionSetId {
         let key = (name, members);
         if let Some(id) = self.vset_ids.get(&key) {
             return *id;
@@ -935,7 +960,13 @@ impl Interning {
 
     /// The requirement "one of `providers`", in preference order across
     /// names. `capability` is the name the dependency asks for.
-    fn requirement(&mut self, u: &Universe<'_>, providers: &[u32], capability: &str, label: &str) -> Requirement {
+    fn requirement(
+        &mut self,
+        u: &Universe<'_>,
+        providers: &[u32],
+        capability: &str,
+        label: &str,
+    ) -> Requirement {
         if let Some(r) = self.reqs.get(providers) {
             return *r;
         }
@@ -946,12 +977,7 @@ impl Interning {
         let mut order: Vec<(u32, Vec<u32>)> = by_name.into_iter().collect();
         order.sort_by(|(a, ma), (b, mb)| {
             let (pa, pb) = (u.pkg(ma[0]), u.pkg(mb[0]));
-            let key = |p: &Package| {
-                (
-                    p.name != capability,
-                    arch_color(&p.arch, u.opts),
-                )
-            };
+            let key = |p: &Package| (p.name != capability, arch_color(&p.arch, u.opts));
             key(pa)
                 .cmp(&key(pb))
                 .then_with(|| pa.name.cmp(&pb.name))
@@ -987,7 +1013,8 @@ impl<'u, 'p> RpmProvider<'u, 'p> {
             let label = format!("(requested: {})", g.origin);
             root.push(it.requirement(u, &providers, &cap, &label).into());
         }
-        let mut deps_out: Vec<Option<KnownDependencies>> = (0..u.cands.len()).map(|_| None).collect();
+        let mut deps_out: Vec<Option<KnownDependencies>> =
+            (0..u.cands.len()).map(|_| None).collect();
         for c in 0..u.cands.len() as u32 {
             if !u.is_live(c) {
                 continue;
@@ -1013,7 +1040,7 @@ impl<'u, 'p> RpmProvider<'u, 'p> {
                     .filter(|&q| q != c && u.is_live(q))
                     .collect();
                 constrain(u, &mut it, &mut kd, c, &hit, || {
-                    format!("(not conflicting with `{dep}` of {})", pkg.nevra())
+                    format!("(outside `Conflicts: {dep}` of {})", pkg.nevra())
                 });
             }
             // Obsoletes: packages of that name whose EVR matches.
@@ -1027,7 +1054,7 @@ impl<'u, 'p> RpmProvider<'u, 'p> {
                     .filter(|&q| q != c && u.is_live(q) && deps::obsoletes(dep, u.pkg(q)))
                     .collect();
                 constrain(u, &mut it, &mut kd, c, &hit, || {
-                    format!("(not obsoleted by `{dep}` of {})", pkg.nevra())
+                    format!("(outside `Obsoletes: {dep}` of {})", pkg.nevra())
                 });
             }
             deps_out[c as usize] = Some(kd);
@@ -1052,7 +1079,8 @@ fn constrain(
     hit: &[u32],
     label: impl Fn() -> String,
 ) {
-    let names: std::collections::BTreeSet<u32> = hit.iter().map(|&q| u.name_of[q as usize]).collect();
+    let names: std::collections::BTreeSet<u32> =
+        hit.iter().map(|&q| u.name_of[q as usize]).collect();
     for n in names {
         let mut allowed: Vec<u32> = u.members[n as usize]
             .iter()
@@ -1073,6 +1101,17 @@ impl Interner for RpmProvider<'_, '_> {
 
     fn display_solvable(&self, solvable: SolvableId) -> impl fmt::Display + '_ {
         self.u.pkg(solvable.to_index() as u32).nevra()
+    }
+
+    fn display_merged_solvables(&self, solvables: &[SolvableId]) -> impl fmt::Display + '_ {
+        // Our solvables print as full NEVRAs, which already name the package.
+        let mut shown: Vec<String> = solvables
+            .iter()
+            .map(|s| self.u.pkg(s.to_index() as u32).nevra())
+            .collect();
+        shown.sort();
+        shown.dedup();
+        shown.join(" | ")
     }
 
     fn display_name(&self, name: NameId) -> impl fmt::Display + '_ {

@@ -31,10 +31,18 @@ fn assert_before(order: &[String], first: &str, then: &str) {
 #[test]
 fn requirements_and_pre_requirements_come_first() {
     let pkgs = [
-        pkg("app-1-1.x86_64").req("libapp.so.1()(64bit)").pre("/usr/sbin/useradd"),
-        pkg("shadow-utils-4.6-5.el7.x86_64").file("/usr/sbin/useradd").req("libc.so.6()(64bit)"),
-        pkg("libapp-1-1.x86_64").prov("libapp.so.1()(64bit)").req("libc.so.6()(64bit)"),
-        pkg("glibc-2.17-317.el7.x86_64").prov("libc.so.6()(64bit)").pre("filesystem"),
+        pkg("app-1-1.x86_64")
+            .req("libapp.so.1()(64bit)")
+            .pre("/usr/sbin/useradd"),
+        pkg("shadow-utils-4.6-5.el7.x86_64")
+            .file("/usr/sbin/useradd")
+            .req("libc.so.6()(64bit)"),
+        pkg("libapp-1-1.x86_64")
+            .prov("libapp.so.1()(64bit)")
+            .req("libc.so.6()(64bit)"),
+        pkg("glibc-2.17-317.el7.x86_64")
+            .prov("libc.so.6()(64bit)")
+            .pre("filesystem"),
         pkg("filesystem-3.2-25.el7.x86_64").pre("setup"),
         pkg("setup-2.8.71-11.el7.noarch"),
     ];
@@ -62,7 +70,9 @@ fn loop_is_broken_at_a_plain_requirement() {
     // and glibc-common pre-requiring /bin/sh only through a plain chain:
     // glibc (pre: glibc-common) <-> glibc-common (plain: glibc).
     let pkgs = [
-        pkg("bash-4.2.46-34.el7.x86_64").file("/bin/sh").req("libc.so.6()(64bit)"),
+        pkg("bash-4.2.46-34.el7.x86_64")
+            .file("/bin/sh")
+            .req("libc.so.6()(64bit)"),
         pkg("glibc-common-2.17-317.el7.x86_64").req("glibc = 2.17-317.el7"),
         pkg("glibc-2.17-317.el7.x86_64")
             .prov("libc.so.6()(64bit)")

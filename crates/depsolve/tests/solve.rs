@@ -6,7 +6,11 @@ use common::{pkg, Build};
 use mk_depsolve::{resolve, Comps, Request, Resolution, SolveError, SolveOptions};
 use mk_rpmrepo::Package;
 
-fn run(pool: &[Package], body: &str, opts: &SolveOptions) -> Result<(Vec<String>, Resolution), SolveError> {
+fn run(
+    pool: &[Package],
+    body: &str,
+    opts: &SolveOptions,
+) -> Result<(Vec<String>, Resolution), SolveError> {
     let request = Request::parse(body).expect("request parses");
     let res = resolve(pool, &request, None, opts)?;
     let nevras = res.packages.iter().map(|&i| pool[i].nevra()).collect();
@@ -44,7 +48,11 @@ fn highest_evr_by_rpmvercmp() {
     ];
     assert_eq!(
         solve(&pool, "foo\nbar\nbaz"),
-        ["bar-1:1.0-1.x86_64", "baz-1.10-1.el7_9.1.x86_64", "foo-1.0^git3-1.x86_64"]
+        [
+            "bar-1:1.0-1.x86_64",
+            "baz-1.10-1.el7_9.1.x86_64",
+            "foo-1.0^git3-1.x86_64"
+        ]
     );
     // Without the caret build, the final release beats both rcs.
     assert_eq!(solve(&pool[..2], "foo"), ["foo-1.0-1.x86_64"]);
@@ -61,18 +69,30 @@ fn versioned_requires_pick_an_older_version() {
         pkg("lib-2.1-1.x86_64"),
         pkg("tool-1.0-1.x86_64").req("lib = 1.5"),
     ];
-    assert_eq!(solve(&pool, "app"), ["app-1.0-1.x86_64", "lib-1.5-3.x86_64"]);
+    assert_eq!(
+        solve(&pool, "app"),
+        ["app-1.0-1.x86_64", "lib-1.5-3.x86_64"]
+    );
     // Asking for lib too: the solver backs off from lib-2.1.
-    assert_eq!(solve(&pool, "lib\napp"), ["app-1.0-1.x86_64", "lib-1.5-3.x86_64"]);
+    assert_eq!(
+        solve(&pool, "lib\napp"),
+        ["app-1.0-1.x86_64", "lib-1.5-3.x86_64"]
+    );
     // A requirement without release matches any release (1.5 = 1.5-3).
-    assert_eq!(solve(&pool, "tool"), ["lib-1.5-3.x86_64", "tool-1.0-1.x86_64"]);
+    assert_eq!(
+        solve(&pool, "tool"),
+        ["lib-1.5-3.x86_64", "tool-1.0-1.x86_64"]
+    );
     // Epoch: 1:0.5 is newer than any 2.x without epoch.
     let pool = [
         pkg("app-1.0-1.x86_64").req("lib >= 1:0.1"),
         pkg("lib-2.1-1.x86_64"),
         pkg("lib-1:0.5-1.x86_64"),
     ];
-    assert_eq!(solve(&pool, "app"), ["app-1.0-1.x86_64", "lib-1:0.5-1.x86_64"]);
+    assert_eq!(
+        solve(&pool, "app"),
+        ["app-1.0-1.x86_64", "lib-1:0.5-1.x86_64"]
+    );
 }
 
 #[test]
@@ -99,14 +119,19 @@ fn file_requires_use_file_lists_and_file_provides() {
         ]
     );
     // A path can be requested directly.
-    assert_eq!(solve(&pool, "/usr/bin/perl"), ["perl-5.16.3-297.el7.x86_64"]);
+    assert_eq!(
+        solve(&pool, "/usr/bin/perl"),
+        ["perl-5.16.3-297.el7.x86_64"]
+    );
 }
 
 #[test]
 fn virtual_provides_prefer_the_package_named_like_the_capability() {
     let pool = [
         pkg("mailer-1-1.x86_64").req("sendmail"),
-        pkg("postfix-2.10.1-9.el7.x86_64").prov("sendmail").prov("MTA"),
+        pkg("postfix-2.10.1-9.el7.x86_64")
+            .prov("sendmail")
+            .prov("MTA"),
         pkg("sendmail-8.14.7-6.el7.x86_64").prov("MTA"),
         pkg("cron-1-1.x86_64").req("MTA"),
         pkg("libs-1-1.x86_64").req("libssl.so.10()(64bit)"),
@@ -117,7 +142,10 @@ fn virtual_provides_prefer_the_package_named_like_the_capability() {
         ["mailer-1-1.x86_64", "sendmail-8.14.7-6.el7.x86_64"]
     );
     // Nobody is named MTA: the first name in byte order wins.
-    assert_eq!(solve(&pool, "cron"), ["cron-1-1.x86_64", "postfix-2.10.1-9.el7.x86_64"]);
+    assert_eq!(
+        solve(&pool, "cron"),
+        ["cron-1-1.x86_64", "postfix-2.10.1-9.el7.x86_64"]
+    );
     // A provider already requested satisfies the capability.
     assert_eq!(
         solve(&pool, "sendmail\ncron"),
@@ -145,7 +173,10 @@ fn conflicts_are_honoured() {
     // c needs b >= 2, which a refuses.
     let err = fail(&pool, "a\nc");
     assert!(err.contains("cannot be satisfied"), "{err}");
-    assert!(err.contains("a-1-1.x86_64") && err.contains("b >= 2"), "{err}");
+    assert!(
+        err.contains("a-1-1.x86_64") && err.contains("b >= 2"),
+        "{err}"
+    );
     // File conflicts.
     let err = fail(&pool, "d\ne");
     assert!(err.contains("/usr/bin/e"), "{err}");
@@ -155,15 +186,23 @@ fn conflicts_are_honoured() {
 fn obsoletes_replace_and_never_coexist() {
     let pool = [
         pkg("old-1.0-1.x86_64"),
-        pkg("new-2.0-1.x86_64").obsoletes("old < 2").prov("old = 2.0"),
+        pkg("new-2.0-1.x86_64")
+            .obsoletes("old < 2")
+            .prov("old = 2.0"),
         pkg("app-1-1.x86_64").req("old"),
     ];
     // Asking for an obsoleted package installs the obsoleter (dnf).
     let (nevras, res) = run(&pool, "old", &SolveOptions::default()).unwrap();
     assert_eq!(nevras, ["new-2.0-1.x86_64"]);
-    assert_eq!(res.replaced, [("old".to_string(), "new-2.0-1.x86_64".to_string())]);
+    assert_eq!(
+        res.replaced,
+        [("old".to_string(), "new-2.0-1.x86_64".to_string())]
+    );
     // `old` as a dependency: new provides it, and old may not join new.
-    assert_eq!(solve(&pool, "new\napp"), ["app-1-1.x86_64", "new-2.0-1.x86_64"]);
+    assert_eq!(
+        solve(&pool, "new\napp"),
+        ["app-1-1.x86_64", "new-2.0-1.x86_64"]
+    );
     // An obsoleter without the capability cannot coexist with what it
     // obsoletes.
     let pool2 = [
@@ -172,7 +211,10 @@ fn obsoletes_replace_and_never_coexist() {
         pkg("app-1-1.x86_64").req("old"),
     ];
     let err = fail(&pool2, "new\napp");
-    assert!(err.contains("old") && err.contains("new-2.0-1.x86_64"), "{err}");
+    assert!(
+        err.contains("old") && err.contains("new-2.0-1.x86_64"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -226,7 +268,10 @@ fn exclusions_remove_candidates() {
         pkg("app-1-1.x86_64").req("libfoo"),
         pkg("libfoo-1-1.x86_64"),
     ];
-    assert_eq!(solve(&pool, "web"), ["httpd-2.4.6-97.el7.centos.x86_64", "web-1-1.x86_64"]);
+    assert_eq!(
+        solve(&pool, "web"),
+        ["httpd-2.4.6-97.el7.centos.x86_64", "web-1-1.x86_64"]
+    );
     assert_eq!(
         solve(&pool, "web\n-httpd*"),
         ["nginx-1.20.1-10.el7.x86_64", "web-1-1.x86_64"]
@@ -247,7 +292,9 @@ fn exclusions_remove_candidates() {
 #[test]
 fn unsatisfiable_names_capability_and_chain() {
     let pool = [
-        pkg("httpd-2.4.6-97.el7.centos.x86_64").req("bar").req("/bin/sh"),
+        pkg("httpd-2.4.6-97.el7.centos.x86_64")
+            .req("bar")
+            .req("/bin/sh"),
         pkg("bar-1.0-1.x86_64").req("libfoo.so.1()(64bit)"),
         pkg("bash-4.2.46-34.el7.x86_64").file("/bin/sh"),
     ];
@@ -282,7 +329,10 @@ fn globs_and_nevr_specs() {
         solve(&pool, "kernel-*\n-kernel-tools"),
         ["kernel-headers-3.10.0-1160.el7.x86_64"]
     );
-    assert_eq!(solve(&pool, "bash-4.2.46-30.el7"), ["bash-4.2.46-30.el7.x86_64"]);
+    assert_eq!(
+        solve(&pool, "bash-4.2.46-30.el7"),
+        ["bash-4.2.46-30.el7.x86_64"]
+    );
     assert_eq!(solve(&pool, "bash.x86_64"), ["bash-4.2.46-34.el7.x86_64"]);
 }
 
@@ -323,23 +373,40 @@ fn groups_from_comps() {
     let names = |body: &str| -> (Vec<String>, Resolution) {
         let r = resolve(&pool, &Request::parse(body).unwrap(), Some(&comps), &opts)
             .unwrap_or_else(|e| panic!("{body}: {e}"));
-        (r.packages.iter().map(|&i| pool[i].name.clone()).collect(), r)
+        (
+            r.packages.iter().map(|&i| pool[i].name.clone()).collect(),
+            r,
+        )
     };
     let (n, r) = names("@web");
     assert_eq!(n, ["httpd", "mod_ssl"]);
-    assert_eq!(r.missing_group_packages, [("web".to_string(), "not-in-repo".to_string())]);
+    assert_eq!(
+        r.missing_group_packages,
+        [("web".to_string(), "not-in-repo".to_string())]
+    );
     assert_eq!(names("@web --nodefaults").0, ["httpd"]);
     assert_eq!(names("@web --optional").0, ["httpd", "mod_perl", "mod_ssl"]);
     assert_eq!(names("@web\n-mod_ssl").0, ["httpd"]);
     // php-pear is conditional on php, which @php brings.
     assert_eq!(names("@^lamp").0, ["httpd", "mod_ssl", "php", "php-pear"]);
     assert_eq!(names("@^lamp\n-@php").0, ["httpd"]);
-    assert_eq!(names("@web\nphp").0, ["httpd", "mod_ssl", "php", "php-pear"]);
+    assert_eq!(
+        names("@web\nphp").0,
+        ["httpd", "mod_ssl", "php", "php-pear"]
+    );
 
-    let err = resolve(&pool, &Request::parse("httpd\n@nope").unwrap(), Some(&comps), &opts)
-        .unwrap_err()
-        .to_string();
-    assert_eq!(err, "request line 2: @nope: no group with id `nope` in comps.xml");
+    let err = resolve(
+        &pool,
+        &Request::parse("httpd\n@nope").unwrap(),
+        Some(&comps),
+        &opts,
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        err,
+        "request line 2: @nope: no group with id `nope` in comps.xml"
+    );
     let err = resolve(&pool, &Request::parse("@web").unwrap(), None, &opts)
         .unwrap_err()
         .to_string();

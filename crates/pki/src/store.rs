@@ -64,6 +64,7 @@ pub struct PkiDir {
 }
 
 /// What `init` did.
+#[derive(Debug)]
 pub struct InitReport {
     pub created: bool,
     pub roots: Vec<CertInfo>,
@@ -313,6 +314,14 @@ pub struct NodeBundle {
     pub plan: NodePlan,
     pub files: Vec<(String, Vec<u8>, u32)>,
     pub leaves: Vec<(String, CertInfo)>,
+}
+
+impl std::fmt::Debug for NodeBundle {
+    // Paths only: the files hold private keys.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let paths: Vec<&str> = self.files.iter().map(|(p, _, _)| p.as_str()).collect();
+        f.debug_struct("NodeBundle").field("host", &self.plan.host).field("files", &paths).finish()
+    }
 }
 
 fn build_bundle(pki: &PkiDir, plan: &NodePlan, now: OffsetDateTime) -> Result<NodeBundle, StoreError> {

@@ -6,6 +6,7 @@
 //! file mtimes) is fixed unless set, and nothing else depends on the clock.
 
 mod chain;
+pub mod example;
 
 pub use chain::{chain_plan, generate_chain_repo};
 

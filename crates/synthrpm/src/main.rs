@@ -31,6 +31,12 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// The bundled example's repository (a small node-shaped package set).
+    Example {
+        /// Output directory (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -40,6 +46,7 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match Cli::parse().command {
         Command::Chain { count, out, seed } => {
@@ -51,6 +58,16 @@ fn main() -> anyhow::Result<()> {
                 seconds = format!("{:.2}", start.elapsed().as_secs_f64()),
                 "done"
             );
+        }
+        Command::Example { out } => {
+            std::fs::create_dir_all(&out)
+                .with_context(|| format!("creating {}", out.display()))?;
+            let packages = mk_synthrpm::example::example_packages();
+            for p in &packages {
+                p.write_to_dir(&out)
+                    .with_context(|| format!("writing {} into {}", p.file_name(), out.display()))?;
+            }
+            tracing::info!(packages = packages.len(), dir = %out.display(), "example repository written");
         }
     }
     Ok(())
