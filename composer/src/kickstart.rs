@@ -67,9 +67,16 @@ mod tests {
     #[test]
     fn unterminated_and_missing_sections_name_file_and_line() {
         let e = packages_section(Path::new("a.ks"), "x\n%packages\nbash\n").unwrap_err();
-        assert_eq!(e.to_string(), "a.ks:2: %packages section has no closing `%end`");
+        assert_eq!(
+            e.to_string(),
+            "a.ks:2: %packages section has no closing `%end`"
+        );
         let e = packages_section(Path::new("a.ks"), "%packages\nbash\n%post\n%end\n").unwrap_err();
-        assert!(e.to_string().starts_with("a.ks:3: `%post` inside %packages"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("a.ks:3: `%post` inside %packages"),
+            "{e}"
+        );
         let e = packages_section(Path::new("b.ks"), "text\n").unwrap_err();
         assert_eq!(e.to_string(), "b.ks: no %packages section");
     }

@@ -118,7 +118,13 @@ fn example_bundle_verifies_with_us_minisign_and_dnf_and_is_reproducible() {
     extract(&site.p("out/a.iso"), &tree);
     assert_eq!(
         entries(&tree),
-        ["MANIFEST", "MANIFEST.minisig", "kickstart", "registry", "repo"]
+        [
+            "MANIFEST",
+            "MANIFEST.minisig",
+            "kickstart",
+            "registry",
+            "repo"
+        ]
     );
     assert_eq!(entries(&tree.join("kickstart")), ["node.ks"]);
     run_ok(
@@ -142,7 +148,12 @@ fn example_bundle_verifies_with_us_minisign_and_dnf_and_is_reproducible() {
     assert!(rpms.contains(&"example-cri-tools-1.30.1-1.el7.x86_64.rpm".to_string()));
     assert!(rpms.contains(&"example-runc-1.1.12-1.el7.x86_64.rpm".to_string()));
     assert!(rpms.contains(&"example-kubelet-1.30.6-1.el7.x86_64.rpm".to_string()));
-    for absent in ["example-crictl", "example-docker", "example-runc-1.0.0", "i686"] {
+    for absent in [
+        "example-crictl",
+        "example-docker",
+        "example-runc-1.0.0",
+        "i686",
+    ] {
         assert!(
             !rpms.iter().any(|r| r.contains(absent)),
             "{absent} in {rpms:?}"
@@ -162,7 +173,12 @@ fn example_bundle_verifies_with_us_minisign_and_dnf_and_is_reproducible() {
                 "--repofrompath=bundle,file://{}",
                 tree.join("repo").display()
             ))
-            .args(["--repo=bundle", "repoquery", "--qf", "%{name}-%{version}-%{release}.%{arch}"]),
+            .args([
+                "--repo=bundle",
+                "repoquery",
+                "--qf",
+                "%{name}-%{version}-%{release}.%{arch}",
+            ]),
     );
     let mut listed: Vec<String> = String::from_utf8_lossy(&o.stdout)
         .lines()
@@ -175,7 +191,10 @@ fn example_bundle_verifies_with_us_minisign_and_dnf_and_is_reproducible() {
     // Same inputs, same bytes, even with the inputs' mtimes changed.
     let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
     for e in std::fs::read_dir(site.p("rpms")).unwrap() {
-        let f = std::fs::File::options().write(true).open(e.unwrap().path()).unwrap();
+        let f = std::fs::File::options()
+            .write(true)
+            .open(e.unwrap().path())
+            .unwrap();
         f.set_modified(later).unwrap();
     }
     run_ok(&mut site.bundle("rpms", "node.ks", "out/b.iso"));
@@ -202,7 +221,10 @@ fn bundle_from_a_createrepo_repository_refuses_an_rpm_that_changed_after_indexin
     std::fs::rename(other.write_to_dir(&tmp).unwrap(), &victim).unwrap();
 
     let err = run_err(&mut site.bundle("rpms", "node.ks", "out/bad.iso"));
-    assert!(err.contains("example-etcd-3.4.23-1.el7.x86_64.rpm"), "{err}");
+    assert!(
+        err.contains("example-etcd-3.4.23-1.el7.x86_64.rpm"),
+        "{err}"
+    );
     assert!(err.contains("SHA-256"), "{err}");
     assert_eq!(entries(&site.p("out")), ["ok.iso"], "nothing half-written");
 }
@@ -220,7 +242,11 @@ fn unsatisfiable_kickstart_names_the_capability_and_leaves_nothing() {
     assert!(err.contains("bad.ks"), "{err}");
     assert!(err.contains("example-containerd"), "{err}");
     assert!(err.contains("example-kubelet"), "chain named: {err}");
-    assert!(entries(&site.p("out")).is_empty(), "{:?}", entries(&site.p("out")));
+    assert!(
+        entries(&site.p("out")).is_empty(),
+        "{:?}",
+        entries(&site.p("out"))
+    );
 
     std::fs::write(site.p("nopkgs.ks"), "selinux --enforcing\n").unwrap();
     let err = run_err(&mut site.bundle("rpms", "nopkgs.ks", "out/x.iso"));

@@ -36,8 +36,7 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -46,16 +45,29 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Apply => {
             tracing::info!(version = env!("CARGO_PKG_VERSION"), "mk-firstboot started");
-            println!("mk-firstboot {}: nothing to apply yet", env!("CARGO_PKG_VERSION"));
+            println!(
+                "mk-firstboot {}: nothing to apply yet",
+                env!("CARGO_PKG_VERSION")
+            );
         }
         Command::Renew { root, metrics_file } => {
-            let opts = mk_pki::renew::RenewOptions { root, metrics_file: Some(metrics_file) };
+            let opts = mk_pki::renew::RenewOptions {
+                root,
+                metrics_file: Some(metrics_file),
+            };
             let now = time::OffsetDateTime::now_utc();
             let report = mk_pki::renew::renew_node(&opts, now, &mut mk_pki::renew::Crictl)?;
             let renewed = report.renewed();
-            println!("renewed {} certificate(s): {}", renewed.len(), renewed.join(" "));
+            println!(
+                "renewed {} certificate(s): {}",
+                renewed.len(),
+                renewed.join(" ")
+            );
             if report.failures() > 0 {
-                anyhow::bail!("{} renewal step(s) failed; see the log above", report.failures());
+                anyhow::bail!(
+                    "{} renewal step(s) failed; see the log above",
+                    report.failures()
+                );
             }
         }
     }

@@ -95,8 +95,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&out_dir)
-        .with_context(|| format!("creating {}", out_dir.display()))?;
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     // Staged beside the output (same filesystem), removed on every path out.
     let staging = tempfile::Builder::new()
         .prefix(".mk-bundle-staging.")
@@ -106,8 +105,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
     let repo = root.join("repo");
     let packages = stage_packages(&chosen, &repo.join("Packages"))?;
-    write_repodata(&repo, &packages, &WriteOptions::with_timestamp(source_date_epoch))
-        .with_context(|| format!("writing repodata into {}", repo.display()))?;
+    write_repodata(
+        &repo,
+        &packages,
+        &WriteOptions::with_timestamp(source_date_epoch),
+    )
+    .with_context(|| format!("writing repodata into {}", repo.display()))?;
     // Filled by the container-image work; present so that the layout is
     // stable for consumers.
     create_dir(&root.join("registry"))?;
@@ -247,8 +250,7 @@ fn stage_kickstarts(kickstarts: &[PathBuf], dest: &Path) -> anyhow::Result<()> {
                 ks.display()
             );
         }
-        std::fs::copy(ks, dest.join(&name))
-            .with_context(|| format!("copying {}", ks.display()))?;
+        std::fs::copy(ks, dest.join(&name)).with_context(|| format!("copying {}", ks.display()))?;
     }
     Ok(())
 }

@@ -125,8 +125,9 @@ fn read_password(p: &PasswordArgs, confirm: bool) -> anyhow::Result<Zeroizing<St
             line.trim_end_matches(['\n', '\r']).to_string()
         }
         None => {
-            let a = rpassword::prompt_password("Root key password: ")
-                .context("reading the password from the terminal (use --password-fd when there is none)")?;
+            let a = rpassword::prompt_password("Root key password: ").context(
+                "reading the password from the terminal (use --password-fd when there is none)",
+            )?;
             if confirm {
                 let b = rpassword::prompt_password("Repeat the password: ")?;
                 if a != b {
@@ -157,15 +158,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 leaf_days: a.leaf_days,
             };
             cfg.validate("command line")?;
-            let realms = if a.realms.is_empty() { Realm::ALL.to_vec() } else { a.realms };
+            let realms = if a.realms.is_empty() {
+                Realm::ALL.to_vec()
+            } else {
+                a.realms
+            };
             let pw = read_password(&a.password, true)?;
             let r = PkiDir::init(&a.dir, &cfg, &realms, pw.as_bytes(), now)?;
             if !r.created {
-                println!("{} is already initialised with these settings: nothing changed", a.dir.display());
+                println!(
+                    "{} is already initialised with these settings: nothing changed",
+                    a.dir.display()
+                );
                 return Ok(());
             }
             for root in &r.roots {
-                println!("root {:<16} {}  valid until {}", root.realm.map(|r| r.to_string()).unwrap_or_default(), root.subject, root.not_after.date());
+                println!(
+                    "root {:<16} {}  valid until {}",
+                    root.realm.map(|r| r.to_string()).unwrap_or_default(),
+                    root.subject,
+                    root.not_after.date()
+                );
             }
             println!(
                 "\nRoot keys are in {}/roots/*.key, encrypted (PKCS#8, PBES2: PBKDF2-SHA256 + AES-256-CBC).\n\
@@ -181,9 +194,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let pw = read_password(&a.password, false)?;
             for realm in a.realms {
                 let c = pki.intermediate(&a.host, realm, pw.as_bytes(), now, a.days)?;
-                println!("intermediate {realm} for {}: valid until {} (pathlen 0, names: {})",
-                    a.host, c.not_after.date(),
-                    c.permitted_dns.map(|p| p.join(",")).unwrap_or_else(|| "any DNS".into()));
+                println!(
+                    "intermediate {realm} for {}: valid until {} (pathlen 0, names: {})",
+                    a.host,
+                    c.not_after.date(),
+                    c.permitted_dns
+                        .map(|p| p.join(","))
+                        .unwrap_or_else(|| "any DNS".into())
+                );
             }
         }
         Sub::IssueNode(a) => {
@@ -193,7 +211,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             for (p, _, _) in &b.files {
                 println!("{}", p);
             }
-            eprintln!("{} files for {} in {}", b.files.len(), node.name, a.out.display());
+            eprintln!(
+                "{} files for {} in {}",
+                b.files.len(),
+                node.name,
+                a.out.display()
+            );
         }
         Sub::List(a) => {
             let rows = inventory::list(&a.dir, now).map_err(anyhow::Error::msg)?;

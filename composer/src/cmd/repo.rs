@@ -1,8 +1,9 @@
 //! `mk-compose repo`: index a directory of RPMs (write createrepo-compatible
 //! repodata) and list what a repository holds.
 
+use crate::inputs;
 use anyhow::{bail, Context};
-use mk_rpmrepo::repodata::{read_repodata, write_repodata, WriteOptions};
+use mk_rpmrepo::repodata::{write_repodata, WriteOptions};
 use mk_rpmrepo::{scan_dir, Package};
 use std::path::{Path, PathBuf};
 
@@ -50,7 +51,7 @@ fn index(dir: &Path) -> anyhow::Result<()> {
         bail!("{}: not a directory", dir.display());
     }
     // Checked before the (long) scan so that a typo fails at once.
-    let epoch = source_date_epoch(std::env::var("SOURCE_DATE_EPOCH").ok().as_deref())?;
+    let epoch = inputs::source_date_epoch()?;
     let packages =
         scan_dir(dir).with_context(|| format!("reading RPMs below {}", dir.display()))?;
     let timestamp =
@@ -61,30 +62,8 @@ fn index(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// SOURCE_DATE_EPOCH as the reproducible-builds spec defines it: unset or
-/// empty means unset; anything else must be a decimal integer.
-fn source_date_epoch(value: Option<&str>) -> anyhow::Result<Option<u64>> {
-    match value.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(v) => v.parse().map(Some).map_err(|_| {
-            anyhow::anyhow!(
-                "SOURCE_DATE_EPOCH={v:?} is not a non-negative integer (seconds since 1970)"
-            )
-        }),
-    }
-}
-
 fn list(repo: &Path) -> anyhow::Result<()> {
-    let mut packages: Vec<Package> = if repo.join("repodata").join("repomd.xml").is_file() {
-        read_repodata(repo).with_context(|| format!("reading repodata of {}", repo.display()))?
-    } else if repo.is_dir() {
-        scan_dir(repo).with_context(|| format!("reading RPMs below {}", repo.display()))?
-    } else {
-        bail!(
-            "{}: neither a repository (no repodata/repomd.xml) nor a directory",
-            repo.display()
-        );
-    };
+    let mut packages: Vec<Package> = inputs::load_repo(repo)?;
     let mut lines: Vec<String> = packages.drain(..).map(|p| p.nevra()).collect();
     lines.sort();
     let mut out = String::with_capacity(lines.len() * 40);
@@ -98,21 +77,4 @@ fn list(repo: &Path) -> anyhow::Result<()> {
         .write_all(out.as_bytes())
         .context("writing to stdout")?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn source_date_epoch_parsing() {
-        assert_eq!(source_date_epoch(None).unwrap(), None);
-        assert_eq!(source_date_epoch(Some("")).unwrap(), None);
-        assert_eq!(
-            source_date_epoch(Some("1700000000")).unwrap(),
-            Some(1_700_000_000)
-        );
-        let e = source_date_epoch(Some("yesterday")).unwrap_err();
-        assert!(e.to_string().contains("SOURCE_DATE_EPOCH"), "{e}");
-    }
 }

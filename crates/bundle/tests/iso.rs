@@ -305,6 +305,16 @@ fn directory_loop_is_an_error() {
 }
 
 #[test]
+fn empty_root_directory_is_an_error() {
+    // Found by fuzzing (fuzz/fuzz_targets/iso_read.rs): a root of size 0.
+    let dir = tempfile::tempdir().unwrap();
+    let mut img = small_iso(dir.path());
+    set_both_endian(&mut img, 16 * 2048 + 156 + 10, 0);
+    let e = iso::list_files(&img).unwrap_err();
+    assert!(e.to_string().contains("bad length 0"), "{e}");
+}
+
+#[test]
 fn extents_past_the_end_and_huge_sizes_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     let clean = small_iso(dir.path());

@@ -62,7 +62,7 @@ fn ou_realm(name: &x509_parser::x509::X509Name<'_>) -> Option<Realm> {
         .find_map(|s| s.parse().ok())
 }
 
-/// Parse one DER certificate. `what` names the source in errors.
+/// Parse one DER certificate. `what` names the error in errors.
 pub fn parse_der(der: &[u8], what: &str) -> Result<CertInfo, CertError> {
     let malformed = |why: String| CertError::Malformed {
         what: what.to_string(),

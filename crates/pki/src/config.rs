@@ -24,20 +24,15 @@ use crate::names::{self, NameError};
 /// Reading or validating pki.yaml / node.yaml failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("reading {path}: {source}")]
-    Read {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("reading {path}: {error}")]
+    Read { path: String, error: std::io::Error },
     #[error("{path}: {message}")]
     Parse { path: String, message: String },
-    #[error("{path}: field `{field}`: {source}")]
+    #[error("{path}: field `{field}`: {error}")]
     Name {
         path: String,
         field: &'static str,
-        #[source]
-        source: NameError,
+        error: NameError,
     },
     #[error("{path}: field `{field}`: {message}")]
     Invalid {
@@ -110,13 +105,13 @@ impl ClusterConfig {
         }
     }
 
-    /// Check names and lifetimes; `path` names the source in errors.
+    /// Check names and lifetimes; `path` names the error in errors.
     pub fn validate(&self, path: &str) -> Result<(), ConfigError> {
         let name = |field, n: &str| {
-            names::check_dns_name(n).map_err(|source| ConfigError::Name {
+            names::check_dns_name(n).map_err(|error| ConfigError::Name {
                 path: path.to_string(),
                 field,
-                source,
+                error,
             })
         };
         name("domain", &self.domain)?;
@@ -219,10 +214,10 @@ impl NodeSpec {
 
     pub fn validate(&self, path: &str) -> Result<(), ConfigError> {
         let name = |field, n: &str| {
-            names::check_dns_name(n).map_err(|source| ConfigError::Name {
+            names::check_dns_name(n).map_err(|error| ConfigError::Name {
                 path: path.to_string(),
                 field,
-                source,
+                error,
             })
         };
         name("cluster_domain", &self.cluster_domain)?;
@@ -266,9 +261,9 @@ impl NodeSpec {
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
         path: path.display().to_string(),
-        source,
+        error,
     })
 }
 
@@ -283,7 +278,10 @@ mod tests {
             "node.yaml",
         )
         .unwrap();
-        assert_eq!(n.all_names(), vec!["cp1.example.com", "cp1-etcd.example.com"]);
+        assert_eq!(
+            n.all_names(),
+            vec!["cp1.example.com", "cp1-etcd.example.com"]
+        );
         assert!(n.has(Role::Etcd) && !n.has(Role::Worker));
     }
 
@@ -295,7 +293,10 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("n.yaml") && e.contains("dns_names") && e.contains("R28"), "{e}");
+        assert!(
+            e.contains("n.yaml") && e.contains("dns_names") && e.contains("R28"),
+            "{e}"
+        );
         let e = NodeSpec::from_yaml(
             "name: cp1.other.org\ncluster_domain: example.com\nroles: [worker]\n",
             "n.yaml",
@@ -303,13 +304,19 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("`name`") && e.contains("example.com"), "{e}");
-        let e = NodeSpec::from_yaml("name: a.example.com\ncluster_domain: example.com\nroles: [master]\n", "n.yaml")
-            .unwrap_err()
-            .to_string();
+        let e = NodeSpec::from_yaml(
+            "name: a.example.com\ncluster_domain: example.com\nroles: [master]\n",
+            "n.yaml",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("n.yaml") && e.contains("roles"), "{e}");
-        let e = NodeSpec::from_yaml("name: a.example.com\ncluster_domain: example.com\nroles: []\n", "n.yaml")
-            .unwrap_err()
-            .to_string();
+        let e = NodeSpec::from_yaml(
+            "name: a.example.com\ncluster_domain: example.com\nroles: []\n",
+            "n.yaml",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("roles"), "{e}");
     }
 

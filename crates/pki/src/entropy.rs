@@ -1,4 +1,4 @@
-//! The only source of randomness in mk-pki: keys, serial numbers, PBES2 salts
+//! The only error of randomness in mk-pki: keys, serial numbers, PBES2 salts
 //! and IVs all come from here.
 //!
 //! Why /dev/urandom and not getrandom(2): nodes run CentOS 7 (kernel 3.10),
@@ -15,20 +15,19 @@ use std::io::Read;
 
 /// Reading the kernel's random device failed.
 #[derive(Debug, thiserror::Error)]
-#[error("reading {path}: {source}")]
+#[error("reading {path}: {error}")]
 pub struct EntropyError {
     pub path: &'static str,
-    #[source]
-    pub source: std::io::Error,
+    pub error: std::io::Error,
 }
 
 const URANDOM: &str = "/dev/urandom";
 
 /// Fill `buf` with bytes from /dev/urandom.
 pub fn fill(buf: &mut [u8]) -> Result<(), EntropyError> {
-    let err = |source| EntropyError {
+    let err = |error| EntropyError {
         path: URANDOM,
-        source,
+        error,
     };
     std::fs::File::open(URANDOM)
         .map_err(err)?

@@ -8,19 +8,18 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {op}: {source}")]
+#[error("{path}: {op}: {error}")]
 pub struct FsError {
     pub path: String,
     pub op: &'static str,
-    #[source]
-    pub source: std::io::Error,
+    pub error: std::io::Error,
 }
 
 fn err<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(std::io::Error) -> FsError + 'a {
-    move |source| FsError {
+    move |error| FsError {
         path: path.display().to_string(),
         op,
-        source,
+        error,
     }
 }
 
@@ -29,23 +28,40 @@ pub fn read_to_string(path: &Path) -> Result<String, FsError> {
 }
 
 fn tmp_name(path: &Path, tag: &str) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let unique: u64 = crate::entropy::bytes::<8>().map(u64::from_ne_bytes).unwrap_or(0);
-    path.with_file_name(format!(".{name}.{tag}-{}-{unique:016x}", std::process::id()))
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let unique: u64 = crate::entropy::bytes::<8>()
+        .map(u64::from_ne_bytes)
+        .unwrap_or(0);
+    path.with_file_name(format!(
+        ".{name}.{tag}-{}-{unique:016x}",
+        std::process::id()
+    ))
 }
 
 fn sync_dir(dir: &Path) -> Result<(), FsError> {
-    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(err(dir, "fsync directory"))
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(err(dir, "fsync directory"))
 }
 
 /// Write `data` to a temporary file beside `path` with `mode`, fsync it, and
 /// return the temporary path (to rename with [`commit`]).
 pub fn stage(path: &Path, data: &[u8], mode: u32) -> Result<PathBuf, FsError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(err(dir, "create directory"))?;
     let tmp = tmp_name(path, "tmp");
     let write = || -> std::io::Result<()> {
-        let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp)?;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)?;
         // The umask may have narrowed `mode`; set it exactly.
         f.set_permissions(fs::Permissions::from_mode(mode))?;
         f.write_all(data)?;
@@ -63,7 +79,13 @@ pub fn commit(staged: &[(PathBuf, PathBuf)]) -> Result<(), FsError> {
     for (tmp, path) in staged {
         fs::rename(tmp, path).map_err(err(path, "rename into place"))?;
     }
-    let mut dirs: Vec<&Path> = staged.iter().filter_map(|(_, p)| p.parent()).collect();
+    let mut dirs: Vec<&Path> = staged
+        .iter()
+        .map(|(_, p)| match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        })
+        .collect();
     dirs.sort();
     dirs.dedup();
     for d in dirs {
@@ -104,7 +126,10 @@ pub fn write_all_atomic(files: &[(PathBuf, Vec<u8>, u32)]) -> Result<(), FsError
 /// Build a directory tree beside `target` and rename it into place. An
 /// existing `target` is replaced as a whole.
 pub fn write_tree(target: &Path, files: &[(PathBuf, Vec<u8>, u32)]) -> Result<(), FsError> {
-    let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = target
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::create_dir_all(parent).map_err(err(parent, "create directory"))?;
     let tmp = tmp_name(target, "new");
     let build = || -> Result<(), FsError> {

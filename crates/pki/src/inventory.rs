@@ -83,7 +83,16 @@ fn short(dn: &str) -> String {
 
 /// A fixed-width table for terminals.
 pub fn table(rows: &[Row]) -> String {
-    let head = ["PATH", "KIND", "REALM", "SUBJECT", "SANS", "ISSUER", "NOT AFTER", "DAYS"];
+    let head = [
+        "PATH",
+        "KIND",
+        "REALM",
+        "SUBJECT",
+        "SANS",
+        "ISSUER",
+        "NOT AFTER",
+        "DAYS",
+    ];
     let cells: Vec<[String; 8]> = rows
         .iter()
         .map(|r| {
@@ -92,7 +101,11 @@ pub fn table(rows: &[Row]) -> String {
                 r.kind.to_string(),
                 r.realm.clone(),
                 short(&r.subject),
-                if r.sans.is_empty() { "-".into() } else { r.sans.join(",") },
+                if r.sans.is_empty() {
+                    "-".into()
+                } else {
+                    r.sans.join(",")
+                },
                 short(&r.issuer),
                 r.not_after
                     .format(&time::format_description::well_known::Rfc3339)

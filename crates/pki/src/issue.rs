@@ -8,8 +8,8 @@
 
 use rcgen::{
     BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType,
-    ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, KeyIdMethod, KeyUsagePurpose,
-    NameConstraints, SanType, SerialNumber,
+    ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, KeyIdMethod, KeyUsagePurpose, NameConstraints,
+    SanType, SerialNumber,
 };
 use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::{FromDer, X509Certificate};
@@ -28,12 +28,8 @@ pub const BACKDATE: Duration = Duration::minutes(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum IssueError {
-    #[error("{id}: {source}")]
-    Name {
-        id: String,
-        #[source]
-        source: NameError,
-    },
+    #[error("{id}: {error}")]
+    Name { id: String, error: NameError },
     #[error("{id}: the issuing CA {issuer:?} expired on {not_after} (now {now}); it needs renewing with its offline root first")]
     IssuerExpired {
         id: String,
@@ -64,12 +60,8 @@ pub enum IssueError {
     Cert(#[from] CertError),
     #[error(transparent)]
     Entropy(#[from] EntropyError),
-    #[error("{id}: encoding the certificate: {source}")]
-    Encode {
-        id: String,
-        #[source]
-        source: rcgen::Error,
-    },
+    #[error("{id}: encoding the certificate: {error}")]
+    Encode { id: String, error: rcgen::Error },
 }
 
 /// A CA that can sign: its certificate and its key.
@@ -192,20 +184,22 @@ fn encode_signed(
     Ok(info)
 }
 
-fn encode(
-    id: &str,
-    r: Result<rcgen::Certificate, rcgen::Error>,
-) -> Result<CertInfo, IssueError> {
-    let c = r.map_err(|source| IssueError::Encode {
+fn encode(id: &str, r: Result<rcgen::Certificate, rcgen::Error>) -> Result<CertInfo, IssueError> {
+    let c = r.map_err(|error| IssueError::Encode {
         id: id.into(),
-        source,
+        error,
     })?;
     Ok(cert::parse_der(c.der(), id)?)
 }
 
 /// Self-signed root of `realm`, valid `days` from `now`. pathlen 1: it signs
 /// intermediates only.
-pub fn root(realm: Realm, key: &PrivateKey, now: OffsetDateTime, days: u32) -> Result<CertInfo, IssueError> {
+pub fn root(
+    realm: Realm,
+    key: &PrivateKey,
+    now: OffsetDateTime,
+    days: u32,
+) -> Result<CertInfo, IssueError> {
     let mut p = base_params(key, now, now + Duration::days(days.into()))?;
     p.distinguished_name = ca_name(realm.root_common_name(), realm);
     p.is_ca = IsCa::Ca(BasicConstraints::Constrained(1));
@@ -227,9 +221,9 @@ pub fn intermediate(
     days: u32,
 ) -> Result<CertInfo, IssueError> {
     let id = format!("{realm} intermediate for {host}");
-    names::check_dns_name(host).map_err(|source| IssueError::Name {
+    names::check_dns_name(host).map_err(|error| IssueError::Name {
         id: id.clone(),
-        source,
+        error,
     })?;
     check_realm(&id, realm, root)?;
     root.check_valid(&id, now)?;
@@ -289,9 +283,9 @@ pub fn check_leaf(ca: &Ca, spec: &LeafSpec, now: OffsetDateTime) -> Result<(), I
         });
     }
     for n in &spec.dns_names {
-        let named = |source| IssueError::Name {
+        let named = |error| IssueError::Name {
             id: spec.id.clone(),
-            source,
+            error,
         };
         names::check_dns_name(n).map_err(named)?;
         names::check_constraints(n, ca.info.permitted_dns.as_deref()).map_err(named)?;
@@ -301,7 +295,12 @@ pub fn check_leaf(ca: &Ca, spec: &LeafSpec, now: OffsetDateTime) -> Result<(), I
 
 /// Leaf for `spec`, signed by the host's intermediate `ca`. It never outlives
 /// the intermediate.
-pub fn leaf(ca: &Ca, spec: &LeafSpec, key: &PrivateKey, now: OffsetDateTime) -> Result<CertInfo, IssueError> {
+pub fn leaf(
+    ca: &Ca,
+    spec: &LeafSpec,
+    key: &PrivateKey,
+    now: OffsetDateTime,
+) -> Result<CertInfo, IssueError> {
     check_leaf(ca, spec, now)?;
     let wanted = now + Duration::days(spec.lifetime_days.into());
     if wanted > ca.info.not_after {
@@ -363,8 +362,16 @@ mod tests {
         let root = Ca::new(r, rk, "root").unwrap();
         let ik = PrivateKey::generate(KeyAlgorithm::Ed25519).unwrap();
         let permitted = realm.permitted_dns(&crate::ClusterConfig::new("example.com"));
-        let i = intermediate(&root, realm, "cp1.example.com", permitted.as_deref(), &ik, now(), 90)
-            .unwrap();
+        let i = intermediate(
+            &root,
+            realm,
+            "cp1.example.com",
+            permitted.as_deref(),
+            &ik,
+            now(),
+            90,
+        )
+        .unwrap();
         let inter = Ca::new(i, ik, "intermediate").unwrap();
         (root, inter)
     }
@@ -398,7 +405,13 @@ mod tests {
             Some(&["example.com".to_string(), "localhost".to_string()][..])
         );
         let k = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
-        let l = leaf(&inter, &spec(Realm::Etcd, &["cp1.example.com", "localhost"]), &k, now()).unwrap();
+        let l = leaf(
+            &inter,
+            &spec(Realm::Etcd, &["cp1.example.com", "localhost"]),
+            &k,
+            now(),
+        )
+        .unwrap();
         assert_eq!(l.realm, Some(Realm::Etcd));
         assert!(l.server_auth && l.client_auth && !l.is_ca);
         assert_eq!(l.not_after, now() + Duration::days(7));
@@ -409,11 +422,41 @@ mod tests {
     fn refusals() {
         let (_, inter) = chain(Realm::Etcd);
         let k = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
-        let e = leaf(&inter, &spec(Realm::Etcd, &["cp1.example.com", "10.0.0.1"]), &k, now()).unwrap_err();
-        assert!(matches!(e, IssueError::Name { source: NameError::IpAddress(_), .. }), "{e}");
+        let e = leaf(
+            &inter,
+            &spec(Realm::Etcd, &["cp1.example.com", "10.0.0.1"]),
+            &k,
+            now(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                IssueError::Name {
+                    error: NameError::IpAddress(_),
+                    ..
+                }
+            ),
+            "{e}"
+        );
         let e = leaf(&inter, &spec(Realm::Etcd, &["cp1.evil.org"]), &k, now()).unwrap_err();
-        assert!(matches!(e, IssueError::Name { source: NameError::OutsideConstraints { .. }, .. }), "{e}");
-        let e = leaf(&inter, &spec(Realm::Kubernetes, &["cp1.example.com"]), &k, now()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                IssueError::Name {
+                    error: NameError::OutsideConstraints { .. },
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let e = leaf(
+            &inter,
+            &spec(Realm::Kubernetes, &["cp1.example.com"]),
+            &k,
+            now(),
+        )
+        .unwrap_err();
         assert!(matches!(e, IssueError::RealmMismatch { .. }), "{e}");
         let later = now() + Duration::days(91);
         let e = leaf(&inter, &spec(Realm::Etcd, &["cp1.example.com"]), &k, later).unwrap_err();

@@ -94,7 +94,12 @@ pub struct PrivateKey {
 
 impl std::fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PrivateKey({}, public {})", self.algorithm(), hex::encode(&self.public))
+        write!(
+            f,
+            "PrivateKey({}, public {})",
+            self.algorithm(),
+            hex::encode(&self.public)
+        )
     }
 }
 
@@ -112,13 +117,19 @@ impl PrivateKey {
             },
             KeyAlgorithm::Ed25519 => {
                 let seed = Zeroizing::new(entropy::bytes::<32>()?);
-                Ok(Self::from_ed25519(ed25519_dalek::SigningKey::from_bytes(&seed)))
+                Ok(Self::from_ed25519(ed25519_dalek::SigningKey::from_bytes(
+                    &seed,
+                )))
             }
         }
     }
 
     fn from_p256(sk: p256::ecdsa::SigningKey) -> Self {
-        let public = sk.verifying_key().to_encoded_point(false).as_bytes().to_vec();
+        let public = sk
+            .verifying_key()
+            .to_encoded_point(false)
+            .as_bytes()
+            .to_vec();
         PrivateKey {
             inner: Inner::P256(sk),
             public,
@@ -179,8 +190,8 @@ impl PrivateKey {
         let params = pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(rounds, &salt, &iv)
             .map_err(|e| KeyError::Encrypt(e.to_string()))?;
         let der = self.to_pkcs8_der();
-        let info = pkcs8::PrivateKeyInfo::from_der(&der)
-            .map_err(|e| KeyError::Encrypt(e.to_string()))?;
+        let info =
+            pkcs8::PrivateKeyInfo::from_der(&der).map_err(|e| KeyError::Encrypt(e.to_string()))?;
         let enc = info
             .encrypt_with_params(params, password)
             .map_err(|e| KeyError::Encrypt(e.to_string()))?;

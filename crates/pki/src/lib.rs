@@ -19,6 +19,6 @@ pub use config::{ClusterConfig, NodeSpec, Role};
 pub use keys::{KeyAlgorithm, PrivateKey};
 pub use realm::Realm;
 pub mod fsio;
+pub mod inventory;
 pub mod renew;
 pub mod store;
-pub mod inventory;

@@ -4,7 +4,9 @@
 /// Why a name cannot go into a certificate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
-    #[error("{0:?} is an IP address: certificates carry DNS names only (R28: DNS first, no IP SANs)")]
+    #[error(
+        "{0:?} is an IP address: certificates carry DNS names only (R28: DNS first, no IP SANs)"
+    )]
     IpAddress(String),
     #[error("{name:?} is not a valid DNS name: {why}")]
     Invalid { name: String, why: &'static str },
@@ -52,7 +54,11 @@ pub fn check_dns_name(name: &str) -> Result<(), NameError> {
     }
     // An all-numeric last label would read as an IPv4 shorthand to some
     // resolvers ("10.1" is 10.0.0.1 to inet_aton).
-    if name.rsplit('.').next().is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit())) {
+    if name
+        .rsplit('.')
+        .next()
+        .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()))
+    {
         return invalid("the last label is all digits (reads as an IP address)");
     }
     Ok(())
@@ -99,10 +105,24 @@ mod tests {
 
     #[test]
     fn dns_syntax() {
-        for ok in ["cp1.example.com", "localhost", "kubernetes.default.svc.cluster.local", "a-b.c1"] {
+        for ok in [
+            "cp1.example.com",
+            "localhost",
+            "kubernetes.default.svc.cluster.local",
+            "a-b.c1",
+        ] {
             check_dns_name(ok).unwrap();
         }
-        for bad in ["", "*.example.com", "Cp1.example.com", "a..b", "-a.b", "a_b.c", "10.1", "x.123"] {
+        for bad in [
+            "",
+            "*.example.com",
+            "Cp1.example.com",
+            "a..b",
+            "-a.b",
+            "a_b.c",
+            "10.1",
+            "x.123",
+        ] {
             assert!(check_dns_name(bad).is_err(), "{bad}");
         }
     }
@@ -114,7 +134,10 @@ mod tests {
         assert!(!within_subtree("badexample.com", "example.com"));
         assert!(!within_subtree("example.com", ".example.com"));
         assert!(within_subtree("a.example.com", ".example.com"));
-        assert!(!within_subtree("kubernetes.default.svc.cluster.local", "kubernetes.default.svc"));
+        assert!(!within_subtree(
+            "kubernetes.default.svc.cluster.local",
+            "kubernetes.default.svc"
+        ));
         let p = vec!["example.com".to_string(), "localhost".to_string()];
         check_constraints("localhost", Some(&p)).unwrap();
         let e = check_constraints("evil.org", Some(&p)).unwrap_err();

@@ -189,28 +189,95 @@ pub fn plan_node(cluster: &ClusterConfig, node: &NodeSpec) -> NodePlan {
         dedup(&mut dns);
         // Served to every kind of client (kubectl, Java, Python, browsers):
         // stays on the cluster algorithm.
-        b.leaf("apiserver", Realm::Kubernetes, "kube-apiserver", &[], &[ServerAuth], dns, false,
-            pair(PKI, "apiserver"), RenewedBy::Node, Reload::Nothing);
-        b.leaf("apiserver-kubelet-client", Realm::Kubernetes, "kube-apiserver-kubelet-client",
-            &[CLUSTER_ADMINS], &[ClientAuth], vec![], true,
-            pair(PKI, "apiserver-kubelet-client"), RenewedBy::Node, apiserver.clone());
-        b.leaf("apiserver-etcd-client", Realm::Etcd, "kube-apiserver-etcd-client", &[],
-            &[ClientAuth], vec![], true, pair(PKI, "apiserver-etcd-client"), RenewedBy::Node,
-            apiserver.clone());
+        b.leaf(
+            "apiserver",
+            Realm::Kubernetes,
+            "kube-apiserver",
+            &[],
+            &[ServerAuth],
+            dns,
+            false,
+            pair(PKI, "apiserver"),
+            RenewedBy::Node,
+            Reload::Nothing,
+        );
+        b.leaf(
+            "apiserver-kubelet-client",
+            Realm::Kubernetes,
+            "kube-apiserver-kubelet-client",
+            &[CLUSTER_ADMINS],
+            &[ClientAuth],
+            vec![],
+            true,
+            pair(PKI, "apiserver-kubelet-client"),
+            RenewedBy::Node,
+            apiserver.clone(),
+        );
+        b.leaf(
+            "apiserver-etcd-client",
+            Realm::Etcd,
+            "kube-apiserver-etcd-client",
+            &[],
+            &[ClientAuth],
+            vec![],
+            true,
+            pair(PKI, "apiserver-etcd-client"),
+            RenewedBy::Node,
+            apiserver.clone(),
+        );
         // Presented to aggregated API servers written in any language.
-        b.leaf("front-proxy-client", Realm::FrontProxy, "front-proxy-client", &[], &[ClientAuth],
-            vec![], false, pair(PKI, "front-proxy-client"), RenewedBy::Node, apiserver.clone());
+        b.leaf(
+            "front-proxy-client",
+            Realm::FrontProxy,
+            "front-proxy-client",
+            &[],
+            &[ClientAuth],
+            vec![],
+            false,
+            pair(PKI, "front-proxy-client"),
+            RenewedBy::Node,
+            apiserver.clone(),
+        );
         // kubeadm embeds these in controller-manager.conf, scheduler.conf and
         // admin.conf; we keep them as files the kubeconfigs point at, so that
         // renewal never rewrites a kubeconfig and client-go picks them up.
-        b.leaf("controller-manager", Realm::Kubernetes, "system:kube-controller-manager", &[],
-            &[ClientAuth], vec![], true, pair(PKI, "controller-manager"), RenewedBy::Node,
-            Reload::Nothing);
-        b.leaf("scheduler", Realm::Kubernetes, "system:kube-scheduler", &[], &[ClientAuth],
-            vec![], true, pair(PKI, "scheduler"), RenewedBy::Node, Reload::Nothing);
+        b.leaf(
+            "controller-manager",
+            Realm::Kubernetes,
+            "system:kube-controller-manager",
+            &[],
+            &[ClientAuth],
+            vec![],
+            true,
+            pair(PKI, "controller-manager"),
+            RenewedBy::Node,
+            Reload::Nothing,
+        );
+        b.leaf(
+            "scheduler",
+            Realm::Kubernetes,
+            "system:kube-scheduler",
+            &[],
+            &[ClientAuth],
+            vec![],
+            true,
+            pair(PKI, "scheduler"),
+            RenewedBy::Node,
+            Reload::Nothing,
+        );
         // kubectl is not only Go: stays on the cluster algorithm.
-        b.leaf("admin", Realm::Kubernetes, "kubernetes-admin", &[CLUSTER_ADMINS], &[ClientAuth],
-            vec![], false, pair(PKI, "admin"), RenewedBy::Node, Reload::Nothing);
+        b.leaf(
+            "admin",
+            Realm::Kubernetes,
+            "kubernetes-admin",
+            &[CLUSTER_ADMINS],
+            &[ClientAuth],
+            vec![],
+            false,
+            pair(PKI, "admin"),
+            RenewedBy::Node,
+            Reload::Nothing,
+        );
     }
     if node.has(Role::Etcd) {
         // kubeadm GetEtcdAltNames / GetEtcdPeerAltNames minus the IPs; CN is
@@ -222,24 +289,71 @@ pub fn plan_node(cluster: &ClusterConfig, node: &NodeSpec) -> NodePlan {
         peer.push("localhost".into());
         dedup(&mut peer);
         let etcd = format!("{PKI}/etcd");
-        b.leaf("etcd/server", Realm::Etcd, &node.name, &[], &[ServerAuth, ClientAuth], dns, true,
-            pair(&etcd, "server"), RenewedBy::Node, Reload::Nothing);
-        b.leaf("etcd/peer", Realm::Etcd, &node.name, &[], &[ServerAuth, ClientAuth], peer, true,
-            pair(&etcd, "peer"), RenewedBy::Node, Reload::Nothing);
-        b.leaf("etcd/healthcheck-client", Realm::Etcd, "kube-etcd-healthcheck-client", &[],
-            &[ClientAuth], vec![], true, pair(&etcd, "healthcheck-client"), RenewedBy::Node,
-            Reload::Nothing);
+        b.leaf(
+            "etcd/server",
+            Realm::Etcd,
+            &node.name,
+            &[],
+            &[ServerAuth, ClientAuth],
+            dns,
+            true,
+            pair(&etcd, "server"),
+            RenewedBy::Node,
+            Reload::Nothing,
+        );
+        b.leaf(
+            "etcd/peer",
+            Realm::Etcd,
+            &node.name,
+            &[],
+            &[ServerAuth, ClientAuth],
+            peer,
+            true,
+            pair(&etcd, "peer"),
+            RenewedBy::Node,
+            Reload::Nothing,
+        );
+        b.leaf(
+            "etcd/healthcheck-client",
+            Realm::Etcd,
+            "kube-etcd-healthcheck-client",
+            &[],
+            &[ClientAuth],
+            vec![],
+            true,
+            pair(&etcd, "healthcheck-client"),
+            RenewedBy::Node,
+            Reload::Nothing,
+        );
     }
     // Every node runs a kubelet. Client: kubeadm's kubelet.conf identity.
     // Serving: what serverTLSBootstrap would request. Both rotate through the
     // kubelet's own CSR-based rotation afterwards.
     let current = format!("{KUBELET_PKI}/kubelet-client-current.pem");
-    b.leaf("kubelet-client", Realm::Kubernetes, &format!("system:node:{}", node.name),
-        &["system:nodes"], &[ClientAuth], vec![], false, (current.clone(), current),
-        RenewedBy::Kubelet, Reload::Nothing);
-    b.leaf("kubelet-serving", Realm::KubeletServing, &format!("system:node:{}", node.name),
-        &["system:nodes"], &[ServerAuth], host_names, false, pair(KUBELET_PKI, "kubelet"),
-        RenewedBy::Kubelet, Reload::Nothing);
+    b.leaf(
+        "kubelet-client",
+        Realm::Kubernetes,
+        &format!("system:node:{}", node.name),
+        &["system:nodes"],
+        &[ClientAuth],
+        vec![],
+        false,
+        (current.clone(), current),
+        RenewedBy::Kubelet,
+        Reload::Nothing,
+    );
+    b.leaf(
+        "kubelet-serving",
+        Realm::KubeletServing,
+        &format!("system:node:{}", node.name),
+        &["system:nodes"],
+        &[ServerAuth],
+        host_names,
+        false,
+        pair(KUBELET_PKI, "kubelet"),
+        RenewedBy::Kubelet,
+        Reload::Nothing,
+    );
 
     let mut intermediates: Vec<IntermediateSpec> = Vec::new();
     for leaf in &b.leaves {
@@ -294,7 +408,10 @@ mod tests {
     }
 
     fn leaf<'a>(p: &'a NodePlan, id: &str) -> &'a LeafSpec {
-        p.leaves.iter().find(|l| l.id == id).unwrap_or_else(|| panic!("no {id}"))
+        p.leaves
+            .iter()
+            .find(|l| l.id == id)
+            .unwrap_or_else(|| panic!("no {id}"))
     }
 
     #[test]
@@ -305,30 +422,51 @@ mod tests {
         let a = leaf(&p, "apiserver");
         assert_eq!(a.common_name, "kube-apiserver");
         assert_eq!(a.usages, vec![Usage::ServerAuth]);
-        for n in ["cp1.example.com", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
-            "kubernetes.default.svc.cluster.local", "api.example.com"] {
+        for n in [
+            "cp1.example.com",
+            "kubernetes",
+            "kubernetes.default",
+            "kubernetes.default.svc",
+            "kubernetes.default.svc.cluster.local",
+            "api.example.com",
+        ] {
             assert!(a.dns_names.iter().any(|d| d == n), "{n}");
         }
         let k = leaf(&p, "apiserver-kubelet-client");
-        assert_eq!((k.common_name.as_str(), k.organizations.clone()),
-            ("kube-apiserver-kubelet-client", vec![CLUSTER_ADMINS.to_string()]));
+        assert_eq!(
+            (k.common_name.as_str(), k.organizations.clone()),
+            (
+                "kube-apiserver-kubelet-client",
+                vec![CLUSTER_ADMINS.to_string()]
+            )
+        );
         assert_eq!(leaf(&p, "apiserver-etcd-client").realm, Realm::Etcd);
         assert_eq!(leaf(&p, "front-proxy-client").realm, Realm::FrontProxy);
-        assert_eq!(leaf(&p, "controller-manager").common_name, "system:kube-controller-manager");
+        assert_eq!(
+            leaf(&p, "controller-manager").common_name,
+            "system:kube-controller-manager"
+        );
         assert_eq!(leaf(&p, "scheduler").common_name, "system:kube-scheduler");
         assert_eq!(leaf(&p, "admin").common_name, "kubernetes-admin");
         let s = leaf(&p, "etcd/server");
         assert_eq!(s.common_name, "cp1.example.com");
         assert_eq!(s.usages, vec![Usage::ServerAuth, Usage::ClientAuth]);
         assert!(s.dns_names.contains(&"localhost".to_string()));
-        assert_eq!(leaf(&p, "etcd/healthcheck-client").common_name, "kube-etcd-healthcheck-client");
+        assert_eq!(
+            leaf(&p, "etcd/healthcheck-client").common_name,
+            "kube-etcd-healthcheck-client"
+        );
         let kc = leaf(&p, "kubelet-client");
         assert_eq!(kc.common_name, "system:node:cp1.example.com");
         assert_eq!(kc.organizations, vec!["system:nodes"]);
         assert_eq!(kc.renewed_by, RenewedBy::Kubelet);
         assert!(p.service_account.is_some());
         // Control planes sign: every realm's key ships.
-        assert!(p.intermediates.iter().all(|i| i.ship_key), "{:?}", p.intermediates);
+        assert!(
+            p.intermediates.iter().all(|i| i.ship_key),
+            "{:?}",
+            p.intermediates
+        );
         // No leaf carries anything that looks like an IP.
         for l in &p.leaves {
             for n in &l.dns_names {
@@ -353,6 +491,9 @@ mod tests {
         let p = plan_node(&c, &node(&[Role::ControlPlane, Role::Etcd]));
         assert_eq!(leaf(&p, "etcd/peer").algorithm, KeyAlgorithm::Ed25519);
         assert_eq!(leaf(&p, "apiserver").algorithm, KeyAlgorithm::EcdsaP256);
-        assert_eq!(leaf(&p, "front-proxy-client").algorithm, KeyAlgorithm::EcdsaP256);
+        assert_eq!(
+            leaf(&p, "front-proxy-client").algorithm,
+            KeyAlgorithm::EcdsaP256
+        );
     }
 }

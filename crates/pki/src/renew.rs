@@ -60,7 +60,11 @@ pub enum Decision {
 }
 
 /// Renew once `now` is two thirds of the way from `not_before` to `not_after`.
-pub fn decide(not_before: OffsetDateTime, not_after: OffsetDateTime, now: OffsetDateTime) -> Decision {
+pub fn decide(
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Decision {
     let life = not_after - not_before;
     let renew_at = not_before + life * 2 / 3;
     let elapsed = (now - not_before) / life;
@@ -81,7 +85,11 @@ pub enum IntermediateState {
     Expired,
 }
 
-pub fn intermediate_state(not_before: OffsetDateTime, not_after: OffsetDateTime, now: OffsetDateTime) -> IntermediateState {
+pub fn intermediate_state(
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+    now: OffsetDateTime,
+) -> IntermediateState {
     if now >= not_after {
         IntermediateState::Expired
     } else if matches!(decide(not_before, not_after, now), Decision::Renew { .. }) {
@@ -116,9 +124,15 @@ impl Reloader for Crictl {
             .output()
             .map_err(|e| format!("running crictl: {e}"))?;
         if !out.status.success() {
-            return Err(format!("crictl ps: {}", String::from_utf8_lossy(&out.stderr).trim()));
+            return Err(format!(
+                "crictl ps: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
         }
-        let ids: Vec<String> = String::from_utf8_lossy(&out.stdout).split_whitespace().map(String::from).collect();
+        let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(String::from)
+            .collect();
         if ids.is_empty() {
             // Not running: it will read the new files when it starts.
             return Ok(());
@@ -139,11 +153,17 @@ impl Reloader for Crictl {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "outcome")]
 pub enum LeafOutcome {
-    Renewed { not_after: String },
-    Kept { renew_at: String },
+    Renewed {
+        not_after: String,
+    },
+    Kept {
+        renew_at: String,
+    },
     /// The kubelet rotates it.
     Kubelet,
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -176,7 +196,10 @@ pub struct RenewReport {
 
 impl RenewReport {
     pub fn failures(&self) -> usize {
-        self.leaves.iter().filter(|l| matches!(l.outcome, LeafOutcome::Failed { .. })).count()
+        self.leaves
+            .iter()
+            .filter(|l| matches!(l.outcome, LeafOutcome::Failed { .. }))
+            .count()
             + self.reloads.iter().filter(|(_, r)| r.is_err()).count()
     }
 
@@ -211,14 +234,22 @@ impl RenewReport {
         s.push_str("# TYPE mk_pki_intermediate_needs_root gauge\n");
         for i in &self.intermediates {
             let v = u8::from(i.state != IntermediateState::Ok);
-            s.push_str(&format!("mk_pki_intermediate_needs_root{{realm=\"{}\"}} {v}\n", i.realm));
+            s.push_str(&format!(
+                "mk_pki_intermediate_needs_root{{realm=\"{}\"}} {v}\n",
+                i.realm
+            ));
         }
-        s.push_str("# HELP mk_pki_renew_failures Leaves or reloads that failed in the last renewal run.\n");
+        s.push_str(
+            "# HELP mk_pki_renew_failures Leaves or reloads that failed in the last renewal run.\n",
+        );
         s.push_str("# TYPE mk_pki_renew_failures gauge\n");
         s.push_str(&format!("mk_pki_renew_failures {}\n", self.failures()));
         s.push_str("# HELP mk_pki_renew_last_run_timestamp_seconds When renewal last ran.\n");
         s.push_str("# TYPE mk_pki_renew_last_run_timestamp_seconds gauge\n");
-        s.push_str(&format!("mk_pki_renew_last_run_timestamp_seconds {}\n", self.now));
+        s.push_str(&format!(
+            "mk_pki_renew_last_run_timestamp_seconds {}\n",
+            self.now
+        ));
         s
     }
 }
@@ -266,7 +297,11 @@ fn current_leaf(root: &Path, path: &str) -> Result<CertInfo, String> {
 
 /// Renew what is due at `now`; then run the reloads the renewed files need
 /// (each once), and write the metric file.
-pub fn renew_node(opts: &RenewOptions, now: OffsetDateTime, reloader: &mut dyn Reloader) -> Result<RenewReport, RenewError> {
+pub fn renew_node(
+    opts: &RenewOptions,
+    now: OffsetDateTime,
+    reloader: &mut dyn Reloader,
+) -> Result<RenewReport, RenewError> {
     let manifest = load_manifest(&opts.root)?;
     let mut intermediates = Vec::new();
     let mut cas: Vec<(Realm, Result<Ca, String>)> = Vec::new();
@@ -276,7 +311,9 @@ pub fn renew_node(opts: &RenewOptions, now: OffsetDateTime, reloader: &mut dyn R
             let state = intermediate_state(ca.info.not_before, ca.info.not_after, now);
             let days_left = ca.info.days_left(now);
             match state {
-                IntermediateState::Ok => tracing::info!(realm = %i.realm, days_left, "intermediate ok"),
+                IntermediateState::Ok => {
+                    tracing::info!(realm = %i.realm, days_left, "intermediate ok")
+                }
                 IntermediateState::Expiring => tracing::error!(
                     realm = %i.realm, days_left,
                     "INTERMEDIATE EXPIRING: {} expires on {}; re-sign it with the offline root (mk-compose pki intermediate --host {} --realm {}) and redeliver",
@@ -317,7 +354,10 @@ pub fn renew_node(opts: &RenewOptions, now: OffsetDateTime, reloader: &mut dyn R
         let due = match &current {
             // Missing or unreadable: issue a new one.
             Err(e) => {
-                tracing::warn!(leaf = spec.id, "current certificate unreadable ({e}); issuing a new one");
+                tracing::warn!(
+                    leaf = spec.id,
+                    "current certificate unreadable ({e}); issuing a new one"
+                );
                 Decision::Renew { elapsed: f64::NAN }
             }
             Ok(c) => decide(c.not_before, c.not_after, now),
@@ -325,13 +365,17 @@ pub fn renew_node(opts: &RenewOptions, now: OffsetDateTime, reloader: &mut dyn R
         match due {
             Decision::Keep { renew_at } => {
                 tracing::debug!(leaf = spec.id, %renew_at, "not due");
-                report.outcome = LeafOutcome::Kept { renew_at: renew_at.to_string() };
+                report.outcome = LeafOutcome::Kept {
+                    renew_at: renew_at.to_string(),
+                };
             }
             Decision::Renew { elapsed } => match renew_leaf(&opts.root, spec, &cas, now) {
                 Ok(info) => {
                     tracing::info!(leaf = spec.id, elapsed = format!("{:.0}%", elapsed * 100.0), not_after = %info.not_after, "renewed");
                     report.not_after = Some(info.not_after.unix_timestamp());
-                    report.outcome = LeafOutcome::Renewed { not_after: info.not_after.to_string() };
+                    report.outcome = LeafOutcome::Renewed {
+                        not_after: info.not_after.to_string(),
+                    };
                     if spec.reload != Reload::Nothing && !reloads.contains(&spec.reload) {
                         reloads.push(spec.reload.clone());
                     }
@@ -350,7 +394,10 @@ pub fn renew_node(opts: &RenewOptions, now: OffsetDateTime, reloader: &mut dyn R
         let result = match &r {
             Reload::Nothing => Ok(()),
             Reload::RestartStaticPod(name) => {
-                tracing::info!(pod = name, "restarting static pod for its renewed certificates");
+                tracing::info!(
+                    pod = name,
+                    "restarting static pod for its renewed certificates"
+                );
                 reloader.restart_static_pod(name)
             }
         };
@@ -381,7 +428,12 @@ fn renew_leaf(
     let ca = match cas.iter().find(|(r, _)| *r == spec.realm) {
         Some((_, Ok(ca))) => ca,
         Some((_, Err(e))) => return Err(format!("intermediate of realm {}: {e}", spec.realm)),
-        None => return Err(format!("the manifest ships no intermediate key for realm {}", spec.realm)),
+        None => {
+            return Err(format!(
+                "the manifest ships no intermediate key for realm {}",
+                spec.realm
+            ))
+        }
     };
     // Check before generating anything: an expired intermediate or a bad
     // name writes nothing.
@@ -390,14 +442,22 @@ fn renew_leaf(
     let info = issue::leaf(ca, spec, &key, now).map_err(|e| e.to_string())?;
     let chain = format!("{}{}", pem_encode("CERTIFICATE", &info.der), ca.cert_pem());
     let files = if spec.key_path == spec.cert_path {
-        vec![(under(root, &spec.cert_path), format!("{chain}{}", key.to_pkcs8_pem().as_str()).into_bytes(), 0o600)]
+        vec![(
+            under(root, &spec.cert_path),
+            format!("{chain}{}", key.to_pkcs8_pem().as_str()).into_bytes(),
+            0o600,
+        )]
     } else {
         // Key first, certificate last: both are staged before either is
         // renamed, so the window in which a reader sees a new key with the
         // old certificate is two renames wide; etcd and Go's tls retry the
         // handshake.
         vec![
-            (under(root, &spec.key_path), key.to_pkcs8_pem().as_bytes().to_vec(), 0o600),
+            (
+                under(root, &spec.key_path),
+                key.to_pkcs8_pem().as_bytes().to_vec(),
+                0o600,
+            ),
             (under(root, &spec.cert_path), chain.into_bytes(), 0o644),
         ]
     };
@@ -406,7 +466,11 @@ fn renew_leaf(
 }
 
 /// Helper for tests and tools: the point in a lifetime `fraction` of the way in.
-pub fn at_fraction(not_before: OffsetDateTime, not_after: OffsetDateTime, fraction: f64) -> OffsetDateTime {
+pub fn at_fraction(
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+    fraction: f64,
+) -> OffsetDateTime {
     not_before + Duration::seconds_f64((not_after - not_before).as_seconds_f64() * fraction)
 }
 
@@ -415,14 +479,21 @@ mod tests {
     use super::*;
 
     fn t(days: f64) -> OffsetDateTime {
-        OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap() + Duration::seconds_f64(days * 86400.0)
+        OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
+            + Duration::seconds_f64(days * 86400.0)
     }
 
     #[test]
     fn renews_at_seventy_percent_not_at_fifty() {
         let (nb, na) = (t(0.0), t(7.0));
-        assert!(matches!(decide(nb, na, t(7.0 * 0.7)), Decision::Renew { .. }));
-        assert!(matches!(decide(nb, na, t(7.0 * 0.5)), Decision::Keep { .. }));
+        assert!(matches!(
+            decide(nb, na, t(7.0 * 0.7)),
+            Decision::Renew { .. }
+        ));
+        assert!(matches!(
+            decide(nb, na, t(7.0 * 0.5)),
+            Decision::Keep { .. }
+        ));
         assert!(matches!(decide(nb, na, t(8.0)), Decision::Renew { .. }));
         // A clock that jumped back before the certificate started.
         assert!(matches!(decide(nb, na, t(-1.0)), Decision::Renew { .. }));
@@ -436,7 +507,13 @@ mod tests {
     fn intermediate_states() {
         let (nb, na) = (t(0.0), t(90.0));
         assert_eq!(intermediate_state(nb, na, t(10.0)), IntermediateState::Ok);
-        assert_eq!(intermediate_state(nb, na, t(70.0)), IntermediateState::Expiring);
-        assert_eq!(intermediate_state(nb, na, t(90.0)), IntermediateState::Expired);
+        assert_eq!(
+            intermediate_state(nb, na, t(70.0)),
+            IntermediateState::Expiring
+        );
+        assert_eq!(
+            intermediate_state(nb, na, t(90.0)),
+            IntermediateState::Expired
+        );
     }
 }

@@ -35,13 +35,11 @@ pub enum StoreError {
     Cert(#[from] CertError),
     #[error(transparent)]
     Issue(#[from] IssueError),
-    #[error("{path}: {source}")]
-    Key {
-        path: String,
-        #[source]
-        source: KeyError,
-    },
-    #[error("{dir} is already initialised with different settings ({path} differs); nothing changed")]
+    #[error("{path}: {error}")]
+    Key { path: String, error: KeyError },
+    #[error(
+        "{dir} is already initialised with different settings ({path} differs); nothing changed"
+    )]
     AlreadyInitialised { dir: String, path: String },
     #[error("{dir} is not empty and has no pki.yaml: refusing to initialise a PKI into it")]
     NotEmpty { dir: String },
@@ -73,9 +71,9 @@ pub struct InitReport {
 const CONFIG: &str = "pki.yaml";
 
 fn key_err(path: &Path) -> impl FnOnce(KeyError) -> StoreError + '_ {
-    move |source| StoreError::Key {
+    move |error| StoreError::Key {
         path: path.display().to_string(),
-        source,
+        error,
     }
 }
 
@@ -102,7 +100,10 @@ impl PkiDir {
     }
     pub fn intermediate_paths(&self, host: &str, realm: Realm) -> (PathBuf, PathBuf) {
         let h = self.host_dir(host);
-        (h.join(format!("{realm}.crt")), h.join(format!("{realm}.key")))
+        (
+            h.join(format!("{realm}.crt")),
+            h.join(format!("{realm}.key")),
+        )
     }
 
     /// Create one root per realm, the service-account key pair and pki.yaml,
@@ -137,10 +138,10 @@ impl PkiDir {
         }
         if dir.exists()
             && std::fs::read_dir(dir)
-                .map_err(|source| FsError {
+                .map_err(|error| FsError {
                     path: dir.display().to_string(),
                     op: "read directory",
-                    source,
+                    error,
                 })?
                 .next()
                 .is_some()
@@ -158,7 +159,11 @@ impl PkiDir {
             let enc = key
                 .to_encrypted_pem(password, PBKDF2_ROUNDS)
                 .map_err(key_err(dir))?;
-            files.push((format!("roots/{realm}.crt").into(), pem_encode("CERTIFICATE", &root.der).into_bytes(), 0o644));
+            files.push((
+                format!("roots/{realm}.crt").into(),
+                pem_encode("CERTIFICATE", &root.der).into_bytes(),
+                0o644,
+            ));
             files.push((format!("roots/{realm}.key").into(), enc.into_bytes(), 0o600));
             roots.push(root);
         }
@@ -166,13 +171,25 @@ impl PkiDir {
         // or ECDSA keys, not Ed25519). One pair per cluster, as kubeadm does:
         // every apiserver must accept tokens signed by any other.
         let sa = PrivateKey::generate(crate::KeyAlgorithm::EcdsaP256).map_err(key_err(dir))?;
-        files.push(("service-account/sa.key".into(), sa.to_pkcs8_pem().as_bytes().to_vec(), 0o600));
-        files.push(("service-account/sa.pub".into(), sa.public_key_pem().into_bytes(), 0o644));
+        files.push((
+            "service-account/sa.key".into(),
+            sa.to_pkcs8_pem().as_bytes().to_vec(),
+            0o600,
+        ));
+        files.push((
+            "service-account/sa.pub".into(),
+            sa.public_key_pem().into_bytes(),
+            0o644,
+        ));
         let header = format!(
             "# mk PKI settings, written by mk-compose pki init (mk {})\n",
             env!("CARGO_PKG_VERSION")
         );
-        files.push((CONFIG.into(), format!("{header}{}", config.to_yaml()).into_bytes(), 0o644));
+        files.push((
+            CONFIG.into(),
+            format!("{header}{}", config.to_yaml()).into_bytes(),
+            0o644,
+        ));
         fsio::write_tree(dir, &files)?;
         Ok(InitReport {
             created: true,
@@ -225,7 +242,10 @@ impl PkiDir {
         days: Option<u32>,
     ) -> Result<CertInfo, StoreError> {
         let host_ok = crate::names::check_dns_name(host)
-            .map_err(|source| IssueError::Name { id: format!("--host {host}"), source })
+            .map_err(|error| IssueError::Name {
+                id: format!("--host {host}"),
+                error,
+            })
             .and_then(|_| {
                 if crate::names::within_subtree(host, &self.config.domain) {
                     Ok(())
@@ -253,7 +273,8 @@ impl PkiDir {
 
     fn host_ca(&self, host: &str, realm: Realm) -> Result<Ca, StoreError> {
         let (c, k) = self.intermediate_paths(host, realm);
-        let hint = format!("sign it first: mk-compose pki intermediate --host {host} --realm {realm}");
+        let hint =
+            format!("sign it first: mk-compose pki intermediate --host {host} --realm {realm}");
         let info = load_cert(&c, &hint)?;
         if !k.exists() {
             return Err(StoreError::Missing {
@@ -320,26 +341,48 @@ impl std::fmt::Debug for NodeBundle {
     // Paths only: the files hold private keys.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let paths: Vec<&str> = self.files.iter().map(|(p, _, _)| p.as_str()).collect();
-        f.debug_struct("NodeBundle").field("host", &self.plan.host).field("files", &paths).finish()
+        f.debug_struct("NodeBundle")
+            .field("host", &self.plan.host)
+            .field("files", &paths)
+            .finish()
     }
 }
 
-fn build_bundle(pki: &PkiDir, plan: &NodePlan, now: OffsetDateTime) -> Result<NodeBundle, StoreError> {
+fn build_bundle(
+    pki: &PkiDir,
+    plan: &NodePlan,
+    now: OffsetDateTime,
+) -> Result<NodeBundle, StoreError> {
     let mut files: Vec<(String, Vec<u8>, u32)> = Vec::new();
     let mut cas = Vec::new();
     for i in &plan.intermediates {
-        let root = load_cert(&pki.root_cert_path(i.realm), "initialised without this realm")?;
-        files.push((i.root_path.clone(), pem_encode("CERTIFICATE", &root.der).into_bytes(), 0o644));
+        let root = load_cert(
+            &pki.root_cert_path(i.realm),
+            "initialised without this realm",
+        )?;
+        files.push((
+            i.root_path.clone(),
+            pem_encode("CERTIFICATE", &root.der).into_bytes(),
+            0o644,
+        ));
         let ca = pki.host_ca(&plan.host, i.realm)?;
         if i.ship_key {
             files.push((i.cert_path.clone(), ca.cert_pem().into_bytes(), 0o644));
-            files.push((i.key_path.clone(), ca.key.to_pkcs8_pem().as_bytes().to_vec(), 0o600));
+            files.push((
+                i.key_path.clone(),
+                ca.key.to_pkcs8_pem().as_bytes().to_vec(),
+                0o600,
+            ));
         }
         cas.push((i.realm, ca));
     }
     let mut leaves = Vec::new();
     for spec in &plan.leaves {
-        let ca = &cas.iter().find(|(r, _)| *r == spec.realm).expect("planned realm").1;
+        let ca = &cas
+            .iter()
+            .find(|(r, _)| *r == spec.realm)
+            .expect("planned realm")
+            .1;
         let key = PrivateKey::generate(spec.algorithm).map_err(key_err(&pki.dir))?;
         let info = issue::leaf(ca, spec, &key, now)?;
         let chain = format!("{}{}", pem_encode("CERTIFICATE", &info.der), ca.cert_pem());
@@ -348,13 +391,20 @@ fn build_bundle(pki: &PkiDir, plan: &NodePlan, now: OffsetDateTime) -> Result<No
             files.push((spec.cert_path.clone(), combined.into_bytes(), 0o600));
         } else {
             files.push((spec.cert_path.clone(), chain.into_bytes(), 0o644));
-            files.push((spec.key_path.clone(), key.to_pkcs8_pem().as_bytes().to_vec(), 0o600));
+            files.push((
+                spec.key_path.clone(),
+                key.to_pkcs8_pem().as_bytes().to_vec(),
+                0o600,
+            ));
         }
         leaves.push((spec.id.clone(), info));
     }
     if let Some(sa) = &plan.service_account {
         let dir = pki.dir.join("service-account");
-        for (src, dst, mode) in [("sa.key", &sa.key_path, 0o600), ("sa.pub", &sa.pub_path, 0o644)] {
+        for (src, dst, mode) in [
+            ("sa.key", &sa.key_path, 0o600),
+            ("sa.pub", &sa.pub_path, 0o644),
+        ] {
             let p = dir.join(src);
             if !p.exists() {
                 return Err(StoreError::Missing {
@@ -362,11 +412,15 @@ fn build_bundle(pki: &PkiDir, plan: &NodePlan, now: OffsetDateTime) -> Result<No
                     hint: "created by `mk-compose pki init`".into(),
                 });
             }
-            files.push((dst.clone(), std::fs::read(&p).map_err(|source| FsError {
-                path: p.display().to_string(),
-                op: "read",
-                source,
-            })?, mode));
+            files.push((
+                dst.clone(),
+                std::fs::read(&p).map_err(|error| FsError {
+                    path: p.display().to_string(),
+                    op: "read",
+                    error,
+                })?,
+                mode,
+            ));
         }
     }
     let manifest = format!(

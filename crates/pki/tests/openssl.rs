@@ -45,19 +45,55 @@ fn every_leaf_verifies_with_openssl_for_its_purpose() {
                 assert_eq!(certs.len(), 2, "{}: leaf + intermediate", leaf.id);
                 // The intermediate as a separate file for -untrusted.
                 let inter = f.path("inter.pem");
-                std::fs::write(&inter, pem::encode(&pem::Pem::new("CERTIFICATE", certs[1].clone()))).unwrap();
+                std::fs::write(
+                    &inter,
+                    pem::encode(&pem::Pem::new("CERTIFICATE", certs[1].clone())),
+                )
+                .unwrap();
                 let root = f.pki.root_cert_path(leaf.realm);
-                let purpose = if leaf.usages.contains(&Usage::ServerAuth) { "sslserver" } else { "sslclient" };
-                let (ok, out_text) = openssl(&["verify", "-CAfile", s(&root), "-untrusted", s(&inter), "-purpose", purpose, s(&leaf_path)]);
+                let purpose = if leaf.usages.contains(&Usage::ServerAuth) {
+                    "sslserver"
+                } else {
+                    "sslclient"
+                };
+                let (ok, out_text) = openssl(&[
+                    "verify",
+                    "-CAfile",
+                    s(&root),
+                    "-untrusted",
+                    s(&inter),
+                    "-purpose",
+                    purpose,
+                    s(&leaf_path),
+                ]);
                 assert!(ok, "{} ({}): {out_text}", leaf.id, n.name);
                 // Every root of another realm refuses it.
                 for other in Realm::ALL.into_iter().filter(|r| *r != leaf.realm) {
-                    let (ok, _) = openssl(&["verify", "-CAfile", s(&f.pki.root_cert_path(other)), "-untrusted", s(&inter), s(&leaf_path)]);
+                    let (ok, _) = openssl(&[
+                        "verify",
+                        "-CAfile",
+                        s(&f.pki.root_cert_path(other)),
+                        "-untrusted",
+                        s(&inter),
+                        s(&leaf_path),
+                    ]);
                     assert!(!ok, "{} verified under the {other} root", leaf.id);
                 }
                 // Subject and usages as planned.
-                let (_, txt) = openssl(&["x509", "-in", s(&leaf_path), "-noout", "-subject", "-ext", "extendedKeyUsage,subjectAltName"]);
-                assert!(txt.contains(&format!("CN = {}", leaf.common_name)), "{}: {txt}", leaf.id);
+                let (_, txt) = openssl(&[
+                    "x509",
+                    "-in",
+                    s(&leaf_path),
+                    "-noout",
+                    "-subject",
+                    "-ext",
+                    "extendedKeyUsage,subjectAltName",
+                ]);
+                assert!(
+                    txt.contains(&format!("CN = {}", leaf.common_name)),
+                    "{}: {txt}",
+                    leaf.id
+                );
                 for o in &leaf.organizations {
                     assert!(txt.contains(&format!("O = {o}")), "{}: {txt}", leaf.id);
                 }
@@ -80,12 +116,33 @@ fn root_keys_are_encrypted_and_open_only_with_the_password() {
     for realm in Realm::ALL {
         let key = f.pki.root_key_path(realm);
         let text = std::fs::read_to_string(&key).unwrap();
-        assert!(text.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"), "{realm}");
+        assert!(
+            text.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"),
+            "{realm}"
+        );
         let (ok, asn1) = openssl(&["asn1parse", "-in", s(&key)]);
-        assert!(ok && asn1.contains("PBES2") && asn1.contains("PBKDF2") && asn1.contains("aes-256-cbc") && asn1.contains("hmacWithSHA256"), "{asn1}");
-        let (ok, out) = openssl(&["pkcs8", "-in", s(&key), "-passin", &format!("file:{}", s(&pw))]);
+        assert!(
+            ok && asn1.contains("PBES2")
+                && asn1.contains("PBKDF2")
+                && asn1.contains("aes-256-cbc")
+                && asn1.contains("hmacWithSHA256"),
+            "{asn1}"
+        );
+        let (ok, out) = openssl(&[
+            "pkcs8",
+            "-in",
+            s(&key),
+            "-passin",
+            &format!("file:{}", s(&pw)),
+        ]);
         assert!(ok && out.contains("BEGIN PRIVATE KEY"), "{realm}: {out}");
-        let (ok, _) = openssl(&["pkcs8", "-in", s(&key), "-passin", &format!("file:{}", s(&bad))]);
+        let (ok, _) = openssl(&[
+            "pkcs8",
+            "-in",
+            s(&key),
+            "-passin",
+            &format!("file:{}", s(&bad)),
+        ]);
         assert!(!ok, "{realm}: opened with a wrong password");
         // Without a password at all it does not open either.
         let (ok, _) = openssl(&["pkey", "-in", s(&key), "-passin", "pass:"]);
@@ -104,16 +161,30 @@ fn root_keys_are_encrypted_and_open_only_with_the_password() {
 #[test]
 fn intermediates_are_pathlen_zero_and_name_constrained() {
     let f = fixture(cluster(), now());
-    let c = f.pki.intermediate("cp1.example.test", Realm::Etcd, PASSWORD, now(), None).unwrap();
+    let c = f
+        .pki
+        .intermediate("cp1.example.test", Realm::Etcd, PASSWORD, now(), None)
+        .unwrap();
     assert_eq!(c.path_len, Some(0));
     assert_eq!(c.not_after.date(), (now() + Duration::days(90)).date());
     let (p, _) = f.pki.intermediate_paths("cp1.example.test", Realm::Etcd);
     let (_, txt) = openssl(&["x509", "-in", s(&p), "-noout", "-text"]);
     assert!(txt.contains("pathlen:0"), "{txt}");
-    assert!(txt.contains("Permitted:") && txt.contains("DNS:example.test") && txt.contains("DNS:localhost"), "{txt}");
-    assert!(txt.contains("Excluded:") && txt.contains("IP:0.0.0.0/0.0.0.0"), "{txt}");
+    assert!(
+        txt.contains("Permitted:")
+            && txt.contains("DNS:example.test")
+            && txt.contains("DNS:localhost"),
+        "{txt}"
+    );
+    assert!(
+        txt.contains("Excluded:") && txt.contains("IP:0.0.0.0/0.0.0.0"),
+        "{txt}"
+    );
     // Ingress serves application names: no DNS constraint, IPs still excluded.
-    let c = f.pki.intermediate("cp1.example.test", Realm::Ingress, PASSWORD, now(), None).unwrap();
+    let c = f
+        .pki
+        .intermediate("cp1.example.test", Realm::Ingress, PASSWORD, now(), None)
+        .unwrap();
     assert_eq!(c.permitted_dns, None);
 }
 
@@ -141,19 +212,38 @@ fn node_bundle_carries_exactly_what_the_node_needs() {
     );
     let cp_files = tree(&out_cp);
     for want in [
-        "etc/kubernetes/pki/apiserver.crt", "etc/kubernetes/pki/apiserver.key",
-        "etc/kubernetes/pki/apiserver-kubelet-client.crt", "etc/kubernetes/pki/apiserver-etcd-client.crt",
-        "etc/kubernetes/pki/front-proxy-client.crt", "etc/kubernetes/pki/front-proxy-ca.crt",
-        "etc/kubernetes/pki/etcd/ca.crt", "etc/kubernetes/pki/etcd/server.crt", "etc/kubernetes/pki/etcd/peer.key",
-        "etc/kubernetes/pki/etcd/healthcheck-client.crt", "etc/kubernetes/pki/etcd/ca-intermediate.key",
-        "etc/kubernetes/pki/ca-intermediate.key", "etc/kubernetes/pki/sa.key", "etc/kubernetes/pki/sa.pub",
-        "etc/kubernetes/pki/controller-manager.crt", "etc/kubernetes/pki/scheduler.crt", "etc/kubernetes/pki/admin.crt",
+        "etc/kubernetes/pki/apiserver.crt",
+        "etc/kubernetes/pki/apiserver.key",
+        "etc/kubernetes/pki/apiserver-kubelet-client.crt",
+        "etc/kubernetes/pki/apiserver-etcd-client.crt",
+        "etc/kubernetes/pki/front-proxy-client.crt",
+        "etc/kubernetes/pki/front-proxy-ca.crt",
+        "etc/kubernetes/pki/etcd/ca.crt",
+        "etc/kubernetes/pki/etcd/server.crt",
+        "etc/kubernetes/pki/etcd/peer.key",
+        "etc/kubernetes/pki/etcd/healthcheck-client.crt",
+        "etc/kubernetes/pki/etcd/ca-intermediate.key",
+        "etc/kubernetes/pki/ca-intermediate.key",
+        "etc/kubernetes/pki/sa.key",
+        "etc/kubernetes/pki/sa.pub",
+        "etc/kubernetes/pki/controller-manager.crt",
+        "etc/kubernetes/pki/scheduler.crt",
+        "etc/kubernetes/pki/admin.crt",
     ] {
-        assert!(cp_files.iter().any(|f| f == want), "missing {want} in {cp_files:?}");
+        assert!(
+            cp_files.iter().any(|f| f == want),
+            "missing {want} in {cp_files:?}"
+        );
     }
     // No root key anywhere, and nothing of another host.
-    let root_keys: Vec<String> = Realm::ALL.iter().map(|r| std::fs::read_to_string(f.pki.root_key_path(*r)).unwrap()).collect();
-    for (out, me, others) in [(&out_cp, &cp, vec![&cp2, &w]), (&out_w, &w, vec![&cp, &cp2])] {
+    let root_keys: Vec<String> = Realm::ALL
+        .iter()
+        .map(|r| std::fs::read_to_string(f.pki.root_key_path(*r)).unwrap())
+        .collect();
+    for (out, me, others) in [
+        (&out_cp, &cp, vec![&cp2, &w]),
+        (&out_w, &w, vec![&cp, &cp2]),
+    ] {
         let mine_and_shared: Vec<(String, Vec<u8>)> = snapshot(out);
         for (p, c) in &mine_and_shared {
             let text = String::from_utf8_lossy(c);
@@ -162,29 +252,46 @@ fn node_bundle_carries_exactly_what_the_node_needs() {
                 assert!(!text.contains(k.as_str()));
             }
             for o in &others {
-                assert!(!text.contains(&o.name), "{}: {p} mentions {}", me.name, o.name);
+                assert!(
+                    !text.contains(&o.name),
+                    "{}: {p} mentions {}",
+                    me.name,
+                    o.name
+                );
             }
             // Certificates: every one names this host or is a root/shared CA.
             for der in der_certs(&text) {
                 let info = mk_pki::cert::parse_der(&der, p).unwrap();
                 for o in &others {
-                    assert!(!info.subject.contains(&o.name) && !info.issuer.contains(&o.name), "{p}");
+                    assert!(
+                        !info.subject.contains(&o.name) && !info.issuer.contains(&o.name),
+                        "{p}"
+                    );
                 }
             }
         }
         // No key file equals a key of another host.
-        let other_out: Vec<_> = others.iter().map(|o| snapshot(&f.dir.path().join("out").join(&o.name))).collect();
+        let other_out: Vec<_> = others
+            .iter()
+            .map(|o| snapshot(&f.dir.path().join("out").join(&o.name)))
+            .collect();
         for (p, c) in &mine_and_shared {
             if p.ends_with(".key") && !p.ends_with("sa.key") {
                 for snap in &other_out {
-                    assert!(!snap.iter().any(|(_, oc)| oc == c), "{p} shared with another host");
+                    assert!(
+                        !snap.iter().any(|(_, oc)| oc == c),
+                        "{p} shared with another host"
+                    );
                 }
             }
         }
     }
     // Keys are private.
     use std::os::unix::fs::PermissionsExt;
-    let m = std::fs::metadata(out_cp.join("etc/kubernetes/pki/apiserver.key")).unwrap().permissions().mode();
+    let m = std::fs::metadata(out_cp.join("etc/kubernetes/pki/apiserver.key"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(m & 0o777, 0o600);
     let _ = out_cp2;
 }
@@ -196,14 +303,26 @@ fn bad_input_is_a_clear_error_and_writes_nothing() {
     let before = snapshot(f.dir.path());
 
     // Wrong password.
-    let e = f.pki.intermediate(host, Realm::Etcd, b"wrong", now(), None).unwrap_err();
-    assert!(e.to_string().contains("wrong password") && e.to_string().contains("etcd.key"), "{e}");
+    let e = f
+        .pki
+        .intermediate(host, Realm::Etcd, b"wrong", now(), None)
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("wrong password") && e.to_string().contains("etcd.key"),
+        "{e}"
+    );
     assert_eq!(snapshot(f.dir.path()), before);
 
     // Host outside the cluster domain, or an IP address as host.
-    let e = f.pki.intermediate("cp1.evil.org", Realm::Etcd, PASSWORD, now(), None).unwrap_err();
+    let e = f
+        .pki
+        .intermediate("cp1.evil.org", Realm::Etcd, PASSWORD, now(), None)
+        .unwrap_err();
     assert!(e.to_string().contains("cluster domain"), "{e}");
-    let e = f.pki.intermediate("10.0.0.1", Realm::Etcd, PASSWORD, now(), None).unwrap_err();
+    let e = f
+        .pki
+        .intermediate("10.0.0.1", Realm::Etcd, PASSWORD, now(), None)
+        .unwrap_err();
     assert!(e.to_string().contains("R28"), "{e}");
     assert_eq!(snapshot(f.dir.path()), before);
 
@@ -217,9 +336,18 @@ fn bad_input_is_a_clear_error_and_writes_nothing() {
     ] {
         std::fs::write(&key, &bad).unwrap();
         let snap = snapshot(f.dir.path());
-        let e = f.pki.intermediate(host, Realm::Etcd, PASSWORD, now(), None).unwrap_err();
+        let e = f
+            .pki
+            .intermediate(host, Realm::Etcd, PASSWORD, now(), None)
+            .unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("etcd.key") && (msg.contains("corrupt") || msg.contains("truncated") || msg.contains("wrong password")), "{what}: {msg}");
+        assert!(
+            msg.contains("etcd.key")
+                && (msg.contains("corrupt")
+                    || msg.contains("truncated")
+                    || msg.contains("wrong password")),
+            "{what}: {msg}"
+        );
         assert_eq!(snapshot(f.dir.path()), snap, "{what}");
     }
     std::fs::write(&key, &good).unwrap();
@@ -228,28 +356,47 @@ fn bad_input_is_a_clear_error_and_writes_nothing() {
     let y = f.path("node.yaml");
     std::fs::write(&y, format!("name: cp1.{DOMAIN}\ncluster_domain: {DOMAIN}\ndns_names: [192.168.1.10]\nroles: [etcd]\n")).unwrap();
     let e = NodeSpec::load(&y).unwrap_err().to_string();
-    assert!(e.contains("node.yaml") && e.contains("dns_names") && e.contains("IP address"), "{e}");
+    assert!(
+        e.contains("node.yaml") && e.contains("dns_names") && e.contains("IP address"),
+        "{e}"
+    );
 
     // A node of another domain (names outside the realms' constraints).
     let mut other = node("cp1", &[Role::Etcd]);
     other.cluster_domain = "evil.org".into();
     other.name = "cp1.evil.org".into();
     let out = f.path("out-evil");
-    let e = f.pki.issue_node(&other, "evil.yaml", &out, now()).unwrap_err();
+    let e = f
+        .pki
+        .issue_node(&other, "evil.yaml", &out, now())
+        .unwrap_err();
     assert!(matches!(e, StoreError::WrongDomain { .. }), "{e}");
     assert!(!out.exists());
 
     // Missing intermediate: says which command makes it.
     let n = node("cp1", &[Role::Etcd]);
-    let e = f.pki.issue_node(&n, "node.yaml", &out, now()).unwrap_err().to_string();
-    assert!(e.contains("pki intermediate --host cp1.example.test --realm"), "{e}");
+    let e = f
+        .pki
+        .issue_node(&n, "node.yaml", &out, now())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("pki intermediate --host cp1.example.test --realm"),
+        "{e}"
+    );
     assert!(!out.exists());
 
     // Expired intermediate: nothing written.
     for r in plan_node(&f.pki.config, &n).realms() {
-        f.pki.intermediate(&n.name, r, PASSWORD, now(), Some(10)).unwrap();
+        f.pki
+            .intermediate(&n.name, r, PASSWORD, now(), Some(10))
+            .unwrap();
     }
-    let e = f.pki.issue_node(&n, "node.yaml", &out, now() + Duration::days(11)).unwrap_err().to_string();
+    let e = f
+        .pki
+        .issue_node(&n, "node.yaml", &out, now() + Duration::days(11))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("expired") && e.contains("offline root"), "{e}");
     assert!(!out.exists());
 }
@@ -279,15 +426,40 @@ fn list_shows_every_certificate_as_table_and_json() {
     let roots = rows.iter().filter(|r| r.kind == "root").count();
     let inters = rows.iter().filter(|r| r.kind == "intermediate").count();
     let leaves = rows.iter().filter(|r| r.kind == "leaf").count();
-    assert_eq!((roots, inters, leaves), (Realm::ALL.len(), plan.intermediates.len(), plan.leaves.len()));
-    let apiserver = rows.iter().find(|r| r.path.ends_with("leaves/apiserver.crt")).unwrap();
+    assert_eq!(
+        (roots, inters, leaves),
+        (
+            Realm::ALL.len(),
+            plan.intermediates.len(),
+            plan.leaves.len()
+        )
+    );
+    let apiserver = rows
+        .iter()
+        .find(|r| r.path.ends_with("leaves/apiserver.crt"))
+        .unwrap();
     assert_eq!(apiserver.realm, "kubernetes");
-    assert!(apiserver.sans.contains(&"kubernetes.default.svc.cluster.local".to_string()));
+    assert!(apiserver
+        .sans
+        .contains(&"kubernetes.default.svc.cluster.local".to_string()));
     assert!(apiserver.issuer.contains("kubernetes cp1.example.test"));
-    assert!((6..=7).contains(&apiserver.days_left), "{}", apiserver.days_left);
+    assert!(
+        (6..=7).contains(&apiserver.days_left),
+        "{}",
+        apiserver.days_left
+    );
     let table = mk_pki::inventory::table(&rows);
-    assert!(table.starts_with("PATH") && table.contains("DAYS") && table.lines().count() == rows.len() + 1);
+    assert!(
+        table.starts_with("PATH")
+            && table.contains("DAYS")
+            && table.lines().count() == rows.len() + 1
+    );
     let json: serde_json::Value = serde_json::from_str(&mk_pki::inventory::json(&rows)).unwrap();
     assert_eq!(json.as_array().unwrap().len(), rows.len());
-    assert!(json[0].get("not_after").unwrap().as_str().unwrap().contains('T'));
+    assert!(json[0]
+        .get("not_after")
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .contains('T'));
 }

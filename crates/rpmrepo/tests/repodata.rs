@@ -312,12 +312,17 @@ fn sha256(bytes: &[u8]) -> String {
 /// repomd.xml so that its checksum and size match them: metadata that is
 /// consistent but whose content is bad.
 fn replace_primary(repo: &Path, new_file: &[u8], open: Option<&[u8]>) -> PathBuf {
+    replace_meta(repo, "primary", new_file, open)
+}
+
+fn replace_meta(repo: &Path, kind: &str, new_file: &[u8], open: Option<&[u8]>) -> PathBuf {
     let repomd_path = repo.join("repodata/repomd.xml");
     let repomd = fs::read_to_string(&repomd_path).unwrap();
-    let href_start = repomd.find("repodata/").unwrap();
-    let old_href = &repomd[href_start..repomd[href_start..].find('"').unwrap() + href_start];
-    assert!(old_href.ends_with("-primary.xml.gz"), "{old_href}");
-    let old_sum = &old_href["repodata/".len()..old_href.len() - "-primary.xml.gz".len()];
+    let suffix = format!("-{kind}.xml.gz");
+    let href_end = repomd.find(&format!("{suffix}\"")).unwrap() + suffix.len();
+    let href_start = repomd[..href_end].rfind("repodata/").unwrap();
+    let old_href = &repomd[href_start..href_end];
+    let old_sum = &old_href["repodata/".len()..old_href.len() - suffix.len()];
     let old_file = fs::read(repo.join(old_href)).unwrap();
     let mut old_open = Vec::new();
     flate2::read::GzDecoder::new(&old_file[..])
@@ -335,18 +340,23 @@ fn replace_primary(repo: &Path, new_file: &[u8], open: Option<&[u8]>) -> PathBuf
         );
     }
     fs::remove_file(repo.join(old_href)).unwrap();
-    let path = repo.join(format!("repodata/{new_sum}-primary.xml.gz"));
+    let path = repo.join(format!("repodata/{new_sum}{suffix}"));
     fs::write(&path, new_file).unwrap();
     fs::write(&repomd_path, r).unwrap();
     path
 }
 
 fn primary_xml(repo: &Path) -> (PathBuf, String) {
+    meta_xml(repo, "primary")
+}
+
+fn meta_xml(repo: &Path, kind: &str) -> (PathBuf, String) {
     let dir = repo.join("repodata");
+    let suffix = format!("-{kind}.xml.gz");
     let path = fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.to_string_lossy().ends_with("-primary.xml.gz"))
+        .find(|p| p.to_string_lossy().ends_with(&suffix))
         .unwrap();
     let mut s = String::new();
     flate2::read::GzDecoder::new(fs::File::open(&path).unwrap())
@@ -439,7 +449,26 @@ fn broken_repodata_gives_errors_that_name_the_file() {
     assert!(msg.contains(&format!("line {line}:")), "{msg}");
     restore();
 
-    // 5. No repomd.xml at all.
+    // 5. filelists.xml without one of primary's packages.
+    let (_, xml) = meta_xml(&repo, "filelists");
+    let start = xml.find("name=\"gamma\"").unwrap();
+    let start = xml[..start].rfind("<package ").unwrap();
+    let end = start + xml[start..].find("</package>\n").unwrap() + "</package>\n".len();
+    let bad = format!("{}{}", &xml[..start], &xml[end..]);
+    let new_path = replace_meta(
+        &repo,
+        "filelists",
+        &gz(bad.as_bytes()),
+        Some(bad.as_bytes()),
+    );
+    let err = read_repodata(&repo).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, RepodataError::NotInFilelists { .. }), "{msg}");
+    assert!(msg.contains(&new_path.display().to_string()), "{msg}");
+    assert!(msg.contains("gamma-3.1-2.noarch"), "{msg}");
+    restore();
+
+    // 6. No repomd.xml at all.
     fs::remove_file(repo.join("repodata/repomd.xml")).unwrap();
     let err = read_repodata(&repo).unwrap_err();
     let msg = err.to_string();

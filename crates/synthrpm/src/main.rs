@@ -60,8 +60,7 @@ fn main() -> anyhow::Result<()> {
             );
         }
         Command::Example { out } => {
-            std::fs::create_dir_all(&out)
-                .with_context(|| format!("creating {}", out.display()))?;
+            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
             let packages = mk_synthrpm::example::example_packages();
             for p in &packages {
                 p.write_to_dir(&out)

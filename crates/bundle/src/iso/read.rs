@@ -691,7 +691,7 @@ impl Record {
 }
 
 fn parse_record(data: &[u8], pos: usize, path: &str) -> Result<Record, IsoError> {
-    let len = data[pos] as usize;
+    let len = data.get(pos).copied().unwrap_or(0) as usize;
     if len < 34 || pos + len > data.len() {
         return Err(entry_err(
             path,

@@ -37,7 +37,9 @@ impl Fixture {
     pub fn issue(&self, n: &NodeSpec, now: OffsetDateTime) -> PathBuf {
         let plan = mk_pki::plan::plan_node(&self.pki.config, n);
         for r in plan.realms() {
-            self.pki.intermediate(&n.name, r, PASSWORD, now, None).unwrap();
+            self.pki
+                .intermediate(&n.name, r, PASSWORD, now, None)
+                .unwrap();
         }
         let out = self.dir.path().join("out").join(&n.name);
         self.pki.issue_node(n, "node.yaml", &out, now).unwrap();

@@ -100,6 +100,12 @@ pub enum RepodataError {
         pkgid: String,
         name: String,
     },
+    #[error("{}: no entry for package {package} (pkgid {pkgid}), which primary lists", path.display())]
+    NotInFilelists {
+        path: PathBuf,
+        package: String,
+        pkgid: String,
+    },
     #[error("package {package}: {field} contains control character U+{code:04X}, which XML 1.0 cannot carry")]
     ControlChar {
         package: String,

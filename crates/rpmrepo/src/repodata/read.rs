@@ -40,7 +40,7 @@ pub fn read_repodata(repo_root: &Path) -> Result<Vec<Package>, RepodataError> {
     let (primary, (filelists, other)) = rayon::join(
         || -> Result<_, RepodataError> {
             let (path, xml) = load(repo_root, primary)?;
-            Ok((parse_primary(&xml).map_err(xml_err(&path))?, path))
+            parse_primary(&xml).map_err(xml_err(&path))
         },
         || {
             rayon::join(
@@ -56,7 +56,7 @@ pub fn read_repodata(repo_root: &Path) -> Result<Vec<Package>, RepodataError> {
             )
         },
     );
-    let (mut packages, primary_path) = primary?;
+    let mut packages = primary?;
     let (filelists, filelists_path) = filelists?;
     let other = other?;
 
@@ -102,14 +102,10 @@ pub fn read_repodata(repo_root: &Path) -> Result<Vec<Package>, RepodataError> {
         file_lists.push((i, f.files));
     }
     if let Some(i) = got_files.iter().position(|&g| !g) {
-        return Err(RepodataError::UnknownPackage {
+        return Err(RepodataError::NotInFilelists {
             path: filelists_path,
+            package: packages[i].nevra(),
             pkgid: packages[i].checksum.clone(),
-            name: format!(
-                "{} from {}; it is missing here",
-                packages[i].nevra(),
-                primary_path.display()
-            ),
         });
     }
     let mut changelogs = Vec::new();
