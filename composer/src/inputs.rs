@@ -8,6 +8,30 @@ use mk_rpmrepo::repodata::read_repodata;
 use mk_rpmrepo::{scan_dir, Package};
 use std::path::{Path, PathBuf};
 
+/// What to resolve and against which repositories: the arguments `resolve`
+/// and `bundle` share.
+#[derive(clap::Args, Debug)]
+pub struct SelectionArgs {
+    /// A repository: a createrepo repository or a directory of .rpm files.
+    /// Repeat for several.
+    #[arg(long = "repo", value_name = "DIR", required = true)]
+    pub repos: Vec<PathBuf>,
+    /// A kickstart whose %packages section is resolved. Repeatable (the
+    /// result is the union of their closures).
+    #[arg(long = "kickstart", value_name = "FILE")]
+    pub kickstarts: Vec<PathBuf>,
+    /// One more %packages line (name, capability, @group, -exclusion).
+    /// Repeatable.
+    #[arg(long = "package", value_name = "SPEC", allow_hyphen_values = true)]
+    pub packages: Vec<String>,
+    /// comps.xml, for @group entries.
+    #[arg(long, value_name = "FILE")]
+    pub comps: Option<PathBuf>,
+    /// Allow 32-bit (i686) packages in the closure.
+    #[arg(long)]
+    pub allow_i686: bool,
+}
+
 /// A package and the repository directory its `location` is relative to.
 #[derive(Debug, Clone)]
 pub struct Sourced {

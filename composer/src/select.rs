@@ -2,14 +2,29 @@
 //! request (each kickstart must be satisfiable on its own, since each one
 //! installs a node by itself).
 
-use crate::inputs::{NamedRequest, Sourced};
+use crate::inputs::{self, NamedRequest, SelectionArgs, Sourced};
 use anyhow::Context;
 use mk_depsolve::{resolve, Comps, SolveOptions};
 use mk_rpmrepo::Package;
 use std::collections::BTreeSet;
 
+/// Reads what `args` names and resolves it: the pool, and the positions of
+/// the selected packages in it.
+pub fn select_from_args(args: &SelectionArgs) -> anyhow::Result<(Vec<Sourced>, Vec<usize>)> {
+    // Requests first: a typo in a kickstart should not wait for the repos.
+    let requests = inputs::requests(&args.kickstarts, &args.packages)?;
+    let comps = inputs::comps(args.comps.as_deref())?;
+    let pool = inputs::load_pool(&args.repos)?;
+    let opts = SolveOptions {
+        allow_i686: args.allow_i686,
+        ..SolveOptions::default()
+    };
+    let chosen = select(&pool, &requests, comps.as_ref(), &opts)?;
+    Ok((pool, chosen))
+}
+
 /// Pool positions of the selected packages, sorted by NEVRA then position.
-pub fn select(
+fn select(
     pool: &[Sourced],
     requests: &[NamedRequest],
     comps: Option<&Comps>,

@@ -2,33 +2,11 @@
 //! repository -> signed ISO -> verified by us, by minisign, and its repo/
 //! read by dnf.
 
+mod common;
+use common::{mk, names, run_err, run_ok};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn mk() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mk-compose"))
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn run_ok(cmd: &mut Command) -> Output {
-    let o = cmd.output().unwrap();
-    assert!(o.status.success(), "{cmd:?}\n{}", text(&o));
-    o
-}
-
-fn run_err(cmd: &mut Command) -> String {
-    let o = cmd.output().unwrap();
-    assert!(!o.status.success(), "{cmd:?} should fail\n{}", text(&o));
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use std::process::Command;
 
 struct Site {
     _dir: tempfile::TempDir,
@@ -92,15 +70,6 @@ fn extract(iso: &Path, dest: &Path) {
     );
 }
 
-fn entries(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
 #[test]
 fn example_bundle_verifies_with_us_minisign_and_dnf_and_is_reproducible() {
     let site = Site::new();
@@ -112,12 +81,12 @@ fn example_bundle_verifies_with_us_minisign_and_dnf_and_is_reproducible() {
             .arg(site.p("keys/mk.pub")),
     );
     // Only the ISO is left in the output directory: no staging leftovers.
-    assert_eq!(entries(&site.p("out")), ["a.iso"]);
+    assert_eq!(names(&site.p("out")), ["a.iso"]);
 
     let tree = site.p("tree");
     extract(&site.p("out/a.iso"), &tree);
     assert_eq!(
-        entries(&tree),
+        names(&tree),
         [
             "MANIFEST",
             "MANIFEST.minisig",
@@ -126,7 +95,7 @@ fn example_bundle_verifies_with_us_minisign_and_dnf_and_is_reproducible() {
             "repo"
         ]
     );
-    assert_eq!(entries(&tree.join("kickstart")), ["node.ks"]);
+    assert_eq!(names(&tree.join("kickstart")), ["node.ks"]);
     run_ok(
         Command::new("minisign")
             .arg("-V")
@@ -144,7 +113,7 @@ fn example_bundle_verifies_with_us_minisign_and_dnf_and_is_reproducible() {
 
     // The closure, as resolved: the obsoleted crictl replaced by cri-tools,
     // the newest runc and kubelet, no Docker, no 32-bit glibc.
-    let rpms = entries(&tree.join("repo/Packages"));
+    let rpms = names(&tree.join("repo/Packages"));
     assert!(rpms.contains(&"example-cri-tools-1.30.1-1.el7.x86_64.rpm".to_string()));
     assert!(rpms.contains(&"example-runc-1.1.12-1.el7.x86_64.rpm".to_string()));
     assert!(rpms.contains(&"example-kubelet-1.30.6-1.el7.x86_64.rpm".to_string()));
@@ -226,7 +195,7 @@ fn bundle_from_a_createrepo_repository_refuses_an_rpm_that_changed_after_indexin
         "{err}"
     );
     assert!(err.contains("SHA-256"), "{err}");
-    assert_eq!(entries(&site.p("out")), ["ok.iso"], "nothing half-written");
+    assert_eq!(names(&site.p("out")), ["ok.iso"], "nothing half-written");
 }
 
 #[test]
@@ -243,9 +212,9 @@ fn unsatisfiable_kickstart_names_the_capability_and_leaves_nothing() {
     assert!(err.contains("example-containerd"), "{err}");
     assert!(err.contains("example-kubelet"), "chain named: {err}");
     assert!(
-        entries(&site.p("out")).is_empty(),
+        names(&site.p("out")).is_empty(),
         "{:?}",
-        entries(&site.p("out"))
+        names(&site.p("out"))
     );
 
     std::fs::write(site.p("nopkgs.ks"), "selinux --enforcing\n").unwrap();
@@ -261,5 +230,5 @@ fn wrong_password_is_refused_before_anything_is_written() {
     let err = run_err(&mut site.bundle("rpms", "node.ks", "out/x.iso"));
     assert!(err.contains("mk.key"), "{err}");
     assert!(err.to_lowercase().contains("password"), "{err}");
-    assert!(entries(&site.p("out")).is_empty());
+    assert!(names(&site.p("out")).is_empty());
 }

@@ -1,33 +1,13 @@
 //! `mk-compose keygen` as a user runs it.
 
+mod common;
+use common::{mk, names, text};
+
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use mk_bundle::{PublicKey, SecretKey};
-
-fn mk() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mk-compose"))
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
 
 #[test]
 fn keygen_with_password_file_writes_an_encrypted_pair_and_never_overwrites() {

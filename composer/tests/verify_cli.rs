@@ -1,23 +1,13 @@
 //! `mk-compose verify` as a site runs it, on bundles made by the library
 //! the `bundle` command uses.
 
+mod common;
+use common::{mk, text};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use mk_bundle::{finish_bundle, BundleOptions, SecretKey};
-
-fn mk() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mk-compose"))
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 struct Fixture {
     _dir: tempfile::TempDir,

@@ -3,12 +3,11 @@
 //! and fresh repodata), `registry/` and `kickstart/`, then signs the
 //! manifest and writes the ISO (mk-bundle).
 
-use crate::inputs::{self, Sourced};
-use crate::select::select;
+use crate::inputs::{self, SelectionArgs, Sourced};
+use crate::select::select_from_args;
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use mk_bundle::{finish_bundle, BundleOptions, PasswordSource, SecretKey};
-use mk_depsolve::SolveOptions;
 use mk_rpmrepo::repodata::{write_repodata, WriteOptions};
 use mk_rpmrepo::Package;
 use rayon::prelude::*;
@@ -27,21 +26,8 @@ use std::path::{Path, PathBuf};
     The ISO's dates are SOURCE_DATE_EPOCH when set, otherwise the newest build\n\
     time among the bundled packages: the same inputs give the same bytes.")]
 pub struct Args {
-    /// A repository: a createrepo repository or a directory of .rpm files.
-    /// Repeat for several.
-    #[arg(long = "repo", value_name = "DIR", required = true)]
-    repos: Vec<PathBuf>,
-    /// A kickstart to ship; its %packages section is resolved and bundled.
-    /// Repeatable (the bundle carries the union of their closures).
-    #[arg(long = "kickstart", value_name = "FILE")]
-    kickstarts: Vec<PathBuf>,
-    /// One more %packages line to bundle (name, capability, @group).
-    /// Repeatable.
-    #[arg(long = "package", value_name = "SPEC", allow_hyphen_values = true)]
-    packages: Vec<String>,
-    /// comps.xml, for @group entries.
-    #[arg(long, value_name = "FILE")]
-    comps: Option<PathBuf>,
+    #[command(flatten)]
+    selection: SelectionArgs,
     /// Secret key from `mk-compose keygen` (minisign format).
     #[arg(long, value_name = "FILE")]
     key: PathBuf,
@@ -63,26 +49,14 @@ pub struct Args {
     /// ISO volume label.
     #[arg(long, default_value = "MK_BUNDLE")]
     label: String,
-    /// Allow 32-bit (i686) packages in the closure.
-    #[arg(long)]
-    allow_i686: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     // Cheap checks first: a wrong password should not cost a resolution.
     let epoch = inputs::source_date_epoch()?;
     let key = read_key(&args)?;
-    let requests = inputs::requests(&args.kickstarts, &args.packages)?;
-    let comps = inputs::comps(args.comps.as_deref())?;
-    let pool = inputs::load_pool(&args.repos)?;
-    let opts = SolveOptions {
-        allow_i686: args.allow_i686,
-        ..SolveOptions::default()
-    };
-    let chosen: Vec<&Sourced> = select(&pool, &requests, comps.as_ref(), &opts)?
-        .into_iter()
-        .map(|i| &pool[i])
-        .collect();
+    let (pool, chosen) = select_from_args(&args.selection)?;
+    let chosen: Vec<&Sourced> = chosen.into_iter().map(|i| &pool[i]).collect();
     let source_date_epoch = epoch.unwrap_or_else(|| {
         chosen
             .iter()
@@ -114,7 +88,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // Filled by the container-image work; present so that the layout is
     // stable for consumers.
     create_dir(&root.join("registry"))?;
-    stage_kickstarts(&args.kickstarts, &root.join("kickstart"))?;
+    stage_kickstarts(&args.selection.kickstarts, &root.join("kickstart"))?;
 
     let finished = finish_bundle(
         root,
