@@ -1,0 +1,377 @@
+//! Building a whole disk image: plan, write at a temporary path beside the
+//! output, check with the real tools, then fsync and rename.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{io, DiskError};
+use crate::esp::{self, EspJob, FAT_MAX_EPOCH, FAT_MIN_EPOCH};
+use crate::ext4::{self, Ext4Job};
+use crate::layout::{self, Layout, LayoutError, LayoutInput, TreeStats, ESP_DEFAULT_SIZE, MIB};
+use crate::loader::{render_loader_entry, LoaderEntry};
+use crate::tool::{self, command};
+use crate::tree::{self, Entry};
+
+/// The ESP: a staging tree (EFI/BOOT/BOOTX64.EFI, kernel, initramfs,
+/// loader/loader.conf ...) and optionally a loader entry rendered here, since
+/// only the layout knows the root PARTUUID.
+#[derive(Debug, Clone)]
+pub struct EspSpec {
+    pub tree: PathBuf,
+    /// Bytes; rounded up to whole MiB. Default 256 MiB.
+    pub size: u64,
+    /// FAT volume label (≤ 11 characters).
+    pub label: String,
+    pub loader_entry: Option<LoaderEntry>,
+}
+
+impl EspSpec {
+    pub fn new(tree: impl Into<PathBuf>) -> Self {
+        EspSpec {
+            tree: tree.into(),
+            size: ESP_DEFAULT_SIZE,
+            label: "ESP".into(),
+            loader_entry: None,
+        }
+    }
+}
+
+/// An ext4 partition (root or state).
+#[derive(Debug, Clone, Default)]
+pub struct FsSpec {
+    /// Staging tree (owners, modes and xattrs are copied); `None`: empty.
+    pub tree: Option<PathBuf>,
+    /// Bytes, rounded up to whole MiB. `None`: from content plus headroom
+    /// (root only; the state size must be explicit).
+    pub size: Option<u64>,
+    /// Filesystem label (≤ 16 bytes).
+    pub label: String,
+    /// `security.selinux` per absolute path; may be empty.
+    pub selinux_labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DiskSpec {
+    /// The raw image to write.
+    pub output: PathBuf,
+    /// Also write a qcow2 copy here.
+    pub qcow2: Option<PathBuf>,
+    /// Identity of the inputs (e.g. bundle digest + node name): every GUID,
+    /// UUID, hash seed and serial is derived from it.
+    pub seed: String,
+    /// SOURCE_DATE_EPOCH: every timestamp in the image.
+    pub source_date_epoch: i64,
+    pub esp: EspSpec,
+    pub root: FsSpec,
+    pub state: FsSpec,
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub raw: PathBuf,
+    pub raw_sha256: String,
+    pub qcow2: Option<PathBuf>,
+    pub qcow2_sha256: Option<String>,
+    pub layout: Layout,
+    pub root_stats: TreeStats,
+    pub state_stats: TreeStats,
+}
+
+/// A staging tree's entries and statistics; an absent tree is empty.
+fn scan(tree: Option<&Path>) -> Result<(Vec<Entry>, TreeStats), DiskError> {
+    match tree {
+        Some(t) => tree::scan(t),
+        None => Ok((Vec::new(), tree::stats(&[], 0, 0))),
+    }
+}
+
+fn validate(spec: &DiskSpec) -> Result<(), DiskError> {
+    let e = spec.source_date_epoch;
+    if !(FAT_MIN_EPOCH..=FAT_MAX_EPOCH).contains(&e) {
+        return Err(DiskError::Spec(format!(
+            "source_date_epoch {e} is outside what FAT dates can hold \
+             ({FAT_MIN_EPOCH} = 1980-01-01 to {FAT_MAX_EPOCH} = 2107-12-31)"
+        )));
+    }
+    let l = &spec.esp.label;
+    if l.is_empty()
+        || l.len() > 11
+        || !l
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(DiskError::Spec(format!(
+            "ESP label {l:?}: 1 to 11 ASCII letters, digits, - or _"
+        )));
+    }
+    for (part, fs) in [("root", &spec.root), ("state", &spec.state)] {
+        if fs.label.is_empty() || fs.label.len() > 16 || fs.label.contains(char::is_whitespace) {
+            return Err(DiskError::Spec(format!(
+                "{part} filesystem label {:?}: 1 to 16 bytes, no spaces",
+                fs.label
+            )));
+        }
+    }
+    if spec.output.file_name().is_none() {
+        return Err(DiskError::Spec(format!(
+            "output {} is not a file path",
+            spec.output.display()
+        )));
+    }
+    Ok(())
+}
+
+fn parent_dir(p: &Path) -> PathBuf {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// A temporary file beside `target` (same filesystem, so the final rename is
+/// atomic); removed on drop unless persisted.
+fn temp_beside(target: &Path) -> Result<tempfile::NamedTempFile, DiskError> {
+    let dir = parent_dir(target);
+    let name = target.file_name().unwrap().to_string_lossy();
+    tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .map_err(io(&dir))
+}
+
+fn sha256_file(path: &Path) -> Result<String, DiskError> {
+    let mut f = File::open(path).map_err(io(path))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 4 * MIB as usize];
+    loop {
+        let n = f.read(&mut buf).map_err(io(path))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+fn sync_dir(dir: &Path) -> Result<(), DiskError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+}
+
+/// Refuses to start when the output filesystem cannot even hold the content.
+fn check_space(output: &Path, need: u64) -> Result<(), DiskError> {
+    let dir = parent_dir(output);
+    let st = rustix::fs::statvfs(&dir).map_err(|e| DiskError::Io {
+        path: dir.clone(),
+        source: e.into(),
+    })?;
+    let free = st.f_bavail * st.f_frsize;
+    if free < need {
+        return Err(DiskError::NoSpace {
+            path: output.to_path_buf(),
+            dir,
+            free_mib: free / MIB,
+            need_mib: need.div_ceil(MIB),
+        });
+    }
+    Ok(())
+}
+
+/// `sgdisk -v`: it exits 0 even when it finds problems, so read its verdict.
+pub fn check_gpt(image: &Path) -> Result<(), DiskError> {
+    let out = tool::run(
+        "checking the partition table",
+        command("sgdisk").arg("-v").arg(image),
+    )?;
+    if !out.stdout.contains("No problems found") {
+        return Err(DiskError::Check {
+            what: format!("sgdisk -v {}", image.display()),
+            output: tool::tool_text(&out.stdout, &out.stderr),
+        });
+    }
+    Ok(())
+}
+
+/// Builds the raw (and optionally qcow2) image described by `spec`.
+pub fn build_image(spec: &DiskSpec) -> Result<Report, DiskError> {
+    validate(spec)?;
+    let started = std::time::Instant::now();
+    let epoch = spec.source_date_epoch;
+
+    let (esp_entries, _) = tree::scan(&spec.esp.tree)?;
+    let (root_entries, root_stats) = scan(spec.root.tree.as_deref())?;
+    let (state_entries, state_stats) = scan(spec.state.tree.as_deref())?;
+    tracing::info!(
+        esp = esp_entries.len(),
+        root = root_entries.len(),
+        state = state_entries.len(),
+        "staging trees scanned"
+    );
+
+    let root_size = match spec.root.size {
+        Some(s) => layout::align_up(s, MIB),
+        None => layout::ext4_auto_size(&root_stats),
+    };
+    layout::check_ext4_fits("root", &root_stats, root_size)?;
+    let state_size = layout::align_up(spec.state.size.ok_or(LayoutError::StateSizeMissing)?, MIB);
+    layout::check_ext4_fits("state", &state_stats, state_size)?;
+    let layout = layout::plan(&LayoutInput {
+        seed: spec.seed.clone(),
+        esp_size: spec.esp.size,
+        root_size,
+        state_size,
+    })?;
+
+    let mut generated = BTreeMap::new();
+    if let Some(entry) = &spec.esp.loader_entry {
+        let text = render_loader_entry(entry, layout.root.guid)
+            .map_err(|e| DiskError::Spec(e.to_string()))?;
+        generated.insert(
+            format!("loader/entries/{}", entry.file_name),
+            text.into_bytes(),
+        );
+    }
+    let esp_content = esp::content_bytes(&esp_entries, &generated);
+    check_space(
+        &spec.output,
+        esp_content + root_stats.file_bytes + state_stats.file_bytes,
+    )?;
+
+    let raw = temp_beside(&spec.output)?;
+    let raw_path = raw.path().to_path_buf();
+    let scratch = tempfile::Builder::new()
+        .prefix(".mk-disk-scratch.")
+        .tempdir_in(parent_dir(&spec.output))
+        .map_err(io(parent_dir(&spec.output)))?;
+    tracing::info!(
+        output = %spec.output.display(),
+        disk_mib = layout.disk_size / MIB,
+        esp_mib = layout.esp.size / MIB,
+        root_mib = layout.root.size / MIB,
+        state_mib = layout.state.size / MIB,
+        "writing disk image"
+    );
+    raw.as_file()
+        .set_len(layout.disk_size)
+        .map_err(io(&raw_path))?;
+    crate::gpt::write_table(raw.as_file(), &raw_path, &layout)?;
+
+    let empty = scratch.path().join("empty");
+    fs::create_dir(&empty).map_err(io(&empty))?;
+    esp::write_esp(&EspJob {
+        image: &raw_path,
+        offset: layout.esp.offset,
+        size: layout.esp.size,
+        tree: &spec.esp.tree,
+        entries: &esp_entries,
+        generated: &generated,
+        serial: layout.esp_serial,
+        volume_label: &spec.esp.label,
+        epoch,
+        scratch: scratch.path(),
+    })?;
+    for (part, fs_spec, plan, ids, entries, stats, reserved) in [
+        (
+            "root",
+            &spec.root,
+            &layout.root,
+            layout.root_fs,
+            &root_entries,
+            &root_stats,
+            0,
+        ),
+        (
+            "state",
+            &spec.state,
+            &layout.state,
+            layout.state_fs,
+            &state_entries,
+            &state_stats,
+            5,
+        ),
+    ] {
+        ext4::write_ext4(&Ext4Job {
+            part,
+            image: &raw_path,
+            offset: plan.offset,
+            size: plan.size,
+            tree: fs_spec.tree.as_deref().unwrap_or(&empty),
+            entries,
+            selinux_labels: &fs_spec.selinux_labels,
+            ids,
+            volume_label: &fs_spec.label,
+            inodes: layout::ext4_inodes(stats, plan.size),
+            reserved_percent: reserved,
+            epoch,
+            scratch: scratch.path(),
+        })?;
+    }
+
+    check_gpt(&raw_path)?;
+    esp::check_fat(
+        &raw_path,
+        layout.esp.offset,
+        layout.esp.size,
+        scratch.path(),
+    )?;
+    ext4::check_ext4("root", &raw_path, layout.root.offset)?;
+    ext4::check_ext4("state", &raw_path, layout.state.offset)?;
+    raw.as_file().sync_all().map_err(io(&raw_path))?;
+    let raw_sha256 = sha256_file(&raw_path)?;
+    tracing::info!(sha256 = %raw_sha256, "raw image checked");
+
+    let qcow = match &spec.qcow2 {
+        None => None,
+        Some(target) => {
+            let tmp = temp_beside(target)?;
+            let tmp_path = tmp.path().to_path_buf();
+            tool::run(
+                "converting to qcow2",
+                command("qemu-img")
+                    .args(["convert", "-f", "raw", "-O", "qcow2", "-o", "compat=1.1"])
+                    .arg(&raw_path)
+                    .arg(&tmp_path),
+            )?;
+            tool::run(
+                "checking the qcow2 image",
+                command("qemu-img")
+                    .args(["check", "-f", "qcow2"])
+                    .arg(&tmp_path),
+            )?;
+            tmp.as_file().sync_all().map_err(io(&tmp_path))?;
+            let sum = sha256_file(&tmp_path)?;
+            Some((tmp, target.clone(), sum))
+        }
+    };
+
+    raw.persist(&spec.output).map_err(|e| DiskError::Io {
+        path: spec.output.clone(),
+        source: e.error,
+    })?;
+    sync_dir(&parent_dir(&spec.output))?;
+    let (qcow2, qcow2_sha256) = match qcow {
+        None => (None, None),
+        Some((tmp, target, sum)) => {
+            tmp.persist(&target).map_err(|e| DiskError::Io {
+                path: target.clone(),
+                source: e.error,
+            })?;
+            sync_dir(&parent_dir(&target))?;
+            (Some(target), Some(sum))
+        }
+    };
+    tracing::info!(secs = started.elapsed().as_secs_f32(), "disk image written");
+    Ok(Report {
+        raw: spec.output.clone(),
+        raw_sha256,
+        qcow2,
+        qcow2_sha256,
+        layout,
+        root_stats,
+        state_stats,
+    })
+}
