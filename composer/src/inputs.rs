@@ -4,6 +4,7 @@
 
 use anyhow::{bail, Context};
 use mk_depsolve::{Comps, Request};
+use mk_kickstart::Kickstart;
 use mk_rpmrepo::repodata::read_repodata;
 use mk_rpmrepo::{scan_dir, Package};
 use std::path::{Path, PathBuf};
@@ -84,16 +85,16 @@ pub struct NamedRequest {
     pub request: Request,
 }
 
-/// The `%packages` request of a kickstart file; errors name the file and line.
+/// The `%packages` request of a kickstart file. The whole kickstart is
+/// parsed, so that one with an unsupported command fails here with its line.
 pub fn kickstart_request(path: &Path) -> anyhow::Result<NamedRequest> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let section = crate::kickstart::packages_section(path, &text)?;
-    let request = Request::parse_with_offset(&section.body, section.first_line - 1)
-        .with_context(|| format!("{}: in %packages", path.display()))?;
+    let ks = Kickstart::read(path)?;
+    let Some(packages) = ks.packages else {
+        bail!("{}: no %packages section", path.display());
+    };
     Ok(NamedRequest {
         origin: path.display().to_string(),
-        request,
+        request: packages.request,
     })
 }
 
@@ -151,5 +152,30 @@ mod tests {
         );
         let e = parse_source_date_epoch(Some("yesterday")).unwrap_err();
         assert!(e.to_string().contains("SOURCE_DATE_EPOCH"), "{e}");
+    }
+
+    #[test]
+    fn kickstart_request_parses_the_whole_kickstart() {
+        let dir = tempfile::tempdir().unwrap();
+        let ks = dir.path().join("n.ks");
+        std::fs::write(&ks, "selinux --enforcing\n%packages\nbash\n-foo\n%end\n").unwrap();
+        let r = kickstart_request(&ks).unwrap();
+        let lines: Vec<usize> = r.request.items.iter().map(|i| i.line).collect();
+        assert_eq!(lines, [3, 4]);
+
+        std::fs::write(
+            &ks,
+            "selinux --enforcing\nurl --url=http://x/\n%packages\nbash\n%end\n",
+        )
+        .unwrap();
+        let e = kickstart_request(&ks).err().expect("refused").to_string();
+        assert!(
+            e.starts_with(&format!("{}:2: unsupported command `url`", ks.display())),
+            "{e}"
+        );
+
+        std::fs::write(&ks, "text\n").unwrap();
+        let e = kickstart_request(&ks).err().expect("refused").to_string();
+        assert_eq!(e, format!("{}: no %packages section", ks.display()));
     }
 }

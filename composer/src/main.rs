@@ -4,7 +4,6 @@
 
 mod cmd;
 mod inputs;
-mod kickstart;
 mod select;
 
 use clap::{Parser, Subcommand};

@@ -4,6 +4,8 @@
 
 use clap::{Parser, Subcommand};
 
+mod validate;
+
 #[derive(Parser)]
 #[command(
     name = "mk-firstboot",
@@ -20,6 +22,10 @@ struct Cli {
 enum Command {
     /// Apply the node's role config (skeleton: reports the version only).
     Apply,
+    /// Check a role config file (on the admin's machine): YAML, fields,
+    /// names, networks, certificates, and with --trust its signature.
+    /// Changes nothing; exit status non-zero listing every problem.
+    Validate(validate::Args),
     /// Renew this node's leaf certificates that are past two thirds of their
     /// life (run by mk-pki-renew.timer). Keys come from /dev/urandom, never
     /// getrandom(2), which CentOS 7's kernel lacks; see mk_pki::entropy.
@@ -50,6 +56,7 @@ fn main() -> anyhow::Result<()> {
                 env!("CARGO_PKG_VERSION")
             );
         }
+        Command::Validate(args) => validate::run(&args)?,
         Command::Renew { root, metrics_file } => {
             let opts = mk_pki::renew::RenewOptions {
                 root,

@@ -74,7 +74,7 @@ pub(crate) fn obsoletes(dep: &Dep, pkg: &Package) -> bool {
 
 /// Rich (boolean) dependencies, `(a or b)`: not used by CentOS 7 packages;
 /// we report them instead of guessing.
-pub(crate) fn is_rich(dep: &Dep) -> bool {
+pub fn is_rich(dep: &Dep) -> bool {
     dep.name.starts_with('(')
 }
 
@@ -173,5 +173,75 @@ mod tests {
         assert!(ov(r(Ge, "1.0"), r(Lt, "2.0")));
         assert!(!ov(r(Lt, "1.0"), r(Gt, "2.0")));
         assert!(overlap(Ver::Any, Ver::Range(Ge, &Evr::parse("5"))));
+    }
+}
+
+/// Who provides what within a set of packages (explicit provides, the
+/// implicit `name = EVR`, every file path), matched the way the solver
+/// matches: for checks outside the solver, such as the install step's.
+pub struct Providers<'a>(ProvideIndex<'a>);
+
+impl<'a> Providers<'a> {
+    pub fn new(pkgs: &[&'a Package]) -> Self {
+        let ids: Vec<(u32, &'a Package)> = pkgs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (u32::try_from(i).expect("fewer than 2^32 packages"), *p))
+            .collect();
+        let files: HashSet<&str> = pkgs
+            .iter()
+            .flat_map(|p| p.files.iter().map(|f| f.path.as_str()))
+            .collect();
+        Providers(ProvideIndex::build(&ids, &files))
+    }
+
+    /// Positions (in the slice given to [`Providers::new`]) of the packages
+    /// providing `dep`, ascending, without duplicates.
+    pub fn providers(&self, dep: &Dep) -> Vec<usize> {
+        self.0
+            .providers(dep)
+            .into_iter()
+            .map(|id| id as usize)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod providers_tests {
+    use super::*;
+
+    #[test]
+    fn providers_cover_names_provides_and_files() {
+        let mut a = Package {
+            name: "a".into(),
+            evr: Evr::parse("1.0-1"),
+            ..Package::default()
+        };
+        a.provides
+            .push(Dep::versioned("cap", Cmp::Eq, Evr::parse("3")));
+        a.files.push(mk_rpmrepo::FileEntry {
+            path: "/bin/a".into(),
+            kind: mk_rpmrepo::FileKind::File,
+        });
+        let b = Package {
+            name: "b".into(),
+            evr: Evr::parse("2.0-1"),
+            ..Package::default()
+        };
+        let idx = Providers::new(&[&a, &b]);
+        assert_eq!(idx.providers(&Dep::any("b")), [1]);
+        assert_eq!(
+            idx.providers(&Dep::versioned("a", Cmp::Ge, Evr::parse("1.0"))),
+            [0]
+        );
+        assert!(idx
+            .providers(&Dep::versioned("a", Cmp::Gt, Evr::parse("1.0-1")))
+            .is_empty());
+        assert_eq!(
+            idx.providers(&Dep::versioned("cap", Cmp::Ge, Evr::parse("2"))),
+            [0]
+        );
+        assert_eq!(idx.providers(&Dep::any("/bin/a")), [0]);
+        assert!(idx.providers(&Dep::any("/bin/b")).is_empty());
     }
 }

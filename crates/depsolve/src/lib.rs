@@ -16,6 +16,7 @@ pub mod request;
 pub mod solve;
 
 pub use comps::{Comps, CompsError, Environment, Group};
+pub use deps::{is_rich, Providers};
 pub use order::install_order;
 pub use request::{Item, ItemKind, Request, RequestError};
 pub use solve::{resolve, MissingDep, Resolution, SolveError, SolveOptions};
