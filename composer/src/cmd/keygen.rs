@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use mk_bundle::{fsutil, KdfParams, PasswordSource, SecretKey};
+use mk_bundle::{KdfParams, PasswordSource, SecretKey};
 
 const SECRET_NAME: &str = "mk.key";
 const PUBLIC_NAME: &str = "mk.pub";
@@ -50,9 +50,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let key = SecretKey::generate()?;
     tracing::info!(key_id = %key.key_id(), "deriving the encryption key from the password (scrypt, 1 GiB)");
     let secret_text = key.to_encrypted_file_text(password.as_bytes(), KdfParams::SENSITIVE)?;
-    fsutil::write_new(&secret_path, secret_text.as_bytes(), 0o600)
+    mk_durable::write_new(&secret_path, secret_text.as_bytes(), 0o600)
         .with_context(|| format!("writing {}", secret_path.display()))?;
-    if let Err(e) = fsutil::write_new(
+    if let Err(e) = mk_durable::write_new(
         &public_path,
         key.public_key().to_file_text().as_bytes(),
         0o644,

@@ -2,7 +2,6 @@
 //! signature, the ISO 9660 image that carries them, and verification of an
 //! ISO read directly (no mount).
 
-pub mod fsutil;
 pub mod iso;
 pub mod manifest;
 pub mod password;
@@ -136,7 +135,8 @@ pub fn finish_bundle(
     );
     let write = |name: &str, data: &[u8]| {
         let path = staging.join(name);
-        fsutil::write_atomic(&path, data).map_err(|source| BundleError::Staging { path, source })
+        mk_durable::write_atomic(&path, data)
+            .map_err(|source| BundleError::Staging { path, source })
     };
     write(MANIFEST_NAME, text.as_bytes())?;
     write(SIGNATURE_NAME, signature.to_file_text().as_bytes())?;

@@ -2,11 +2,8 @@
 //! output, check with the real tools, then fsync and rename.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::Read;
+use std::fs;
 use std::path::{Path, PathBuf};
-
-use sha2::{Digest, Sha256};
 
 use crate::error::{io, DiskError};
 use crate::esp::{self, EspJob, FAT_MAX_EPOCH, FAT_MIN_EPOCH};
@@ -125,46 +122,9 @@ fn validate(spec: &DiskSpec) -> Result<(), DiskError> {
     Ok(())
 }
 
-fn parent_dir(p: &Path) -> PathBuf {
-    match p.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
-/// A temporary file beside `target` (same filesystem, so the final rename is
-/// atomic); removed on drop unless persisted.
-fn temp_beside(target: &Path) -> Result<tempfile::NamedTempFile, DiskError> {
-    let dir = parent_dir(target);
-    let name = target.file_name().unwrap().to_string_lossy();
-    tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(io(&dir))
-}
-
-fn sha256_file(path: &Path) -> Result<String, DiskError> {
-    let mut f = File::open(path).map_err(io(path))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 4 * MIB as usize];
-    loop {
-        let n = f.read(&mut buf).map_err(io(path))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
-}
-
-fn sync_dir(dir: &Path) -> Result<(), DiskError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
-}
-
 /// Refuses to start when the output filesystem cannot even hold the content.
 fn check_space(output: &Path, need: u64) -> Result<(), DiskError> {
-    let dir = parent_dir(output);
+    let dir = mk_durable::parent(output).to_path_buf();
     let st = rustix::fs::statvfs(&dir).map_err(|e| DiskError::Io {
         path: dir.clone(),
         source: e.into(),
@@ -241,12 +201,13 @@ pub fn build_image(spec: &DiskSpec) -> Result<Report, DiskError> {
         esp_content + root_stats.file_bytes + state_stats.file_bytes,
     )?;
 
-    let raw = temp_beside(&spec.output)?;
+    let raw =
+        mk_durable::temp_beside(&spec.output).map_err(io(mk_durable::parent(&spec.output)))?;
     let raw_path = raw.path().to_path_buf();
     let scratch = tempfile::Builder::new()
         .prefix(".mk-disk-scratch.")
-        .tempdir_in(parent_dir(&spec.output))
-        .map_err(io(parent_dir(&spec.output)))?;
+        .tempdir_in(mk_durable::parent(&spec.output))
+        .map_err(io(mk_durable::parent(&spec.output)))?;
     tracing::info!(
         output = %spec.output.display(),
         disk_mib = layout.disk_size / MIB,
@@ -321,13 +282,13 @@ pub fn build_image(spec: &DiskSpec) -> Result<Report, DiskError> {
     ext4::check_ext4("root", &raw_path, layout.root.offset)?;
     ext4::check_ext4("state", &raw_path, layout.state.offset)?;
     raw.as_file().sync_all().map_err(io(&raw_path))?;
-    let raw_sha256 = sha256_file(&raw_path)?;
+    let raw_sha256 = mk_durable::sha256_file(&raw_path).map_err(io(&raw_path))?;
     tracing::info!(sha256 = %raw_sha256, "raw image checked");
 
     let qcow = match &spec.qcow2 {
         None => None,
         Some(target) => {
-            let tmp = temp_beside(target)?;
+            let tmp = mk_durable::temp_beside(target).map_err(io(mk_durable::parent(target)))?;
             let tmp_path = tmp.path().to_path_buf();
             tool::run(
                 "converting to qcow2",
@@ -343,7 +304,7 @@ pub fn build_image(spec: &DiskSpec) -> Result<Report, DiskError> {
                     .arg(&tmp_path),
             )?;
             tmp.as_file().sync_all().map_err(io(&tmp_path))?;
-            let sum = sha256_file(&tmp_path)?;
+            let sum = mk_durable::sha256_file(&tmp_path).map_err(io(&tmp_path))?;
             Some((tmp, target.clone(), sum))
         }
     };
@@ -352,7 +313,8 @@ pub fn build_image(spec: &DiskSpec) -> Result<Report, DiskError> {
         path: spec.output.clone(),
         source: e.error,
     })?;
-    sync_dir(&parent_dir(&spec.output))?;
+    let out_dir = mk_durable::parent(&spec.output);
+    mk_durable::sync_dir(out_dir).map_err(io(out_dir))?;
     let (qcow2, qcow2_sha256) = match qcow {
         None => (None, None),
         Some((tmp, target, sum)) => {
@@ -360,7 +322,8 @@ pub fn build_image(spec: &DiskSpec) -> Result<Report, DiskError> {
                 path: target.clone(),
                 source: e.error,
             })?;
-            sync_dir(&parent_dir(&target))?;
+            let dir = mk_durable::parent(&target);
+            mk_durable::sync_dir(dir).map_err(io(dir))?;
             (Some(target), Some(sum))
         }
     };

@@ -7,10 +7,8 @@
 
 use mk_depsolve::{is_rich, resolve, Comps, Providers, Request, SolveError, SolveOptions};
 use mk_rpmrepo::Package;
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// A package to install and the file it comes from.
@@ -174,7 +172,10 @@ pub fn plan_from_repo(
             Err(source) => return Err(PlanError::Io { path, source }),
         };
         if present && !pkg.checksum.is_empty() {
-            let actual = sha256_file(&path)?;
+            let actual = mk_durable::sha256_file(&path).map_err(|source| PlanError::Io {
+                path: path.clone(),
+                source,
+            })?;
             if !actual.eq_ignore_ascii_case(&pkg.checksum) {
                 return Err(PlanError::Checksum {
                     path,
@@ -197,24 +198,6 @@ pub fn plan_from_repo(
         tracing::warn!("{msg}");
     }
     Ok(plan)
-}
-
-fn sha256_file(path: &Path) -> Result<String, PlanError> {
-    let io = |source| PlanError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut f = std::fs::File::open(path).map_err(io)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf).map_err(io)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
 }
 
 /// Requirements of `present` packages that no present package provides,

@@ -41,12 +41,6 @@ fn tmp_name(path: &Path, tag: &str) -> PathBuf {
     ))
 }
 
-fn sync_dir(dir: &Path) -> Result<(), FsError> {
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(err(dir, "fsync directory"))
-}
-
 /// Write `data` to a temporary file beside `path` with `mode`, fsync it, and
 /// return the temporary path (to rename with [`commit`]).
 pub fn stage(path: &Path, data: &[u8], mode: u32) -> Result<PathBuf, FsError> {
@@ -89,7 +83,7 @@ pub fn commit(staged: &[(PathBuf, PathBuf)]) -> Result<(), FsError> {
     dirs.sort();
     dirs.dedup();
     for d in dirs {
-        sync_dir(d)?;
+        mk_durable::sync_dir(d).map_err(err(d, "fsync directory"))?;
     }
     Ok(())
 }
@@ -159,7 +153,7 @@ pub fn write_tree(target: &Path, files: &[(PathBuf, Vec<u8>, u32)]) -> Result<()
     if had_old {
         let _ = fs::remove_dir_all(&old);
     }
-    sync_dir(parent)
+    mk_durable::sync_dir(parent).map_err(err(parent, "fsync directory"))
 }
 
 #[cfg(test)]

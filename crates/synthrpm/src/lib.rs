@@ -14,8 +14,7 @@ use rpm::{
     Dependency, DependencyFlags, FileOptions, Header, HeaderEntry, IndexTag, PackageBuilder,
     PackageMetadata, Scriptlet, SignatureHeaderBuilder,
 };
-use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// Build time used when none is set: 2020-09-13, so that packages are
@@ -504,7 +503,9 @@ impl SynthPackage {
         pkg.write(&mut bytes)
             .map_err(|e| io::Error::other(format!("package {}: {e}", self.name)))?;
         let path = dir.join(self.file_name());
-        write_atomic(&path, &bytes)?;
+        // Readable by all, as a package file copied by hand would be.
+        mk_durable::write_atomic_mode(&path, &bytes, 0o644)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
         Ok(path)
     }
 }
@@ -544,25 +545,4 @@ fn drop_script_bodies(pkg: rpm::Package, tags: &[u32]) -> Result<rpm::Package, r
         metadata,
         payload: pkg.payload,
     })
-}
-
-/// Temporary file in the same directory, fsync, rename: never a half-written
-/// package under the final name.
-fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.tmp{}", std::process::id()));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
 }

@@ -13,8 +13,6 @@ use std::process::Command;
 
 use thiserror::Error;
 
-use crate::fsutil;
-
 #[derive(Debug, Error)]
 pub enum IsoWriteError {
     #[error("volume label {0:?}: expected 1 to 32 characters from A-Z, a-z, 0-9, `_`, `-`, `.`")]
@@ -72,7 +70,7 @@ pub fn write(tree: &Path, out: &Path, opts: &IsoOptions) -> Result<(), IsoWriteE
             source: std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
         });
     }
-    let tmp = fsutil::temp_beside(out).map_err(io(out))?;
+    let tmp = mk_durable::temp_beside(out).map_err(io(out))?;
     let epoch = opts.source_date_epoch.to_string();
     tracing::info!(tree = %tree.display(), out = %out.display(), label = %opts.volume_label, "writing ISO with xorriso");
     let output = Command::new("xorriso")
@@ -98,7 +96,7 @@ pub fn write(tree: &Path, out: &Path, opts: &IsoOptions) -> Result<(), IsoWriteE
         });
     }
     tracing::debug!(%stderr, "xorriso messages");
-    fsutil::persist(tmp, out).map_err(io(out))?;
+    mk_durable::persist(tmp, out).map_err(io(out))?;
     Ok(())
 }
 

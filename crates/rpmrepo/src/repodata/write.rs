@@ -514,7 +514,7 @@ pub fn write_repodata(
         f.write_all(bytes).map_err(io(&path))?;
         f.sync_all().map_err(io(&path))?;
     }
-    sync_dir(staging.path())?;
+    mk_durable::sync_dir(staging.path()).map_err(RepodataError::io(staging.path()))?;
 
     let target = repo_root.join("repodata");
     match fs::symlink_metadata(&target) {
@@ -530,7 +530,7 @@ pub fn write_repodata(
         }
         Err(e) => return Err(io(&target)(e)),
     }
-    sync_dir(repo_root)?;
+    mk_durable::sync_dir(repo_root).map_err(RepodataError::io(repo_root))?;
     tracing::info!(
         packages = packages.len(),
         repo = %repo_root.display(),
@@ -563,12 +563,6 @@ fn exchange(new: &Path, target: &Path) -> Result<(), RepodataError> {
             source: e.into(),
         }),
     }
-}
-
-fn sync_dir(dir: &Path) -> Result<(), RepodataError> {
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(RepodataError::io(dir))
 }
 
 #[cfg(test)]

@@ -1,0 +1,134 @@
+//! Durable file writes, shared by every crate that writes outputs: a
+//! temporary file in the target's directory, fsync, rename, fsync of the
+//! directory. A crash or error never leaves a half-written target; the
+//! temporary file is removed when dropped. Also the streaming SHA-256 of a
+//! file, which the same outputs are checked and reported with.
+
+use std::io::{self, Read, Write};
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use tempfile::NamedTempFile;
+
+/// The directory a path lives in (`.` for a bare file name).
+pub fn parent(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// An empty hidden temporary file in `target`'s directory.
+pub fn temp_beside(target: &Path) -> io::Result<NamedTempFile> {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(parent(target))
+}
+
+/// fsync, then rename over `target` (replacing it), then fsync the directory.
+pub fn persist(tmp: NamedTempFile, target: &Path) -> io::Result<()> {
+    // xorriso wrote through its own descriptor: reopen to sync its data.
+    std::fs::File::open(tmp.path())?.sync_all()?;
+    tmp.persist(target).map_err(|e| e.error)?;
+    sync_dir(parent(target))
+}
+
+/// Like `persist` but fails if `target` exists (no overwrite, no race).
+pub fn persist_new(tmp: NamedTempFile, target: &Path) -> io::Result<()> {
+    tmp.as_file().sync_all()?;
+    tmp.persist_noclobber(target).map_err(|e| e.error)?;
+    sync_dir(parent(target))
+}
+
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Writes `data` to `target` atomically, replacing it.
+pub fn write_atomic(target: &Path, data: &[u8]) -> io::Result<()> {
+    let mut tmp = temp_beside(target)?;
+    tmp.write_all(data)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(target).map_err(|e| e.error)?;
+    sync_dir(parent(target))
+}
+
+/// Like [`write_atomic`], with the file's permissions set to `mode` (the
+/// temporary file starts as 0600).
+pub fn write_atomic_mode(target: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut tmp = temp_beside(target)?;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))?;
+    tmp.write_all(data)?;
+    persist(tmp, target)
+}
+
+/// Writes `data` to a new file `target` with `mode`, atomically; fails with
+/// `AlreadyExists` rather than replacing an existing file.
+pub fn write_new(target: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut tmp = temp_beside(target)?;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))?;
+    tmp.write_all(data)?;
+    persist_new(tmp, target)
+}
+
+/// Lower-case hex SHA-256 of a file's content, read in large blocks.
+pub fn sha256_file(path: &Path) -> io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_writes_replace_and_new_writes_refuse_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic_mode(&p, b"two", 0o644).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644);
+        let e = write_new(&p, b"three", 0o600).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        // Only the target: no temporary files left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn sha256_of_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, b"abc").unwrap();
+        assert_eq!(
+            sha256_file(&p).unwrap(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            sha256_file(&dir.path().join("missing")).unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+    }
+}
