@@ -28,6 +28,9 @@ enum Command {
     Bundle(cmd::bundle::Args),
     Verify(cmd::verify::Args),
     Pki(cmd::pki::Args),
+    Image(cmd::image::Args),
+    ConfigDrive(cmd::config_drive::Args),
+    Package(cmd::package::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -47,6 +50,9 @@ fn main() -> std::process::ExitCode {
         Command::Bundle(a) => cmd::bundle::run(a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::Pki(a) => cmd::pki::run(a),
+        Command::Image(a) => cmd::image::run(a),
+        Command::ConfigDrive(a) => cmd::config_drive::run(a),
+        Command::Package(a) => cmd::package::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -2,7 +2,10 @@
 //! lives in the library crates.
 
 pub mod bundle;
+pub mod config_drive;
+pub mod image;
 pub mod keygen;
+pub mod package;
 pub mod pki;
 pub mod repo;
 pub mod resolve;

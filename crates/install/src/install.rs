@@ -154,6 +154,19 @@ pub fn install(
     root: &Path,
     opts: &InstallOptions,
 ) -> Result<Report, InstallError> {
+    install_with_epoch(plan, root, opts, None)
+}
+
+/// [`install`], with SOURCE_DATE_EPOCH passed to the target's rpm: rpm ≥
+/// 4.18 then records it instead of the wall clock as install time and
+/// transaction id, so the rpmdb is reproducible (image builds, R4).
+/// Older rpm (CentOS 7's 4.11) ignores it.
+pub fn install_with_epoch(
+    plan: &InstallPlan,
+    root: &Path,
+    opts: &InstallOptions,
+    source_date_epoch: Option<u64>,
+) -> Result<Report, InstallError> {
     // 1. Refuse before doing anything.
     if let Some(message) = plan.missing_message() {
         if !opts.allow_missing {
@@ -190,7 +203,7 @@ pub fn install(
         remove_tree(&work)?;
     }
     std::fs::create_dir(&work).map_err(io_at(&work))?;
-    let result = run(plan, &boot, &work, relaxed, opts);
+    let result = run(plan, &boot, &work, relaxed, opts, source_date_epoch);
     let result = result.and_then(|report| {
         let target = work.join("root");
         std::fs::rename(&target, root).map_err(io_at(root))?;
@@ -228,6 +241,7 @@ fn run(
     work: &Path,
     relaxed: bool,
     opts: &InstallOptions,
+    source_date_epoch: Option<u64>,
 ) -> Result<Report, InstallError> {
     let bdir = work.join("bootstrap");
     let target = work.join("root");
@@ -311,7 +325,13 @@ fn run(
         target: tmount.clone(),
     });
     mounts.extend(Mount::dev_proc(&tmount));
-    run_rpm(&bdir, &mounts, &args, plan.packages.len())?;
+    run_rpm(
+        &bdir,
+        &mounts,
+        &args,
+        plan.packages.len(),
+        source_date_epoch,
+    )?;
     report.timings.rpm = started.elapsed();
 
     // 4. Checks with the target's own rpm.
@@ -375,6 +395,7 @@ fn run_rpm(
     mounts: &[Mount],
     args: &[String],
     total: usize,
+    source_date_epoch: Option<u64>,
 ) -> Result<(), InstallError> {
     tracing::info!(packages = total, "rpm: installing in one transaction");
     let spawn_err = |source| {
@@ -384,8 +405,11 @@ fn run_rpm(
             source,
         })
     };
-    let mut child = chroot::command(bdir, mounts, "/usr/bin/rpm", args)
-        .map_err(spawn_err)?
+    let mut cmd = chroot::command(bdir, mounts, "/usr/bin/rpm", args).map_err(spawn_err)?;
+    if let Some(e) = source_date_epoch {
+        cmd.env("SOURCE_DATE_EPOCH", e.to_string());
+    }
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -19,7 +19,9 @@ pub mod plan;
 pub mod unpack;
 pub mod verify;
 
-pub use install::{install, install_into, InstallError, InstallOptions, Report, Timings};
+pub use install::{
+    install, install_into, install_with_epoch, InstallError, InstallOptions, Report, Timings,
+};
 pub use plan::{plan_from_repo, InstallPlan, PlanError, PlannedPackage, Unmet};
 pub use unpack::{Tree, UnpackError, UnpackStats};
 pub use verify::{Unowned, CENTOS7_SCRIPTLET_STATE};

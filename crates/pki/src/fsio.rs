@@ -117,6 +117,37 @@ pub fn write_all_atomic(files: &[(PathBuf, Vec<u8>, u32)]) -> Result<(), FsError
     commit(&staged)
 }
 
+/// Like [`write_all_atomic`], but a file that already exists keeps its
+/// owner and mode (the given mode applies to new files only). Renewal
+/// replaces keys that first boot gave to a service account (etcd,
+/// kube-apiserver, ...): a root-owned replacement would lock the service
+/// out of its own key.
+pub fn replace_all_atomic(files: &[(PathBuf, Vec<u8>, u32)]) -> Result<(), FsError> {
+    use std::os::unix::fs::MetadataExt;
+    let mut staged = Vec::new();
+    for (path, data, mode) in files {
+        let existing = fs::metadata(path).ok();
+        let mode = existing.as_ref().map_or(*mode, |m| m.mode() & 0o7777);
+        let result = stage(path, data, mode).and_then(|tmp| {
+            if let Some(m) = &existing {
+                if let Err(e) = std::os::unix::fs::chown(&tmp, Some(m.uid()), Some(m.gid())) {
+                    let _ = fs::remove_file(&tmp);
+                    return Err(err(&tmp, "set owner")(e));
+                }
+            }
+            Ok(tmp)
+        });
+        match result {
+            Ok(tmp) => staged.push((tmp, path.clone())),
+            Err(e) => {
+                discard(&staged);
+                return Err(e);
+            }
+        }
+    }
+    commit(&staged)
+}
+
 /// Build a directory tree beside `target` and rename it into place. An
 /// existing `target` is replaced as a whole.
 pub fn write_tree(target: &Path, files: &[(PathBuf, Vec<u8>, u32)]) -> Result<(), FsError> {

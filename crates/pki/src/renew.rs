@@ -461,7 +461,7 @@ fn renew_leaf(
             (under(root, &spec.cert_path), chain.into_bytes(), 0o644),
         ]
     };
-    fsio::write_all_atomic(&files).map_err(|e| e.to_string())?;
+    fsio::replace_all_atomic(&files).map_err(|e| e.to_string())?;
     Ok(info)
 }
 

@@ -165,3 +165,40 @@ fn expiring_and_expired_intermediates_are_reported_and_write_nothing() {
         .unwrap()
         .contains("mk_pki_renew_failures 3"));
 }
+
+/// First boot hands keys to service accounts (etcd reads etcd/server.key as
+/// uid 401, mode 0600); a renewal that wrote them back as root would lock
+/// etcd out of its own key at the next restart.
+#[test]
+fn renewal_keeps_each_files_owner_and_mode() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let f = fixture(ClusterConfig::new(DOMAIN), t0());
+    let cp = node("cp1", &[Role::ControlPlane, Role::Etcd]);
+    let root = f.issue(&cp, t0());
+    let plan = plan_node(&f.pki.config, &cp);
+    let leaf = plan
+        .leaves
+        .iter()
+        .find(|l| l.renewed_by == RenewedBy::Node && l.key_path != l.cert_path)
+        .expect("a node-renewed leaf with a separate key");
+    let key = root.join(leaf.key_path.trim_start_matches('/'));
+    let cert = root.join(leaf.cert_path.trim_start_matches('/'));
+    std::os::unix::fs::chown(&key, Some(401), Some(401)).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o400)).unwrap();
+    std::os::unix::fs::chown(&cert, Some(401), Some(402)).unwrap();
+    let before = std::fs::read(&key).unwrap();
+
+    let life = Duration::days(7) + mk_pki::issue::BACKDATE;
+    let nb = t0() - mk_pki::issue::BACKDATE;
+    let opts = RenewOptions {
+        root: root.clone(),
+        metrics_file: None,
+    };
+    let r = renew_node(&opts, nb + life * 0.7, &mut Recorder::default()).unwrap();
+    assert!(r.renewed().contains(&leaf.id.as_str()), "{:?}", r.renewed());
+    assert_ne!(std::fs::read(&key).unwrap(), before, "key not renewed");
+    let km = std::fs::metadata(&key).unwrap();
+    assert_eq!((km.uid(), km.gid(), km.mode() & 0o7777), (401, 401, 0o400));
+    let cm = std::fs::metadata(&cert).unwrap();
+    assert_eq!((cm.uid(), cm.gid(), cm.mode() & 0o7777), (401, 402, 0o644));
+}

@@ -1,0 +1,60 @@
+//! `mk-compose image`: a node disk image (raw and/or qcow2) from an image
+//! recipe. The pipeline lives in mk-image; this parses arguments and prints
+//! the result.
+
+use crate::inputs;
+use std::path::PathBuf;
+
+/// Build a bootable node disk image from an image recipe (image.yaml +
+/// kickstart) and offline repositories: resolve, install with the target's
+/// own rpm, overlays as RPMs, units, %post, initramfs, SELinux labels,
+/// GPT/ESP/ext4. Needs root.
+#[derive(clap::Args)]
+#[command(after_help = "Example:\n  \
+    sudo mk-compose image --recipe examples/image/image.yaml --cache-dir target/image-cache\n\n\
+    Outputs are written atomically (nothing half-written on failure). With --cache-dir an\n\
+    unchanged-input rebuild copies the cached image (same bytes as a fresh build).")]
+pub struct Args {
+    /// The image recipe (image.yaml); its kickstart, repositories, outputs
+    /// and overlays are relative to it.
+    #[arg(long, value_name = "FILE")]
+    recipe: PathBuf,
+    /// Content-addressed cache of finished images (keyed by every input).
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// comps.xml, for @group entries in %packages.
+    #[arg(long, value_name = "FILE")]
+    comps: Option<PathBuf>,
+    /// An unowned path the target's scriptlets leave that the R18 check
+    /// should accept (exact path or DIR/**). Repeatable.
+    #[arg(long = "allow-unowned", value_name = "PATTERN")]
+    allow_unowned: Vec<String>,
+    /// Accept CentOS 7 scriptlet state (alternatives, useradd backups ...).
+    #[arg(long)]
+    centos7_scriptlet_state: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let mut allowed = args.allow_unowned;
+    if args.centos7_scriptlet_state {
+        allowed.extend(
+            mk_install::CENTOS7_SCRIPTLET_STATE
+                .iter()
+                .map(|s| s.to_string()),
+        );
+    }
+    let report = mk_image::build(&mk_image::BuildOptions {
+        recipe: args.recipe,
+        cache_dir: args.cache_dir,
+        comps: args.comps,
+        allowed_unowned: allowed,
+        source_date_epoch: inputs::source_date_epoch()?,
+    })?;
+    if let Some(r) = &report.raw {
+        println!("{}  {}", report.raw_sha256, r.display());
+    }
+    if let (Some(q), Some(s)) = (&report.qcow2, &report.qcow2_sha256) {
+        println!("{s}  {}", q.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! What the planner needs to know about this host that the role config does
+//! not say: its interface addresses (R30: each service binds to the host's
+//! address inside its plane), and, for a control plane joining an existing
+//! etcd cluster, the members it joins.
+
+use std::net::IpAddr;
+
+use mk_roleconfig::names::Cidr;
+use serde::{Deserialize, Serialize};
+
+use crate::PlanError;
+
+/// Facts about this host, gathered by the applier (mk-firstboot) before
+/// planning. Plain data so that plans are tested without a host.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostFacts {
+    /// Every address configured on the host's interfaces (loopback
+    /// included or not: it never lies inside a plane).
+    pub addresses: Vec<IpAddr>,
+    /// For a joining control plane (`control-plane` role): the members of
+    /// the etcd cluster it joins, as `etcd member list` shows them after the
+    /// applier added this node as a learner. Ignored on the bootstrap node,
+    /// which creates the cluster with itself as the only member.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub etcd_members: Vec<EtcdMember>,
+}
+
+/// One etcd member, by DNS name (R28).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EtcdMember {
+    /// Member name (the node name of the control plane it runs on).
+    pub name: String,
+    /// Peer URL, `https://<dns name>:2380`.
+    pub peer_url: String,
+}
+
+/// A plane of the role config, with this host's address in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlaneAddress {
+    /// `control`, `workload` or `etcd`.
+    pub plane: &'static str,
+    /// The YAML path of the CIDR that defined it.
+    pub field: &'static str,
+    pub cidr: Cidr,
+    pub address: IpAddr,
+}
+
+/// This host's address in each plane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Addresses {
+    pub control: PlaneAddress,
+    pub workload: PlaneAddress,
+    pub etcd: PlaneAddress,
+}
+
+/// Picks this host's address in `cidr`. The keepalived VIP (which may sit
+/// on this host's interface while it is the VRRP master) is never picked:
+/// services bind to the host's own address. Several candidates: the lowest,
+/// so that the choice does not depend on interface order.
+pub(crate) fn pick(
+    plane: &'static str,
+    field: &'static str,
+    cidr_text: &str,
+    facts: &HostFacts,
+    vip: Option<IpAddr>,
+) -> Result<PlaneAddress, PlanError> {
+    let cidr = Cidr::parse(cidr_text).map_err(|message| PlanError::Config {
+        field: field.into(),
+        message,
+    })?;
+    let mut candidates: Vec<IpAddr> = facts
+        .addresses
+        .iter()
+        .copied()
+        .filter(|a| cidr.contains(*a) && Some(*a) != vip)
+        .collect();
+    candidates.sort();
+    match candidates.first() {
+        Some(address) => Ok(PlaneAddress {
+            plane,
+            field,
+            cidr,
+            address: *address,
+        }),
+        None => Err(PlanError::NoAddressInPlane {
+            plane,
+            cidr: cidr.to_string(),
+            seen: facts.addresses.clone(),
+        }),
+    }
+}

@@ -1,0 +1,204 @@
+//! Role configs, host facts and a plan writer shared by the tests.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use mk_nodeconf::{Action, HostFacts, Plan};
+use mk_roleconfig::NodeConfig;
+
+pub const DOMAIN: &str = "example.test";
+pub const DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+/// 32 bytes, base64: a test key, never a real one.
+pub const ENC_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+/// A role config for `name` with `roles`, planes as given (control,
+/// workload, etcd), and `certs` as `spec.certificates`.
+pub fn config(
+    name: &str,
+    roles: &[&str],
+    planes: (&str, Option<&str>, Option<&str>),
+    certs: BTreeMap<String, String>,
+) -> NodeConfig {
+    let cp = roles.iter().any(|r| r.contains("control-plane"));
+    let mut y = format!(
+        "apiVersion: mk.dev/v1alpha1\nkind: NodeConfig\nmetadata:\n  name: {name}\nspec:\n  roles: [{}]\n  cluster:\n    name: lab\n    domain: {DOMAIN}\n    apiEndpoint:\n      dnsName: api.{DOMAIN}\n  planes:\n    control: {{cidr: {}}}\n",
+        roles.join(", "),
+        planes.0
+    );
+    if let Some(w) = planes.1 {
+        y.push_str(&format!("    workload: {{cidr: {w}}}\n"));
+    }
+    if let Some(e) = planes.2 {
+        y.push_str(&format!("    etcd: {{cidr: {e}}}\n"));
+    }
+    y.push_str(
+        "  labels:\n    topology.kubernetes.io/zone: rack1\n    node-role.kubernetes.io/edge: \"\"\n    example.test/tier: gold\n",
+    );
+    if cp {
+        y.push_str(&format!(
+            "  encryptionAtRest:\n    provider: secretbox\n    keys:\n      - name: k1\n        secret: {ENC_KEY}\n  auth:\n    oidc:\n      issuerURL: https://sso.{DOMAIN}/realms/lab\n      clientID: kubernetes\n      groupsClaim: groups\n    staticUsers:\n      - name: ops\n        groups: [ops, kubeadm:cluster-admins]\n        token: abcdefghijklmnopqrstuvwxyz0123456789ABCD\n"
+        ));
+    } else {
+        y.push_str("  join:\n    token: abcdef.0123456789abcdef\n");
+    }
+    let mut c =
+        mk_roleconfig::parse_node_config(y.as_bytes(), "test.yaml").expect("test config parses");
+    c.spec.certificates = certs;
+    c
+}
+
+/// Placeholder PEM for pure tests: the planner copies certificates, it
+/// does not parse them.
+pub fn fake_certs(control_plane: bool) -> BTreeMap<String, String> {
+    let mut names: Vec<&str> = vec!["ca.crt", "kubelet/kubelet-client-current.pem"];
+    if control_plane {
+        names.extend([
+            "etcd/ca.crt",
+            "front-proxy-ca.crt",
+            "kubelet-serving-ca.crt",
+            "registry-ca.crt",
+            "ca-intermediate.crt",
+            "ca-intermediate.key",
+            "etcd/ca-intermediate.crt",
+            "etcd/ca-intermediate.key",
+            "front-proxy-ca-intermediate.crt",
+            "front-proxy-ca-intermediate.key",
+            "kubelet-serving-ca-intermediate.crt",
+            "kubelet-serving-ca-intermediate.key",
+            "apiserver.crt",
+            "apiserver.key",
+            "apiserver-kubelet-client.crt",
+            "apiserver-kubelet-client.key",
+            "apiserver-etcd-client.crt",
+            "apiserver-etcd-client.key",
+            "front-proxy-client.crt",
+            "front-proxy-client.key",
+            "controller-manager.crt",
+            "controller-manager.key",
+            "scheduler.crt",
+            "scheduler.key",
+            "admin.crt",
+            "admin.key",
+            "etcd/server.crt",
+            "etcd/server.key",
+            "etcd/peer.crt",
+            "etcd/peer.key",
+            "etcd/healthcheck-client.crt",
+            "etcd/healthcheck-client.key",
+            "sa.key",
+            "sa.pub",
+            "kubelet/kubelet.crt",
+            "kubelet/kubelet.key",
+        ]);
+    }
+    names
+        .into_iter()
+        .map(|n| {
+            let tag = if n.ends_with(".key") {
+                "PRIVATE KEY"
+            } else if n == "sa.pub" {
+                "PUBLIC KEY"
+            } else {
+                "CERTIFICATE"
+            };
+            (
+                n.to_string(),
+                format!(
+                    "-----BEGIN {tag}-----\nAAAA{}\n-----END {tag}-----\n",
+                    n.len()
+                ),
+            )
+        })
+        .collect()
+}
+
+pub fn facts(addrs: &[&str]) -> HostFacts {
+    HostFacts {
+        addresses: addrs.iter().map(|a| a.parse::<IpAddr>().unwrap()).collect(),
+        etcd_members: vec![],
+    }
+}
+
+/// Every file the plan writes: path -> contents.
+pub fn files(plan: &Plan) -> BTreeMap<String, (Vec<u8>, u32, mk_nodeconf::Owner, String)> {
+    let mut m = BTreeMap::new();
+    for s in &plan.steps {
+        for a in &s.actions {
+            if let Action::WriteFile {
+                path,
+                contents,
+                mode,
+                owner,
+            } = a
+            {
+                m.insert(
+                    path.clone(),
+                    (contents.clone(), *mode, *owner, s.name.clone()),
+                );
+            }
+        }
+    }
+    m
+}
+
+pub fn text(plan: &Plan, path: &str) -> String {
+    let f = files(plan);
+    let (c, ..) = f
+        .get(path)
+        .unwrap_or_else(|| panic!("plan writes no {path}"));
+    String::from_utf8(c.clone()).unwrap()
+}
+
+/// Writes the plan's directories and files under `root`, with the plan's
+/// modes, and its owners when `chown` (needs root). Users and groups are
+/// not created: owners are numeric.
+pub fn write_plan(plan: &Plan, root: &Path, chown: bool) {
+    let under = |p: &str| -> PathBuf { root.join(p.trim_start_matches('/')) };
+    for s in &plan.steps {
+        for a in &s.actions {
+            match a {
+                Action::EnsureDir { path, mode, owner } => {
+                    let d = under(path);
+                    std::fs::create_dir_all(&d).unwrap();
+                    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(*mode)).unwrap();
+                    if chown {
+                        std::os::unix::fs::chown(&d, Some(owner.uid), Some(owner.gid)).unwrap();
+                    }
+                }
+                Action::WriteFile {
+                    path,
+                    contents,
+                    mode,
+                    owner,
+                } => {
+                    let f = under(path);
+                    std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+                    std::fs::write(&f, contents).unwrap();
+                    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(*mode)).unwrap();
+                    if chown {
+                        std::os::unix::fs::chown(&f, Some(owner.uid), Some(owner.gid)).unwrap();
+                    }
+                }
+                Action::EnsureGroup { .. } | Action::EnsureUser { .. } => {}
+            }
+        }
+    }
+}
+
+/// The container command of a static pod manifest (YAML after the header).
+pub fn pod_command(manifest: &str) -> Vec<String> {
+    let v: serde_json::Value = serde_norway::from_str(manifest).expect("manifest is YAML");
+    v["spec"]["containers"][0]["command"]
+        .as_array()
+        .expect("command")
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect()
+}
+
+pub fn pod(manifest: &str) -> serde_json::Value {
+    serde_norway::from_str(manifest).expect("manifest is YAML")
+}

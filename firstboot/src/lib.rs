@@ -1,0 +1,15 @@
+//! mk-firstboot: runs at every boot of an mk node, before containerd and
+//! the kubelet. It finds the role config (config drive, kernel command
+//! line URL, or a file), checks its signature, validates it, picks this
+//! machine's item, plans (mk-nodeconf) and applies only what differs.
+//! See docs/firstboot.md.
+
+pub mod accounts;
+pub mod cleanup;
+pub mod engine;
+pub mod facts;
+pub mod firewall;
+pub mod planner;
+pub mod run;
+pub mod source;
+pub mod state;

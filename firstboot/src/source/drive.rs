@@ -1,0 +1,327 @@
+//! The config drive: a block device whose FAT or ISO 9660 filesystem is
+//! labelled `MK-CONFIG`, found by reading labels straight from the device
+//! bytes (no mount, no udev, no blkid), with `node-config.yaml` and
+//! `node-config.yaml.minisig` read from its root the same way.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use mk_bundle::iso::read::{IsoImage, ReadAt};
+use thiserror::Error;
+
+pub const LABEL: &str = "MK-CONFIG";
+pub const CONFIG_NAME: &str = "node-config.yaml";
+pub const SIGNATURE_NAME: &str = "node-config.yaml.minisig";
+/// Configs are small; anything larger on the drive is refused.
+const MAX_FILE: u64 = 16 << 20;
+
+#[derive(Debug, Error)]
+pub enum DriveError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "{} config drives (label {LABEL}) found: {}; remove all but one", .0.len(),
+        .0.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    Several(Vec<PathBuf>),
+    #[error("config drive {device} ({fs}): no {CONFIG_NAME} at its root")]
+    NoConfig { device: String, fs: &'static str },
+    #[error("config drive {device} ({fs}): {what}")]
+    Unreadable {
+        device: String,
+        fs: &'static str,
+        what: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsKind {
+    Fat,
+    Iso9660,
+}
+
+impl FsKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FsKind::Fat => "FAT",
+            FsKind::Iso9660 => "ISO 9660",
+        }
+    }
+}
+
+/// What a drive delivered.
+#[derive(Debug)]
+pub struct DriveConfig {
+    pub device: PathBuf,
+    pub fs: FsKind,
+    pub config: Vec<u8>,
+    pub signature: Option<Vec<u8>>,
+}
+
+/// A device file or image; the length comes from seeking to the end
+/// because block devices report size 0 in their metadata.
+pub struct Device {
+    file: File,
+    len: u64,
+}
+
+impl Device {
+    pub fn open(path: &Path) -> io::Result<Device> {
+        let mut file = File::open(path)?;
+        let len = file.seek(SeekFrom::End(0))?;
+        file.seek(SeekFrom::Start(0))?;
+        Ok(Device { file, len })
+    }
+}
+
+impl ReadAt for Device {
+    fn size(&self) -> u64 {
+        self.len
+    }
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        std::os::unix::fs::FileExt::read_exact_at(&self.file, buf, offset)
+    }
+}
+
+/// The label of a FAT or ISO 9660 filesystem on `dev`, if it holds one.
+pub fn probe(dev: &Device) -> io::Result<Option<(FsKind, String)>> {
+    let mut sector = [0u8; 2048];
+    if dev.len >= 32768 + 2048 {
+        dev.read_exact_at(&mut sector, 32768)?;
+        if sector[0] == 1 && &sector[1..6] == b"CD001" {
+            let id = String::from_utf8_lossy(&sector[40..72])
+                .trim_end()
+                .to_string();
+            return Ok(Some((FsKind::Iso9660, id)));
+        }
+    }
+    if dev.len < 512 {
+        return Ok(None);
+    }
+    let mut boot = [0u8; 512];
+    dev.read_exact_at(&mut boot, 0)?;
+    if !looks_like_fat(&boot) {
+        return Ok(None);
+    }
+    // The root directory's volume-label entry is what blkid and Windows
+    // show; the boot sector's copy is the fallback.
+    let label = match fatfs::FileSystem::new(ReadOnly::new(dev), fatfs::FsOptions::new()) {
+        Ok(fs) => match fs.read_volume_label_from_root_dir_as_bytes() {
+            Ok(Some(l)) => String::from_utf8_lossy(&l).into_owned(),
+            _ => String::from_utf8_lossy(fs.volume_label_as_bytes()).into_owned(),
+        },
+        Err(_) => return Ok(None),
+    };
+    Ok(Some((FsKind::Fat, label.trim_end().to_string())))
+}
+
+/// Boot signature, a sane sector size, and `FAT` in one of the two places
+/// the filesystem-type string lives (FAT12/16 and FAT32 boot sectors).
+fn looks_like_fat(b: &[u8; 512]) -> bool {
+    let bps = u16::from_le_bytes([b[11], b[12]]);
+    b[510] == 0x55
+        && b[511] == 0xAA
+        && matches!(bps, 512 | 1024 | 2048 | 4096)
+        && (&b[54..57] == b"FAT" || &b[82..85] == b"FAT")
+}
+
+/// A `Device` as the `Read + Write + Seek` stream fatfs wants, refusing
+/// every write: the drive is only read.
+struct ReadOnly<'a> {
+    dev: &'a Device,
+    pos: u64,
+}
+
+impl<'a> ReadOnly<'a> {
+    fn new(dev: &'a Device) -> Self {
+        ReadOnly { dev, pos: 0 }
+    }
+}
+
+impl Read for ReadOnly<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.dev.len.saturating_sub(self.pos);
+        let n = (buf.len() as u64).min(left) as usize;
+        self.dev.read_exact_at(&mut buf[..n], self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for ReadOnly<'_> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let new = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::End(d) => self.dev.len.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos =
+            new.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek out of range"))?;
+        Ok(self.pos)
+    }
+}
+
+impl Write for ReadOnly<'_> {
+    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+        Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "config drive is read only",
+        ))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Device nodes to look at: every entry of `SYS/class/block` with a
+/// non-zero size, as `DEV/<DEVNAME>` (DEVNAME from its uevent, else the
+/// entry's name).
+pub fn candidates(sys: &Path, dev: &Path) -> Result<Vec<PathBuf>, DriveError> {
+    let class = sys.join("class/block");
+    let entries = match std::fs::read_dir(&class) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(DriveError::Io {
+                path: class.display().to_string(),
+                source,
+            })
+        }
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let base = e.path();
+        let size: u64 = std::fs::read_to_string(base.join("size"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        if size == 0 {
+            continue;
+        }
+        let name = std::fs::read_to_string(base.join("uevent"))
+            .ok()
+            .and_then(|u| {
+                u.lines()
+                    .find_map(|l| l.strip_prefix("DEVNAME=").map(str::to_string))
+            })
+            .unwrap_or_else(|| e.file_name().to_string_lossy().into_owned());
+        out.push(dev.join(name));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Finds the one config drive among `candidates` and reads its files.
+/// `Ok(None)` when no device carries the label.
+pub fn find(candidates: &[PathBuf]) -> Result<Option<DriveConfig>, DriveError> {
+    let mut found = Vec::new();
+    for path in candidates {
+        // Empty CD drives (ENOMEDIUM), vanished devices and devices we may
+        // not open are not config drives: note and go on.
+        let dev = match Device::open(path) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::debug!(device = %path.display(), error = %e, "skipped");
+                continue;
+            }
+        };
+        match probe(&dev) {
+            Ok(Some((fs, label))) => {
+                tracing::debug!(device = %path.display(), fs = fs.as_str(), label, "filesystem");
+                if label.eq_ignore_ascii_case(LABEL) {
+                    found.push((path.clone(), dev, fs));
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::debug!(device = %path.display(), error = %e, "unreadable"),
+        }
+    }
+    if found.len() > 1 {
+        return Err(DriveError::Several(
+            found.into_iter().map(|f| f.0).collect(),
+        ));
+    }
+    let Some((path, dev, fs)) = found.pop() else {
+        return Ok(None);
+    };
+    let device = path.display().to_string();
+    let unreadable = |what: String| DriveError::Unreadable {
+        device: device.clone(),
+        fs: fs.as_str(),
+        what,
+    };
+    let (config, signature) = match fs {
+        FsKind::Fat => read_fat(&dev).map_err(|e| unreadable(e.to_string()))?,
+        FsKind::Iso9660 => read_iso(&dev).map_err(unreadable)?,
+    };
+    let config = config.ok_or(DriveError::NoConfig {
+        device: device.clone(),
+        fs: fs.as_str(),
+    })?;
+    tracing::info!(
+        device,
+        fs = fs.as_str(),
+        bytes = config.len(),
+        signed = signature.is_some(),
+        "config drive"
+    );
+    Ok(Some(DriveConfig {
+        device: path,
+        fs,
+        config,
+        signature,
+    }))
+}
+
+type Files = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+fn read_fat(dev: &Device) -> io::Result<Files> {
+    let fs = fatfs::FileSystem::new(ReadOnly::new(dev), fatfs::FsOptions::new())?;
+    let root = fs.root_dir();
+    let read = |name: &str| -> io::Result<Option<Vec<u8>>> {
+        // FAT names are case-insensitive; fatfs matches them so.
+        let mut f = match root.open_file(name) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut data = Vec::new();
+        (&mut f).take(MAX_FILE + 1).read_to_end(&mut data)?;
+        if data.len() as u64 > MAX_FILE {
+            return Err(io::Error::other(format!(
+                "{name} is larger than {MAX_FILE} bytes"
+            )));
+        }
+        Ok(Some(data))
+    };
+    Ok((read(CONFIG_NAME)?, read(SIGNATURE_NAME)?))
+}
+
+fn read_iso(dev: &Device) -> Result<Files, String> {
+    let iso = IsoImage::open(dev).map_err(|e| e.to_string())?;
+    let entries = iso.list().map_err(|e| e.to_string())?;
+    let read = |name: &str| -> Result<Option<Vec<u8>>, String> {
+        // Rock Ridge or Joliet names are exact; plain ISO 9660 names are
+        // upper case with a version (`NODE_CON.YAM;1`), which a drive made
+        // by `mk-compose config-drive` never has.
+        let Some(e) = entries
+            .iter()
+            .find(|e| e.path == name)
+            .or_else(|| entries.iter().find(|e| e.path.eq_ignore_ascii_case(name)))
+        else {
+            return Ok(None);
+        };
+        if e.size > MAX_FILE {
+            return Err(format!("{name} is larger than {MAX_FILE} bytes"));
+        }
+        iso.read_file(e, MAX_FILE)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    };
+    Ok((read(CONFIG_NAME)?, read(SIGNATURE_NAME)?))
+}

@@ -1,0 +1,781 @@
+//! The whole first-boot path as a site runs it, with the real planner:
+//! `mk-compose pki init|intermediate|issue-node` issues a single server
+//! (bootstrap control plane + worker) and a worker, `mk-compose
+//! config-drive` fills the role configs' certificates, signs them and
+//! writes the drives (FAT and ISO 9660), and `mk-firstboot apply` finds the
+//! drive through a fake /sys and /dev under a temp node root. Real tools
+//! judge the result: kubernetes-validate (PyPI) the static pods,
+//! firewall-offline-cmd (Debian firewalld) the firewalld tree, openssl the
+//! delivered chains.
+//!
+//! mk-compose is another package's binary: it is built (or found up to
+//! date) with the cargo that builds this test.
+//!
+//! Needs: root (file owners), mtools, xorriso, openssl, firewalld,
+//! kubernetes-validate.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+const DOMAIN: &str = "example.test";
+const CP: &str = "cp1.example.test";
+const W1: &str = "w1.example.test";
+const CP_MAC: &str = "52:54:00:00:00:01";
+const W1_MAC: &str = "52:54:00:00:00:02";
+
+const CP_CONFIG: &str = "apiVersion: mk.dev/v1alpha1
+kind: NodeConfig
+match:
+  macAddresses: [\"52:54:00:00:00:01\"]
+metadata:
+  name: cp1.example.test
+spec:
+  roles: [bootstrap-control-plane, worker]
+  cluster:
+    name: lab
+    domain: example.test
+    apiEndpoint: {dnsName: api.example.test}
+  planes:
+    control: {cidr: 10.0.0.0/24}
+  labels:
+    topology.kubernetes.io/zone: rack1
+  auth:
+    oidc:
+      issuerURL: https://sso.example.test/realms/lab
+      clientID: kubernetes
+      groupsClaim: groups
+  encryptionAtRest:
+    provider: secretbox
+    keys:
+      - name: key1
+        secret: MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=
+";
+
+const W1_CONFIG: &str = "apiVersion: mk.dev/v1alpha1
+kind: NodeConfig
+match:
+  macAddresses: [\"52:54:00:00:00:02\"]
+metadata:
+  name: w1.example.test
+spec:
+  roles: [worker]
+  cluster:
+    name: lab
+    domain: example.test
+    apiEndpoint: {dnsName: api.example.test}
+  planes:
+    control: {cidr: 10.0.0.0/24}
+  labels:
+    topology.kubernetes.io/zone: rack2
+";
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn ok(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    out
+}
+
+/// mk-compose from this workspace, built with the cargo (and profile) that
+/// built this test, so it is never stale.
+fn mk_compose() -> Command {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    let bin = BIN.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_BIN_EXE_mk-firstboot"))
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo
+            .args(["build", "-q", "-p", "mk-compose", "--bin", "mk-compose"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if dir.file_name().is_some_and(|n| n == "release") {
+            cargo.arg("--release");
+        }
+        ok(&mut cargo);
+        dir.join("mk-compose")
+    });
+    Command::new(bin)
+}
+
+fn firstboot() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mk-firstboot"))
+}
+
+/// The admin's side: a PKI, a signing key, issued node trees.
+struct Site {
+    dir: tempfile::TempDir,
+}
+
+impl Site {
+    fn new() -> Site {
+        let s = Site {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        std::fs::write(s.p("root-password"), "root password for the test\n").unwrap();
+        std::fs::write(s.p("key-password"), "key password for the test\n").unwrap();
+        let root_pw = || std::fs::File::open(s.p("root-password")).unwrap();
+        ok(mk_compose()
+            .args(["pki", "init", "--dir"])
+            .arg(s.p("pki"))
+            .args(["--domain", DOMAIN, "--api-endpoint", "api.example.test"])
+            .args(["--password-fd", "0"])
+            .stdin(root_pw()));
+        ok(mk_compose()
+            .args(["keygen", "--out-dir"])
+            .arg(s.p("keys"))
+            .arg("--password-file")
+            .arg(s.p("key-password")));
+        s
+    }
+
+    fn p(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// intermediate + issue-node for `name` with pki `roles`; returns the
+    /// issued tree.
+    fn issue(&self, name: &str, roles: &str, realms: &[&str]) -> PathBuf {
+        let node = self.p(&format!("{name}.node.yaml"));
+        std::fs::write(
+            &node,
+            format!("name: {name}\ncluster_domain: {DOMAIN}\nroles: [{roles}]\n"),
+        )
+        .unwrap();
+        let mut cmd = mk_compose();
+        cmd.args(["pki", "intermediate", "--dir"])
+            .arg(self.p("pki"))
+            .args(["--host", name]);
+        for r in realms {
+            cmd.args(["--realm", r]);
+        }
+        ok(cmd
+            .args(["--password-fd", "0"])
+            .stdin(std::fs::File::open(self.p("root-password")).unwrap()));
+        let out = self.p(&format!("issued/{name}"));
+        ok(mk_compose()
+            .args(["pki", "issue-node", "--dir"])
+            .arg(self.p("pki"))
+            .arg("--node")
+            .arg(&node)
+            .arg("--out")
+            .arg(&out));
+        out
+    }
+
+    /// A signed drive image for `config` with the `issued` tree's
+    /// certificates.
+    fn drive(&self, name: &str, config: &str, issued: &Path, format: &str) -> PathBuf {
+        let cfg = self.p(&format!("{name}.yaml"));
+        std::fs::write(&cfg, config).unwrap();
+        let img = self.p(&format!("{name}.{format}"));
+        let out = ok(mk_compose()
+            .args(["config-drive", "--config"])
+            .arg(&cfg)
+            .arg("--pki-dir")
+            .arg(issued)
+            .arg("--key")
+            .arg(self.p("keys/mk.key"))
+            .arg("--password-file")
+            .arg(self.p("key-password"))
+            .arg("--out")
+            .arg(&img)
+            .args(["--format", format])
+            .env("SOURCE_DATE_EPOCH", "1700000000"));
+        assert!(
+            text(&out.stdout).contains("signed by"),
+            "{}",
+            text(&out.stdout)
+        );
+        img
+    }
+
+    /// A node root as the image has it: account files, firewalld's own
+    /// settings file (package firewalld), the trusted key, a NIC with
+    /// `mac`, and `drive` plugged in as vdb.
+    fn node_root(&self, name: &str, mac: &str, drive: &Path) -> PathBuf {
+        let r = self.p(name);
+        for d in [
+            "etc/mk/config-trust",
+            "etc/firewalld",
+            "sys/class/net/eth0",
+            "sys/class/block/vdb",
+            "dev",
+            "proc",
+        ] {
+            std::fs::create_dir_all(r.join(d)).unwrap();
+        }
+        for (f, t) in [
+            ("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n"),
+            ("etc/group", "root:x:0:\n"),
+            ("etc/shadow", "root:*::0:99999:7:::\n"),
+            ("etc/gshadow", "root:::\n"),
+            ("proc/cmdline", "ro quiet\n"),
+            ("sys/class/block/vdb/size", "8192\n"),
+            (
+                "sys/class/block/vdb/uevent",
+                "MAJOR=252\nDEVNAME=vdb\nDEVTYPE=disk\n",
+            ),
+        ] {
+            std::fs::write(r.join(f), t).unwrap();
+        }
+        std::fs::write(r.join("sys/class/net/eth0/address"), format!("{mac}\n")).unwrap();
+        std::fs::copy(
+            self.p("keys/mk.pub"),
+            r.join("etc/mk/config-trust/admin.pub"),
+        )
+        .unwrap();
+        std::fs::copy(
+            "/etc/firewalld/firewalld.conf",
+            r.join("etc/firewalld/firewalld.conf"),
+        )
+        .expect("/etc/firewalld/firewalld.conf (Debian package firewalld)");
+        std::os::unix::fs::symlink(drive, r.join("dev/vdb")).unwrap();
+        r
+    }
+}
+
+fn apply(root: &Path, address: &str) -> Output {
+    firstboot()
+        .arg("apply")
+        .arg("--root")
+        .arg(root)
+        .args(["--address", address])
+        .output()
+        .unwrap()
+}
+
+/// The config and signature exactly as on a FAT drive (mtools).
+fn from_fat(img: &Path, into: &Path) -> PathBuf {
+    std::fs::create_dir_all(into).unwrap();
+    for f in ["node-config.yaml", "node-config.yaml.minisig"] {
+        ok(Command::new("mcopy")
+            .arg("-i")
+            .arg(img)
+            .arg(format!("::/{f}"))
+            .arg(into.join(f))
+            .env("MTOOLS_SKIP_CHECK", "1"));
+    }
+    into.join("node-config.yaml")
+}
+
+/// The config and signature exactly as on an ISO drive (xorriso).
+fn from_iso(img: &Path, into: &Path) -> PathBuf {
+    std::fs::create_dir_all(into).unwrap();
+    let mut cmd = Command::new("xorriso");
+    cmd.args(["-osirrox", "on", "-indev"]).arg(img);
+    for f in ["node-config.yaml", "node-config.yaml.minisig"] {
+        cmd.args(["-extract", &format!("/{f}")]).arg(into.join(f));
+    }
+    ok(cmd.stderr(Stdio::null()));
+    into.join("node-config.yaml")
+}
+
+/// Every path under `root` (but /sys, /dev, /proc): type, mode, owner,
+/// inode, mtime, content digest.
+fn snapshot(root: &Path) -> BTreeMap<String, String> {
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
+            if ["sys", "dev", "proc"].contains(&rel.as_str()) {
+                continue;
+            }
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let content = if m.is_file() {
+                use sha2::Digest;
+                hex::encode(sha2::Sha256::digest(std::fs::read(&p).unwrap()))
+            } else {
+                String::new()
+            };
+            out.insert(
+                rel,
+                format!(
+                    "{:o} {}:{} ino {} mtime {}.{} {content}",
+                    m.mode(),
+                    m.uid(),
+                    m.gid(),
+                    m.ino(),
+                    m.mtime(),
+                    m.mtime_nsec()
+                ),
+            );
+            if m.is_dir() {
+                walk(base, &p, out);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+fn report(root: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(root.join("var/lib/mk-firstboot/report.json")).unwrap())
+        .unwrap()
+}
+
+/// (step, changed) of the last run.
+fn changed_steps(root: &Path) -> Vec<(String, u64)> {
+    report(root)["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_string(),
+                s["changed"].as_u64().unwrap(),
+            )
+        })
+        .filter(|(_, c)| *c > 0)
+        .collect()
+}
+
+/// (uid, gid, mode) of `path` under `root`.
+fn meta(root: &Path, path: &str) -> (u32, u32, u32) {
+    let p = root.join(path.trim_start_matches('/'));
+    let m = std::fs::metadata(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    (m.uid(), m.gid(), m.mode() & 0o7777)
+}
+
+fn assert_files(root: &Path, want: &[(&str, u32, u32, u32)]) {
+    let mut wrong = Vec::new();
+    for (path, uid, gid, mode) in want {
+        let got = meta(root, path);
+        if got != (*uid, *gid, *mode) {
+            wrong.push(format!(
+                "{path}: {}:{} {:04o}, want {uid}:{gid} {mode:04o}",
+                got.0, got.1, got.2
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+fn kubernetes_validate(files: &[PathBuf]) {
+    let out = Command::new("kubernetes-validate")
+        .args(["--strict", "--kubernetes-version", "1.30.0"])
+        .args(files)
+        .output()
+        .expect("kubernetes-validate (PyPI kubernetes-validate)");
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{all}");
+    assert_eq!(
+        all.matches("passed for resource pod/").count(),
+        files.len(),
+        "{all}"
+    );
+}
+
+fn firewall_check(root: &Path) {
+    let out = Command::new("firewall-offline-cmd")
+        .arg("--system-config")
+        .arg(root.join("etc/firewalld"))
+        .arg("--check-config")
+        .output()
+        .expect("firewall-offline-cmd (Debian package firewalld)");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+const PKI: &str = "etc/kubernetes/pki";
+
+#[test]
+fn single_server_from_a_signed_config_drive() {
+    let site = Site::new();
+    let issued = site.issue(
+        CP,
+        "control-plane, etcd, worker",
+        &["etcd", "kubernetes", "front-proxy", "kubelet-serving"],
+    );
+    let img = site.drive("cp1", CP_CONFIG, &issued, "fat");
+    let root = site.node_root("cp1-root", CP_MAC, &img);
+
+    // First boot.
+    let out = apply(&root, "10.0.0.11");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(&format!("{CP} from config drive")) && stdout.contains("(FAT)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("signed by"), "{stdout}");
+    let r = report(&root);
+    assert_eq!(r["outcome"], "ok", "{r}");
+    let steps: Vec<&str> = r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "users",
+            "pki",
+            "kubeconfig",
+            "staticpods",
+            "kubelet",
+            "containerd",
+            "firewall"
+        ]
+    );
+    assert!(r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["status"] == "applied"));
+
+    // Service accounts with the documented IDs (docs/node-users.md).
+    let passwd = std::fs::read_to_string(root.join("etc/passwd")).unwrap();
+    for (name, id) in [
+        ("etcd", 401),
+        ("kube-apiserver", 402),
+        ("kube-controller-manager", 403),
+        ("kube-scheduler", 404),
+    ] {
+        assert!(
+            passwd
+                .lines()
+                .any(|l| l.starts_with(&format!("{name}:x:{id}:{id}:"))
+                    && l.ends_with(":/sbin/nologin")),
+            "{name}: {passwd}"
+        );
+    }
+
+    // kubeadm's files, with our owners; keys 0600.
+    let (etcd, api, cm, sched) = (401, 402, 403, 404);
+    assert_files(
+        &root,
+        &[
+            ("etc/kubernetes/admin.conf", 0, 0, 0o600),
+            ("etc/kubernetes/kubelet.conf", 0, 0, 0o600),
+            ("etc/kubernetes/controller-manager.conf", cm, cm, 0o600),
+            ("etc/kubernetes/scheduler.conf", sched, sched, 0o600),
+            ("etc/kubernetes/manifests/etcd.yaml", 0, 0, 0o600),
+            ("etc/kubernetes/manifests/kube-apiserver.yaml", 0, 0, 0o600),
+            (
+                "etc/kubernetes/manifests/kube-controller-manager.yaml",
+                0,
+                0,
+                0o600,
+            ),
+            ("etc/kubernetes/manifests/kube-scheduler.yaml", 0, 0, 0o600),
+            ("etc/kubernetes/pki/ca.crt", 0, 0, 0o644),
+            ("etc/kubernetes/pki/apiserver.crt", api, api, 0o644),
+            ("etc/kubernetes/pki/apiserver.key", api, api, 0o600),
+            (
+                "etc/kubernetes/pki/apiserver-kubelet-client.crt",
+                api,
+                api,
+                0o644,
+            ),
+            (
+                "etc/kubernetes/pki/apiserver-kubelet-client.key",
+                api,
+                api,
+                0o600,
+            ),
+            (
+                "etc/kubernetes/pki/apiserver-etcd-client.crt",
+                api,
+                api,
+                0o644,
+            ),
+            (
+                "etc/kubernetes/pki/apiserver-etcd-client.key",
+                api,
+                api,
+                0o600,
+            ),
+            ("etc/kubernetes/pki/front-proxy-ca.crt", 0, 0, 0o644),
+            ("etc/kubernetes/pki/front-proxy-client.crt", api, api, 0o644),
+            ("etc/kubernetes/pki/front-proxy-client.key", api, api, 0o600),
+            ("etc/kubernetes/pki/sa.key", api, cm, 0o640),
+            ("etc/kubernetes/pki/sa.pub", api, api, 0o644),
+            ("etc/kubernetes/pki/etcd/ca.crt", 0, 0, 0o644),
+            ("etc/kubernetes/pki/etcd/server.crt", etcd, etcd, 0o644),
+            ("etc/kubernetes/pki/etcd/server.key", etcd, etcd, 0o600),
+            ("etc/kubernetes/pki/etcd/peer.crt", etcd, etcd, 0o644),
+            ("etc/kubernetes/pki/etcd/peer.key", etcd, etcd, 0o600),
+            (
+                "etc/kubernetes/pki/etcd/healthcheck-client.crt",
+                etcd,
+                etcd,
+                0o644,
+            ),
+            (
+                "etc/kubernetes/pki/etcd/healthcheck-client.key",
+                etcd,
+                etcd,
+                0o600,
+            ),
+            // mk's additions (docs/pki.md): per-host intermediates instead
+            // of the CA keys, client certificates as files.
+            ("etc/kubernetes/pki/ca-intermediate.key", cm, cm, 0o600),
+            ("etc/kubernetes/pki/etcd/ca-intermediate.key", 0, 0, 0o600),
+            ("etc/kubernetes/pki/controller-manager.key", cm, cm, 0o600),
+            ("etc/kubernetes/pki/scheduler.key", sched, sched, 0o600),
+            ("etc/kubernetes/pki/admin.key", 0, 0, 0o600),
+            ("var/lib/kubelet/config.yaml", 0, 0, 0o644),
+            ("var/lib/kubelet/kubeadm-flags.env", 0, 0, 0o644),
+            (
+                "var/lib/kubelet/pki/kubelet-client-current.pem",
+                0,
+                0,
+                0o600,
+            ),
+            ("var/lib/kubelet/pki/kubelet.key", 0, 0, 0o600),
+            ("var/lib/etcd", etcd, etcd, 0o700),
+            ("etc/kubernetes/manifests", 0, 0, 0o700),
+        ],
+    );
+    // Every key anywhere is 0600 (sa.key 0640: two readers, documented).
+    for (path, _) in snapshot(&root) {
+        if path.ends_with(".key") && !path.ends_with("/sa.key") {
+            assert_eq!(meta(&root, &path).2, 0o600, "{path}");
+        }
+    }
+    // Delivered exactly as issued, and a chain openssl accepts.
+    for f in ["apiserver.crt", "etcd/server.key", "sa.pub"] {
+        assert_eq!(
+            std::fs::read(root.join(PKI).join(f)).unwrap(),
+            std::fs::read(issued.join(PKI).join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    let pki = root.join(PKI);
+    ok(Command::new("openssl")
+        .arg("verify")
+        .arg("-CAfile")
+        .arg(pki.join("ca.crt"))
+        .arg("-untrusted")
+        .arg(pki.join("apiserver.crt"))
+        .arg(pki.join("apiserver.crt")));
+    ok(Command::new("openssl")
+        .arg("verify")
+        .arg("-CAfile")
+        .arg(pki.join("etcd/ca.crt"))
+        .arg("-untrusted")
+        .arg(pki.join("etcd/server.crt"))
+        .arg(pki.join("etcd/server.crt")));
+
+    // The real judges.
+    let manifests: Vec<PathBuf> = [
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+    ]
+    .iter()
+    .map(|n| root.join(format!("etc/kubernetes/manifests/{n}.yaml")))
+    .collect();
+    kubernetes_validate(&manifests);
+    firewall_check(&root);
+
+    // Second boot: nothing to do, nothing written but the report (the state
+    // directory's mtime moves with the report's rename).
+    let before = snapshot(&root);
+    let out = apply(&root, "10.0.0.11");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("total: 0 changes"),
+        "{}",
+        text(&out.stdout)
+    );
+    let after = snapshot(&root);
+    let differs: Vec<&String> = after
+        .keys()
+        .chain(before.keys())
+        .filter(|k| before.get(*k) != after.get(*k))
+        .collect();
+    assert!(
+        differs
+            .iter()
+            .all(|k| *k == "var/lib/mk-firstboot/report.json" || *k == "var/lib/mk-firstboot"),
+        "{differs:?}"
+    );
+    assert!(differs.contains(&&"var/lib/mk-firstboot/report.json".to_string()));
+
+    // A new address in the same plane (DNS updated, R29): only what binds
+    // to it, and the certificates keep their bytes and inodes.
+    let out = apply(&root, "10.0.0.12");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let changed: Vec<String> = changed_steps(&root).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(changed, ["staticpods", "kubelet"]);
+    let after_move = snapshot(&root);
+    let mut certs = 0;
+    for (k, v) in &before {
+        if k.starts_with("etc/kubernetes/pki/") || k.starts_with("var/lib/kubelet/pki/") {
+            assert_eq!(after_move.get(k), Some(v), "{k} was touched");
+            certs += 1;
+        }
+    }
+    assert!(certs > 30, "{certs}");
+    let apiserver =
+        std::fs::read_to_string(root.join("etc/kubernetes/manifests/kube-apiserver.yaml")).unwrap();
+    assert!(apiserver.contains("10.0.0.12"), "{apiserver}");
+    assert!(!apiserver.contains("10.0.0.11"), "{apiserver}");
+    kubernetes_validate(&manifests);
+
+    // `plan` on the applied root, from the config exactly as on the drive:
+    // nothing to do.
+    let cfg = from_fat(&img, &site.p("cp1-from-drive"));
+    let out = firstboot()
+        .arg("plan")
+        .arg("--root")
+        .arg(&root)
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--trust")
+        .arg(root.join("etc/mk/config-trust"))
+        .args(["--address", "10.0.0.12"])
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("signed by"), "{stdout}");
+    assert!(
+        stdout.contains("total: 0 changes (nothing was changed)"),
+        "{stdout}"
+    );
+    // ... and with the old address, exactly the re-applied files.
+    let out = firstboot()
+        .arg("plan")
+        .arg("--root")
+        .arg(&root)
+        .arg("--config")
+        .arg(&cfg)
+        .args(["--address", "10.0.0.11"])
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("step pki: 0 changes") && stdout.contains("step users: 0 changes"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("~ /etc/kubernetes/manifests/kube-apiserver.yaml: content"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn worker_from_an_iso_drive() {
+    let site = Site::new();
+    let issued = site.issue(W1, "worker", &["kubernetes", "kubelet-serving"]);
+    // issue-node gives a worker the cluster root: what the planner needs to
+    // check the apiserver (R21).
+    assert!(issued.join(PKI).join("ca.crt").is_file());
+    let img = site.drive("w1", W1_CONFIG, &issued, "iso");
+    let root = site.node_root("w1-root", W1_MAC, &img);
+
+    let out = apply(&root, "10.0.0.21");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("(ISO 9660)"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(report(&root)["outcome"], "ok");
+    assert_files(
+        &root,
+        &[
+            ("etc/kubernetes/kubelet.conf", 0, 0, 0o600),
+            ("etc/kubernetes/pki/ca.crt", 0, 0, 0o644),
+            ("var/lib/kubelet/config.yaml", 0, 0, 0o644),
+            ("var/lib/kubelet/kubeadm-flags.env", 0, 0, 0o644),
+            (
+                "var/lib/kubelet/pki/kubelet-client-current.pem",
+                0,
+                0,
+                0o600,
+            ),
+            ("var/lib/kubelet/pki/kubelet.key", 0, 0, 0o600),
+        ],
+    );
+    let kubelet_conf = std::fs::read_to_string(root.join("etc/kubernetes/kubelet.conf")).unwrap();
+    for want in [
+        "server: https://api.example.test:6443",
+        "name: system:node:w1.example.test",
+        "certificate-authority: /etc/kubernetes/pki/ca.crt",
+    ] {
+        assert!(kubelet_conf.contains(want), "{want}: {kubelet_conf}");
+    }
+    // A worker has no control-plane material: no static pods, no keys in
+    // /etc/kubernetes/pki, no service accounts.
+    let all = snapshot(&root);
+    let cp_only: Vec<&String> = all
+        .keys()
+        .filter(|k| {
+            k.starts_with("etc/kubernetes/manifests/")
+                || (k.starts_with("etc/kubernetes/pki/") && k.ends_with(".key"))
+                || *k == "etc/kubernetes/admin.conf"
+                || *k == "var/lib/etcd"
+        })
+        .collect();
+    assert!(cp_only.is_empty(), "{cp_only:?}");
+    assert_eq!(
+        std::fs::read_to_string(root.join("etc/passwd")).unwrap(),
+        "root:x:0:0:root:/root:/bin/bash\n"
+    );
+    firewall_check(&root);
+    let zones: Vec<String> = std::fs::read_dir(root.join("etc/firewalld/zones"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!zones.iter().any(|z| z.contains("etcd")), "{zones:?}");
+
+    // Second boot: nothing.
+    let out = apply(&root, "10.0.0.21");
+    assert!(
+        text(&out.stdout).contains("total: 0 changes"),
+        "{}",
+        text(&out.stdout)
+    );
+    let cfg = from_iso(&img, &site.p("w1-from-drive"));
+    let out = firstboot()
+        .arg("plan")
+        .arg("--root")
+        .arg(&root)
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--trust")
+        .arg(root.join("etc/mk/config-trust"))
+        .args(["--address", "10.0.0.21"])
+        .output()
+        .unwrap();
+    assert!(
+        text(&out.stdout).contains("total: 0 changes (nothing was changed)"),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}

@@ -1,0 +1,219 @@
+//! The kernel-command-line source against a real TLS server (rustls, in a
+//! thread) with certificates from mk-pki (registry realm: root ->
+//! per-host intermediate -> leaf for `localhost`): the right CA pin
+//! fetches config and signature, a wrong pin is refused naming both
+//! digests, plain http is refused before any connection.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mk_firstboot::source::{self, Places};
+use mk_pki::issue::{self, Ca};
+use mk_pki::plan::{LeafSpec, Reload, RenewedBy, Usage};
+use mk_pki::{KeyAlgorithm, PrivateKey, Realm};
+use sha2::{Digest, Sha256};
+
+struct Pki {
+    chain: Vec<Vec<u8>>,
+    key: PrivateKey,
+    intermediate_der: Vec<u8>,
+}
+
+fn pki() -> Pki {
+    let now = time::OffsetDateTime::now_utc();
+    let rkey = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let root = Ca::new(
+        issue::root(Realm::Registry, &rkey, now, 30).unwrap(),
+        rkey,
+        "root",
+    )
+    .unwrap();
+    let ikey = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let inter = issue::intermediate(
+        &root,
+        Realm::Registry,
+        "localhost",
+        Some(&["localhost".to_string()]),
+        &ikey,
+        now,
+        10,
+    )
+    .unwrap();
+    let intermediate_der = inter.der.clone();
+    let ica = Ca::new(inter, ikey, "intermediate").unwrap();
+    let lkey = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let spec = LeafSpec {
+        id: "registry".into(),
+        realm: Realm::Registry,
+        common_name: "localhost".into(),
+        organizations: vec![],
+        usages: vec![Usage::ServerAuth],
+        dns_names: vec!["localhost".into()],
+        algorithm: KeyAlgorithm::EcdsaP256,
+        lifetime_days: 2,
+        cert_path: "/x.crt".into(),
+        key_path: "/x.key".into(),
+        renewed_by: RenewedBy::Node,
+        reload: Reload::Nothing,
+    };
+    let leaf = issue::leaf(&ica, &spec, &lkey, now).unwrap();
+    Pki {
+        chain: vec![leaf.der, intermediate_der.clone()],
+        key: lkey,
+        intermediate_der,
+    }
+}
+
+/// Serves `files` (path -> body) over TLS to `n` connections.
+fn serve(pki: &Pki, files: Vec<(&'static str, Vec<u8>)>, n: usize) -> u16 {
+    let certs = pki
+        .chain
+        .iter()
+        .map(|d| rustls::pki_types::CertificateDer::from(d.clone()))
+        .collect();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(pki.key.to_pkcs8_der().to_vec().into());
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(n) {
+            let Ok(tcp) = stream else { continue };
+            let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, tcp);
+            let mut req = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match tls.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => req.extend_from_slice(&buf[..k]),
+                }
+            }
+            let line = String::from_utf8_lossy(&req)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let path = line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or_default()
+                .to_string();
+            let resp = match files.iter().find(|(p, _)| *p == path) {
+                Some((_, body)) => {
+                    let mut r =
+                        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len())
+                            .into_bytes();
+                    r.extend_from_slice(body);
+                    r
+                }
+                None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            };
+            let _ = tls.write_all(&resp);
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+        }
+    });
+    port
+}
+
+fn places(dir: &std::path::Path, cmdline: &str) -> Places {
+    std::fs::create_dir_all(dir.join("proc")).unwrap();
+    std::fs::write(dir.join("proc/cmdline"), cmdline).unwrap();
+    let mut p = Places::under(dir);
+    p.attempts = 1;
+    p.timeout = Duration::from_secs(10);
+    p
+}
+
+#[test]
+fn pinned_ca_fetches_config_and_signature() {
+    let pki = pki();
+    let port = serve(
+        &pki,
+        vec![
+            ("/rack1/node-config.yaml", b"config".to_vec()),
+            ("/rack1/node-config.yaml.minisig", b"sig".to_vec()),
+        ],
+        2,
+    );
+    let pin = hex::encode(Sha256::digest(&pki.intermediate_der));
+    let d = tempfile::tempdir().unwrap();
+    let p = places(d.path(), &format!("ro mk.config=https://localhost:{port}/rack1/node-config.yaml mk.config.ca=sha256:{pin}\n"));
+    let got = source::find(&p, None).unwrap();
+    assert_eq!(got.config, b"config");
+    assert_eq!(got.signature.as_deref(), Some(&b"sig"[..]));
+    assert_eq!(
+        got.origin,
+        format!("https://localhost:{port}/rack1/node-config.yaml (CA pinned)")
+    );
+}
+
+#[test]
+fn wrong_pin_is_refused_naming_both_digests() {
+    let pki = pki();
+    let port = serve(&pki, vec![("/c", b"config".to_vec())], 1);
+    let wrong = hex::encode(Sha256::digest(b"some other CA"));
+    let d = tempfile::tempdir().unwrap();
+    let p = places(
+        d.path(),
+        &format!("mk.config=https://localhost:{port}/c mk.config.ca=sha256:{wrong}"),
+    );
+    let e = source::find(&p, None).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!(
+            "mk.config.ca=sha256:{wrong} is none of the 2 certificate(s)"
+        )),
+        "{e}"
+    );
+    assert!(
+        e.contains(&format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest(&pki.intermediate_der))
+        )),
+        "{e}"
+    );
+    assert!(
+        e.contains(&format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest(&pki.chain[0]))
+        )),
+        "{e}"
+    );
+}
+
+#[test]
+fn right_pin_wrong_name_is_refused() {
+    // 127.0.0.1 is not a name in the certificate (R28: no IP SANs).
+    let pki = pki();
+    let port = serve(&pki, vec![("/c", b"config".to_vec())], 1);
+    let pin = hex::encode(Sha256::digest(&pki.intermediate_der));
+    let d = tempfile::tempdir().unwrap();
+    let p = places(
+        d.path(),
+        &format!("mk.config=https://127.0.0.1:{port}/c mk.config.ca=sha256:{pin}"),
+    );
+    let e = source::find(&p, None).unwrap_err().to_string();
+    assert!(e.contains("does not verify against the pinned CA"), "{e}");
+}
+
+#[test]
+fn plain_http_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let p = places(
+        d.path(),
+        "mk.config=http://localhost/c mk.config.ca=sha256:00",
+    );
+    let e = source::find(&p, None).unwrap_err().to_string();
+    assert!(e.contains("plain http is refused"), "{e}");
+}

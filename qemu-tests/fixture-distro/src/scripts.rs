@@ -1,0 +1,174 @@
+//! Maintainer scripts that matter, rewritten as RPM scriptlets. Debian's
+//! own scripts call dpkg and debconf helpers (dpkg-maintscript-helper,
+//! deb-systemd-helper, update-alternatives ...) that make no sense under
+//! rpm, so none is carried over; this table lists, per package, what a
+//! booting, SELinux-enforcing root needs, with the files those scriptlets
+//! create declared `%ghost` so that the image's unowned-file check passes.
+//! What scriptlets create below directories we cannot list file by file
+//! is in [`SCRIPTLET_STATE`].
+
+use mk_rpmpack::{FileSpec, ScriptKind};
+
+/// Unowned paths the curated scriptlets leave (allow-list for
+/// `mk_install::InstallOptions::allowed_unowned`).
+pub const SCRIPTLET_STATE: &[&str] = &[
+    // Backups and lock of useradd/groupadd/pwconv/systemd-sysusers.
+    "/etc/passwd-",
+    "/etc/group-",
+    "/etc/shadow-",
+    "/etc/gshadow-",
+    "/etc/.pwd.lock",
+    "/etc/subuid",
+    "/etc/subgid",
+    "/etc/subuid-",
+    "/etc/subgid-",
+    // The SELinux module store and the files semodule builds from it
+    // (policy.33 and file_contexts are ghosts; the rest varies).
+    "/var/lib/selinux/**",
+    "/etc/selinux/default/**",
+];
+
+/// The curated additions for one package.
+#[derive(Debug, Default)]
+pub struct Curated {
+    pub scripts: Vec<(ScriptKind, String)>,
+    /// Extra entries (ghosts, or files Debian creates in scripts).
+    pub files: Vec<FileSpec>,
+    /// `Requires(post)` for what the scriptlets run.
+    pub requires_post: Vec<&'static str>,
+    /// `Requires(pre)`.
+    pub requires_pre: Vec<&'static str>,
+}
+
+/// Files `depmod` writes for a kernel.
+const DEPMOD_OUTPUT: &[&str] = &[
+    "modules.alias",
+    "modules.alias.bin",
+    "modules.builtin.alias.bin",
+    "modules.builtin.bin",
+    "modules.dep",
+    "modules.dep.bin",
+    "modules.devname",
+    "modules.softdep",
+    "modules.symbols",
+    "modules.symbols.bin",
+];
+
+pub fn curated(package: &str) -> Curated {
+    let mut c = Curated::default();
+    match package {
+        // dpkg's base-passwd postinst copies the master files when absent:
+        // every other account tool edits them.
+        "base-passwd" => {
+            c.scripts.push((
+                ScriptKind::Post,
+                "[ -e /etc/passwd ] || cp /usr/share/base-passwd/passwd.master /etc/passwd\n\
+                 [ -e /etc/group ] || cp /usr/share/base-passwd/group.master /etc/group\n\
+                 chmod 0644 /etc/passwd /etc/group\n"
+                    .into(),
+            ));
+            c.files
+                .push(FileSpec::ghost("/etc/passwd").mode(0o644).noreplace());
+            c.files
+                .push(FileSpec::ghost("/etc/group").mode(0o644).noreplace());
+            c.requires_post.push("coreutils");
+        }
+        // passwd's postinst runs `shadowconfig on`: shadow files from passwd
+        // and group, readable by group shadow.
+        "passwd" => {
+            c.scripts.push((
+                ScriptKind::Post,
+                "[ -e /etc/shadow ] || pwconv\n\
+                 [ -e /etc/gshadow ] || grpconv\n\
+                 chown root:shadow /etc/shadow /etc/gshadow\n\
+                 chmod 0640 /etc/shadow /etc/gshadow\n"
+                    .into(),
+            ));
+            for p in ["/etc/shadow", "/etc/gshadow"] {
+                c.files.push(
+                    FileSpec::ghost(p)
+                        .mode(0o640)
+                        .owner("root", "shadow")
+                        .noreplace(),
+                );
+            }
+            c.requires_post.extend(["base-passwd", "coreutils"]);
+            c.requires_pre.push("base-passwd");
+        }
+        // The system users and groups of every sysusers.d file in the set
+        // (systemd-journal, systemd-network, messagebus ...): after the
+        // whole transaction, so that files of packages installed after
+        // systemd are seen.
+        "systemd" => {
+            c.scripts
+                .push((ScriptKind::Posttrans, "systemd-sysusers\n".into()));
+            c.requires_post.extend(["passwd", "base-passwd"]);
+        }
+        // The dynamic linker's cache, once all libraries are in.
+        "libc-bin" => {
+            c.scripts.push((ScriptKind::Posttrans, "ldconfig\n".into()));
+            c.files
+                .push(FileSpec::ghost("/etc/ld.so.cache").mode(0o644));
+            c.files
+                .push(FileSpec::ghost("/var/cache/ldconfig/aux-cache").mode(0o600));
+        }
+        // Install the policy modules into the store and build the binary
+        // policy and file_contexts (what Debian's postinst does with
+        // semodule), without loading it into the running kernel (-n).
+        "selinux-policy-default" => {
+            c.scripts.push((
+                ScriptKind::Posttrans,
+                "set -e\n\
+                 cd /usr/share/selinux/default\n\
+                 args=\n\
+                 for m in $(cat .modules); do args=\"$args -i $m.pp.bz2\"; done\n\
+                 semodule -X 100 -n -s default $args\n"
+                    .into(),
+            ));
+            c.files.push(
+                FileSpec::bytes(
+                    "/etc/selinux/config",
+                    "# Written by mk-fixture-distro (Debian's selinux-basics would).\n\
+                     SELINUX=enforcing\n\
+                     SELINUXTYPE=default\n",
+                )
+                .noreplace(),
+            );
+            c.files
+                .push(FileSpec::ghost("/etc/selinux/default/policy/policy.33").mode(0o644));
+            c.files.push(
+                FileSpec::ghost("/etc/selinux/default/contexts/files/file_contexts").mode(0o644),
+            );
+            c.requires_post
+                .extend(["policycoreutils", "semodule-utils", "libsemanage-common"]);
+        }
+        // Debian's rpm keeps its database in ~/.rpmdb (rpm is a guest on a
+        // dpkg system there); in this distribution rpm owns the system, so
+        // the database lives where CentOS keeps it.
+        "rpm-common" => {
+            c.files.push(
+                FileSpec::bytes(
+                    "/usr/lib/rpm/macros.d/macros.mk-dbpath",
+                    "# mk-fixture-distro: rpm is the system's package manager here.\n\
+                     %_dbpath /var/lib/rpm\n",
+                )
+                .mode(0o644),
+            );
+        }
+        _ => {}
+    }
+    // Kernel images: module dependency files, which Debian's postinst
+    // generates with depmod (dracut and modprobe need them).
+    if let Some(kver) = package.strip_prefix("linux-image-") {
+        if kver.starts_with(|c: char| c.is_ascii_digit()) {
+            c.scripts
+                .push((ScriptKind::Posttrans, format!("depmod -a {kver}\n")));
+            for f in DEPMOD_OUTPUT {
+                c.files
+                    .push(FileSpec::ghost(&format!("/usr/lib/modules/{kver}/{f}")).mode(0o644));
+            }
+            c.requires_post.push("kmod");
+        }
+    }
+    c
+}

@@ -1,0 +1,235 @@
+//! Boot tests: node images built from the fixture distribution (Debian
+//! packages repackaged as RPMs, `mk-fixture-distro`) with the example
+//! recipe (examples/image), booted in QEMU (TCG, OVMF/UEFI) and judged by
+//! their serial console.
+//!
+//! Helpers shared by the tests: the inputs ([`example_inputs_in`]), a recipe
+//! in a scratch directory ([`write_recipe`]), and [`boot`].
+//!
+//! Needs (CI installs them): root, qemu-system-x86 + qemu-utils, ovmf,
+//! e2fsprogs, mtools, gdisk, dosfstools, apt-get (the fixture
+//! distribution), and what packaging/build.sh needs for mk-firstboot.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace")
+        .to_path_buf()
+}
+
+/// Unowned paths the fixture distribution's scriptlets leave.
+pub fn fixture_allowed_unowned() -> Vec<String> {
+    mk_fixture_distro::SCRIPTLET_STATE
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+/// The repositories of the example image: the fixture distribution
+/// (built or reused from target/fixture-distro) and a directory with the
+/// mk-firstboot RPM built by packaging/build.sh (cached in target/).
+pub struct Inputs {
+    pub fixture_repo: PathBuf,
+    pub mk_repo: PathBuf,
+}
+
+/// Builds the inputs; the mk-firstboot RPM is copied into `dir/mk-repo`
+/// so that no other test can replace it while this one installs it.
+pub fn example_inputs_in(dir: &Path) -> Inputs {
+    let ws = workspace();
+    let fixture_repo = mk_fixture_distro::build(&mk_fixture_distro::Options {
+        list: ws.join("qemu-tests/fixture-distro/packages.txt"),
+        cache_dir: ws.join("target/fixture-distro"),
+    })
+    .unwrap_or_else(|e| panic!("fixture distribution: {e}"));
+    let shared = ws.join("target/qemu-tests/mk-rpms");
+    std::fs::create_dir_all(&shared).unwrap();
+    // packaging/build.sh is incremental (cargo); serialised between test
+    // processes with flock(1), since it replaces the RPM.
+    let out = Command::new("flock")
+        .arg(ws.join("target/qemu-tests/mk-rpms.lock"))
+        .arg("sh")
+        .arg(ws.join("packaging/build.sh"))
+        .arg(&shared)
+        .current_dir(&ws)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("flock (util-linux) and packaging/build.sh");
+    assert!(out.status.success(), "packaging/build.sh failed");
+    let rpm = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .map(|l| PathBuf::from(l.trim()))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| panic!("packaging/build.sh printed no RPM path"));
+    let mk_repo = dir.join("mk-repo");
+    std::fs::create_dir_all(&mk_repo).unwrap();
+    std::fs::copy(&rpm, mk_repo.join(rpm.file_name().unwrap())).unwrap();
+    Inputs {
+        fixture_repo,
+        mk_repo,
+    }
+}
+
+/// Writes `dir/image.yaml` and `dir/node.ks` for the example image (the
+/// kickstart from examples/image with `ks_edit` applied), with outputs in
+/// `dir/out`. Returns the recipe path.
+pub fn write_recipe(
+    dir: &Path,
+    inputs: &Inputs,
+    ks_edit: impl Fn(String) -> String,
+    root_size: &str,
+) -> PathBuf {
+    let ws = workspace();
+    let ks = std::fs::read_to_string(ws.join("examples/image/node.ks")).unwrap();
+    std::fs::write(dir.join("node.ks"), ks_edit(ks)).unwrap();
+    let recipe = format!(
+        "kickstart: node.ks\nrepos:\n  - {}\n  - {}\noutputs:\n  raw: out/node.raw\n  qcow2: out/node.qcow2\n  root_size: {root_size}\n  state_size: 512MiB\noverlays:\n  - {}\nsource_date_epoch: 1700000000\n",
+        inputs.fixture_repo.display(),
+        inputs.mk_repo.display(),
+        ws.join("overlays/node").display()
+    );
+    let p = dir.join("image.yaml");
+    std::fs::write(&p, recipe).unwrap();
+    p
+}
+
+/// Scratch directories on real disk (images are large).
+pub fn scratch(prefix: &str) -> tempfile::TempDir {
+    let base = workspace().join("target/qemu-tests/scratch");
+    std::fs::create_dir_all(&base).unwrap();
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(base)
+        .unwrap()
+}
+
+pub fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("info")
+        .try_init();
+}
+
+/// The firmware: OVMF code (read-only) and a writable copy of its variables.
+fn ovmf(dir: &Path) -> (PathBuf, PathBuf) {
+    for (code, vars) in [
+        (
+            "/usr/share/OVMF/OVMF_CODE_4M.fd",
+            "/usr/share/OVMF/OVMF_VARS_4M.fd",
+        ),
+        (
+            "/usr/share/OVMF/OVMF_CODE.fd",
+            "/usr/share/OVMF/OVMF_VARS.fd",
+        ),
+    ] {
+        if Path::new(code).is_file() && Path::new(vars).is_file() {
+            let v = dir.join("OVMF_VARS.fd");
+            std::fs::copy(vars, &v).unwrap();
+            return (PathBuf::from(code), v);
+        }
+    }
+    panic!("no OVMF firmware under /usr/share/OVMF (apt package `ovmf`)");
+}
+
+/// What a boot produced.
+pub struct Boot {
+    pub console: String,
+    /// Seconds from power-on until `until` appeared (None: timed out).
+    pub secs: Option<f64>,
+}
+
+/// Boots `image` (raw; a copy-on-write overlay keeps it unchanged) with
+/// `qemu-system-x86_64 -accel tcg -m 2048 -smp 2` and OVMF, the serial
+/// console to a file, until the console shows `until` or `timeout` passes;
+/// then QEMU is killed.
+pub fn boot(image: &Path, until: &str, timeout: Duration) -> Boot {
+    let dir = tempfile::tempdir_in(image.parent().unwrap()).unwrap();
+    let (code, vars) = ovmf(dir.path());
+    let overlay = dir.path().join("boot.qcow2");
+    let st = Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
+        .arg(image)
+        .arg(&overlay)
+        .status()
+        .expect("qemu-img (apt qemu-utils)");
+    assert!(st.success());
+    let console = dir.path().join("console.log");
+    let started = Instant::now();
+    let mut child = Command::new("qemu-system-x86_64")
+        .args(["-accel", "tcg", "-m", "2048", "-smp", "2", "-nographic"])
+        .args(["-monitor", "none", "-display", "none", "-no-reboot"])
+        .arg("-drive")
+        .arg(format!(
+            "if=pflash,format=raw,readonly=on,file={}",
+            code.display()
+        ))
+        .arg("-drive")
+        .arg(format!("if=pflash,format=raw,file={}", vars.display()))
+        .arg("-drive")
+        .arg(format!("file={},format=qcow2,if=virtio", overlay.display()))
+        .args(["-nic", "user,model=virtio-net-pci"])
+        .arg("-serial")
+        .arg(format!("file:{}", console.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("qemu-system-x86_64 (apt qemu-system-x86)");
+    let mut secs = None;
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let text = std::fs::read(&console).unwrap_or_default();
+        if String::from_utf8_lossy(&text).contains(until) {
+            secs = Some(started.elapsed().as_secs_f64());
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = e.read_to_string(&mut err);
+            }
+            eprintln!("qemu exited early ({status}): {err}");
+            break;
+        }
+        if started.elapsed() > timeout {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read(&console).unwrap_or_default();
+    Boot {
+        console: String::from_utf8_lossy(&text).into_owned(),
+        secs,
+    }
+}
+
+/// The value of a `MK-CHECK key=value` console line (mk-image-check.service
+/// in overlays/node).
+pub fn check_value<'a>(console: &'a str, key: &str) -> Option<&'a str> {
+    let needle = format!("MK-CHECK {key}=");
+    console.lines().find_map(|l| {
+        let i = l.find(&needle)?;
+        Some(l[i + needle.len()..].trim_end_matches('\r').trim())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_values_are_read_from_console_lines() {
+        let c = "[  1.0] image-check[378]: MK-CHECK selinux=enforcing\r\n[ 1.1] x: MK-CHECK root=ro,relatime\n";
+        assert_eq!(check_value(c, "selinux"), Some("enforcing"));
+        assert_eq!(check_value(c, "root"), Some("ro,relatime"));
+        assert_eq!(check_value(c, "var"), None);
+    }
+}
