@@ -61,14 +61,14 @@ fn unsupported_kickstart_setting_names_its_line() {
         |ks| {
             ks.replace(
                 "rootpw --lock\n",
-                "rootpw --lock\nfirewall --enabled --service=ssh\n",
+                "rootpw --lock\nnetwork --bootproto=dhcp\n",
             )
         },
         "1GiB",
     );
     let e = build_err(r);
     assert!(
-        e.contains("node.ks:8: `firewall` is not applied by image builds yet"),
+        e.contains("node.ks:8: `network` is not applied by image builds yet"),
         "{e}"
     );
     assert_no_output(d.path());

@@ -145,14 +145,8 @@ pub struct Report {
 /// Kickstart settings image builds refuse instead of ignoring.
 fn check_supported(file: &str, ks: &Kickstart) -> Result<(), ImageError> {
     let hint_overlay = "ship the setting as a file in an overlay, or configure it at first boot";
-    let checks: [(Option<usize>, &'static str, &'static str); 2] = [
-        (ks.networks.first().map(|n| n.line), "network", hint_overlay),
-        (
-            ks.firewall.as_ref().map(|f| f.line),
-            "firewall",
-            "mk-firstboot configures firewalld zones per plane (R25)",
-        ),
-    ];
+    let checks: [(Option<usize>, &'static str, &'static str); 1] =
+        [(ks.networks.first().map(|n| n.line), "network", hint_overlay)];
     for (line, command, hint) in checks {
         if let Some(line) = line {
             return Err(ImageError::Unsupported {
@@ -435,7 +429,22 @@ pub fn build(opts: &BuildOptions) -> Result<Report, ImageError> {
             "no {FIRSTBOOT_UNIT} in the image (add the mk-firstboot package to %packages)"
         );
     }
-    system::configure_services(&root, &ks, &extra_units)?;
+    // kickstart `firewall --enabled`: firewalld runs (its default zone came
+    // with the settings package); `--disabled`: it does not.
+    let mut ks_units = ks.clone();
+    if let Some(f) = &ks.firewall {
+        let services = ks_units.services.get_or_insert(mk_kickstart::Services {
+            line: f.line,
+            enabled: Vec::new(),
+            disabled: Vec::new(),
+        });
+        if f.enabled {
+            services.enabled.push(settings::FIREWALL_UNIT.to_string());
+        } else {
+            services.disabled.push(settings::FIREWALL_UNIT.to_string());
+        }
+    }
+    system::configure_services(&root, &ks_units, &extra_units)?;
     let logs = w.join("logs");
     std::fs::create_dir(&logs).map_err(ImageError::io(&logs))?;
     system::run_post_scripts(&root, &ks, &logs, epoch)?;
