@@ -21,6 +21,8 @@ mod package;
 mod tree;
 pub mod validate;
 
+/// Also used by mk-synthrpm's test packages.
+pub use package::drop_script_bodies;
 pub use package::{
     Compression, Content, Dep, DepKind, FileKind, FileSpec, Op, PackError, Package, Script,
     ScriptKind, DEFAULT_BUILD_TIME,

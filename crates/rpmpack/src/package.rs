@@ -828,7 +828,7 @@ impl Package {
 /// would then run `PROGRAM <empty temp file>`. rpmbuild writes only the
 /// program tag for `%post -p PROGRAM`, so rebuild the header without the body
 /// tags and re-digest it (the payload is unchanged).
-fn drop_script_bodies(pkg: rpm::Package, tags: &[u32]) -> Result<rpm::Package, rpm::Error> {
+pub fn drop_script_bodies(pkg: rpm::Package, tags: &[u32]) -> Result<rpm::Package, rpm::Error> {
     let immutable = IndexTag::RPMTAG_HEADERIMMUTABLE as u32;
     let entries = pkg
         .metadata

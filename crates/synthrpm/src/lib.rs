@@ -10,10 +10,7 @@ pub mod example;
 
 pub use chain::{chain_plan, generate_chain_repo};
 
-use rpm::{
-    Dependency, DependencyFlags, FileOptions, Header, HeaderEntry, IndexTag, PackageBuilder,
-    PackageMetadata, Scriptlet, SignatureHeaderBuilder,
-};
+use rpm::{Dependency, DependencyFlags, FileOptions, IndexTag, PackageBuilder, Scriptlet};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -448,7 +445,7 @@ impl SynthPackage {
         if program_only.is_empty() {
             Ok(pkg)
         } else {
-            drop_script_bodies(pkg, &program_only).map_err(rpm_err)
+            mk_rpmpack::drop_script_bodies(pkg, &program_only).map_err(rpm_err)
         }
     }
 
@@ -516,33 +513,4 @@ fn scriptlet(s: &Script) -> Scriptlet {
         Script::Body(body) => Scriptlet::new(body.clone()).prog(vec!["/bin/sh"]),
         Script::Program(p) => Scriptlet::new("").prog(vec![p.clone()]),
     }
-}
-
-/// The rpm crate always writes a scriptlet's body tag, even when empty; rpm
-/// would then run `PROGRAM <empty temp file>`. rpmbuild writes only the
-/// program tag for `%post -p PROGRAM`, so rebuild the header without the body
-/// tags and re-digest it (the payload is unchanged).
-fn drop_script_bodies(pkg: rpm::Package, tags: &[u32]) -> Result<rpm::Package, rpm::Error> {
-    let immutable = IndexTag::RPMTAG_HEADERIMMUTABLE as u32;
-    let entries = pkg
-        .metadata
-        .header
-        .get_all_entries()?
-        .into_iter()
-        .filter(|(tag, _)| *tag != immutable && !tags.contains(tag))
-        .map(|(tag, data)| HeaderEntry::new(tag, data));
-    let mut metadata = PackageMetadata {
-        lead: pkg.metadata.lead,
-        signature: pkg.metadata.signature,
-        header: Header::<IndexTag>::from_entries(entries, IndexTag::RPMTAG_HEADERIMMUTABLE),
-    };
-    let header_bytes = metadata.header_bytes()?;
-    metadata.signature = SignatureHeaderBuilder::from_existing(&metadata.signature)?
-        .set_content_length(header_bytes.len() as u64 + pkg.payload.len() as u64)
-        .calculate_digests(&header_bytes)
-        .build()?;
-    Ok(rpm::Package {
-        metadata,
-        payload: pkg.payload,
-    })
 }
