@@ -86,14 +86,29 @@ pub fn write_recipe(
     ks_edit: impl Fn(String) -> String,
     root_size: &str,
 ) -> PathBuf {
+    write_recipe_with_overlays(dir, inputs, ks_edit, root_size, &[])
+}
+
+/// [`write_recipe`] with `extra_overlays` after overlays/node (e.g. a test
+/// key in /etc/mk/config-trust).
+pub fn write_recipe_with_overlays(
+    dir: &Path,
+    inputs: &Inputs,
+    ks_edit: impl Fn(String) -> String,
+    root_size: &str,
+    extra_overlays: &[PathBuf],
+) -> PathBuf {
     let ws = workspace();
     let ks = std::fs::read_to_string(ws.join("examples/image/node.ks")).unwrap();
     std::fs::write(dir.join("node.ks"), ks_edit(ks)).unwrap();
+    let mut overlays = format!("  - {}\n", ws.join("overlays/node").display());
+    for o in extra_overlays {
+        overlays.push_str(&format!("  - {}\n", o.display()));
+    }
     let recipe = format!(
-        "kickstart: node.ks\nrepos:\n  - {}\n  - {}\noutputs:\n  raw: out/node.raw\n  qcow2: out/node.qcow2\n  root_size: {root_size}\n  state_size: 512MiB\noverlays:\n  - {}\nsource_date_epoch: 1700000000\n",
+        "kickstart: node.ks\nrepos:\n  - {}\n  - {}\noutputs:\n  raw: out/node.raw\n  qcow2: out/node.qcow2\n  root_size: {root_size}\n  state_size: 512MiB\noverlays:\n{overlays}source_date_epoch: 1700000000\n",
         inputs.fixture_repo.display(),
         inputs.mk_repo.display(),
-        ws.join("overlays/node").display()
     );
     let p = dir.join("image.yaml");
     std::fs::write(&p, recipe).unwrap();
@@ -150,6 +165,12 @@ pub struct Boot {
 /// console to a file, until the console shows `until` or `timeout` passes;
 /// then QEMU is killed.
 pub fn boot(image: &Path, until: &str, timeout: Duration) -> Boot {
+    boot_with_drives(image, &[], until, timeout)
+}
+
+/// [`boot`] with `drives` (raw images, e.g. a config drive) attached
+/// read-only as further virtio disks after the image (vdb, vdc, ...).
+pub fn boot_with_drives(image: &Path, drives: &[PathBuf], until: &str, timeout: Duration) -> Boot {
     let dir = tempfile::tempdir_in(image.parent().unwrap()).unwrap();
     let (code, vars) = ovmf(dir.path());
     let overlay = dir.path().join("boot.qcow2");
@@ -174,6 +195,12 @@ pub fn boot(image: &Path, until: &str, timeout: Duration) -> Boot {
         .arg(format!("if=pflash,format=raw,file={}", vars.display()))
         .arg("-drive")
         .arg(format!("file={},format=qcow2,if=virtio", overlay.display()))
+        .args(drives.iter().flat_map(|d| {
+            [
+                "-drive".to_string(),
+                format!("file={},format=raw,if=virtio,readonly=on", d.display()),
+            ]
+        }))
         .args(["-nic", "user,model=virtio-net-pci"])
         .arg("-serial")
         .arg(format!("file:{}", console.display()))

@@ -72,8 +72,15 @@ fn example_image_boots_enforcing_read_only_to_multi_user() {
     if check_value(c, "firstboot").is_none_or(|s| s == "inactive") {
         fail("mk-firstboot.service did not run");
     }
-    // The persistent /etc/kubernetes bind mount works under enforcing.
-    if c.contains("MK-CHECK failed-unit etc-kubernetes.mount") {
-        fail("etc-kubernetes.mount failed");
+    // The persistent /etc bind mounts work under enforcing.
+    for unit in [
+        "etc-kubernetes.mount",
+        "etc-containerd.mount",
+        "etc-firewalld-zones.mount",
+        "etc-firewalld-services.mount",
+    ] {
+        if c.contains(&format!("MK-CHECK failed-unit {unit}")) {
+            fail(&format!("{unit} failed"));
+        }
     }
 }

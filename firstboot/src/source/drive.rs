@@ -200,7 +200,7 @@ pub fn candidates(sys: &Path, dev: &Path) -> Result<Vec<PathBuf>, DriveError> {
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(0);
-        if size == 0 {
+        if size == 0 || aliases_whole_disk(&base) {
             continue;
         }
         let name = std::fs::read_to_string(base.join("uevent"))
@@ -214,6 +214,16 @@ pub fn candidates(sys: &Path, dev: &Path) -> Result<Vec<PathBuf>, DriveError> {
     }
     out.sort();
     Ok(out)
+}
+
+/// A partition that starts at sector 0 is its whole disk again: mformat
+/// (used for FAT config drives) writes a partition table whose one entry
+/// covers the disk from sector 0, so the kernel shows `vdb` and `vdb1` with
+/// the same bytes. The disk itself is probed; the alias is skipped, else
+/// one drive would count as two.
+fn aliases_whole_disk(sysfs_entry: &Path) -> bool {
+    sysfs_entry.join("partition").is_file()
+        && std::fs::read_to_string(sysfs_entry.join("start")).is_ok_and(|s| s.trim() == "0")
 }
 
 /// Finds the one config drive among `candidates` and reads its files.
@@ -324,4 +334,44 @@ fn read_iso(dev: &Device) -> Result<Files, String> {
             .map_err(|e| e.to_string())
     };
     Ok((read(CONFIG_NAME)?, read(SIGNATURE_NAME)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(sys: &Path, name: &str, files: &[(&str, &str)]) {
+        let d = sys.join("class/block").join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("uevent"), format!("DEVNAME={name}\n")).unwrap();
+        for (f, v) in files {
+            std::fs::write(d.join(f), v).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_partition_aliasing_its_disk_from_sector_0_is_not_a_second_drive() {
+        let t = tempfile::tempdir().unwrap();
+        let sys = t.path();
+        block(sys, "vdb", &[("size", "2880\n")]);
+        // What mformat's partition table makes the kernel show.
+        block(
+            sys,
+            "vdb1",
+            &[("size", "2880\n"), ("partition", "1\n"), ("start", "0\n")],
+        );
+        // A real partition, and an empty CD drive.
+        block(
+            sys,
+            "vda2",
+            &[
+                ("size", "4096\n"),
+                ("partition", "2\n"),
+                ("start", "2048\n"),
+            ],
+        );
+        block(sys, "sr0", &[("size", "0\n")]);
+        let c = candidates(sys, Path::new("/dev")).unwrap();
+        assert_eq!(c, [PathBuf::from("/dev/vda2"), PathBuf::from("/dev/vdb")]);
+    }
 }
