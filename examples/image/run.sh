@@ -11,7 +11,9 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
 out=target/example-image
 mkdir -p "$out/repos/mk"
-fixture=$(cargo run --quiet -p mk-fixture-distro -- build | tail -n 1)
+# The tool prints the repository path relative to the workspace; the link
+# below needs it absolute.
+fixture=$(realpath "$(cargo run --quiet -p mk-fixture-distro -- build | tail -n 1)")
 ln -sfn "$fixture" "$out/repos/fixture"
 packaging/build.sh "$out/repos/mk" >/dev/null
 allow=()
