@@ -29,6 +29,7 @@ enum Command {
     Verify(cmd::verify::Args),
     Pki(cmd::pki::Args),
     Image(cmd::image::Args),
+    ImageBuild(cmd::image_build::Args),
     ConfigDrive(cmd::config_drive::Args),
     Package(cmd::package::Args),
 }
@@ -51,6 +52,7 @@ fn main() -> std::process::ExitCode {
         Command::Verify(a) => cmd::verify::run(a),
         Command::Pki(a) => cmd::pki::run(a),
         Command::Image(a) => cmd::image::run(a),
+        Command::ImageBuild(a) => cmd::image_build::run(a),
         Command::ConfigDrive(a) => cmd::config_drive::run(a),
         Command::Package(a) => cmd::package::run(a),
     };

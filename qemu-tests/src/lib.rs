@@ -8,7 +8,11 @@
 //!
 //! Needs (CI installs them): root, qemu-system-x86 + qemu-utils, ovmf,
 //! e2fsprogs, mtools, gdisk, dosfstools, apt-get (the fixture
-//! distribution), and what packaging/build.sh needs for mk-firstboot.
+//! distribution), and what packaging/build.sh needs for mk-firstboot;
+//! containerd + runc for tests/containerd.rs ([`containerd`]).
+
+pub mod containerd;
+pub mod containers;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -98,12 +102,31 @@ pub fn write_recipe_with_overlays(
     root_size: &str,
     extra_overlays: &[PathBuf],
 ) -> PathBuf {
+    write_recipe_with_archives(dir, inputs, ks_edit, root_size, extra_overlays, &[])
+}
+
+/// [`write_recipe_with_overlays`] with container image archives
+/// (`image_archives`: packaged as mk-container-images, imported at boot).
+pub fn write_recipe_with_archives(
+    dir: &Path,
+    inputs: &Inputs,
+    ks_edit: impl Fn(String) -> String,
+    root_size: &str,
+    extra_overlays: &[PathBuf],
+    image_archives: &[PathBuf],
+) -> PathBuf {
     let ws = workspace();
     let ks = std::fs::read_to_string(ws.join("examples/image/node.ks")).unwrap();
     std::fs::write(dir.join("node.ks"), ks_edit(ks)).unwrap();
     let mut overlays = format!("  - {}\n", ws.join("overlays/node").display());
     for o in extra_overlays {
         overlays.push_str(&format!("  - {}\n", o.display()));
+    }
+    if !image_archives.is_empty() {
+        overlays.push_str("image_archives:\n");
+        for a in image_archives {
+            overlays.push_str(&format!("  - {}\n", a.display()));
+        }
     }
     let recipe = format!(
         "kickstart: node.ks\nrepos:\n  - {}\n  - {}\noutputs:\n  raw: out/node.raw\n  qcow2: out/node.qcow2\n  root_size: {root_size}\n  state_size: 512MiB\noverlays:\n{overlays}source_date_epoch: 1700000000\n",
@@ -171,6 +194,21 @@ pub fn boot(image: &Path, until: &str, timeout: Duration) -> Boot {
 /// [`boot`] with `drives` (raw images, e.g. a config drive) attached
 /// read-only as further virtio disks after the image (vdb, vdc, ...).
 pub fn boot_with_drives(image: &Path, drives: &[PathBuf], until: &str, timeout: Duration) -> Boot {
+    boot_inner(image, drives, true, until, timeout)
+}
+
+/// [`boot`] with no network device at all (`-nic none`): an offline node.
+pub fn boot_offline(image: &Path, until: &str, timeout: Duration) -> Boot {
+    boot_inner(image, &[], false, until, timeout)
+}
+
+fn boot_inner(
+    image: &Path,
+    drives: &[PathBuf],
+    network: bool,
+    until: &str,
+    timeout: Duration,
+) -> Boot {
     let dir = tempfile::tempdir_in(image.parent().unwrap()).unwrap();
     let (code, vars) = ovmf(dir.path());
     let overlay = dir.path().join("boot.qcow2");
@@ -201,7 +239,11 @@ pub fn boot_with_drives(image: &Path, drives: &[PathBuf], until: &str, timeout: 
                 format!("file={},format=raw,if=virtio,readonly=on", d.display()),
             ]
         }))
-        .args(["-nic", "user,model=virtio-net-pci"])
+        .args(if network {
+            ["-nic", "user,model=virtio-net-pci"]
+        } else {
+            ["-nic", "none"]
+        })
         .arg("-serial")
         .arg(format!("file:{}", console.display()))
         .stdin(Stdio::null())

@@ -3,20 +3,155 @@
 //! QEMU (TCG, OVMF). Judged from the serial console: the kernel booted,
 //! SELinux enforcing, root read-only, /var on the state partition,
 //! multi-user.target reached, mk-firstboot ran.
+//!
+//! The same boot proves that node images carry container images (issue 4):
+//! the recipe lists the fixture etcd image archive (`image_archives`), the
+//! VM has no network device at all, and mk-image-import.service imports
+//! the image into containerd (ref and manifest digest on the console)
+//! before the kubelet. The fixture has no kubelet and this boot has no
+//! role config (mk-firstboot refuses, and its drop-ins would keep
+//! containerd and kubelet down), so a test overlay neutralises those two
+//! drop-ins and adds a stand-in kubelet.service that prints the images it
+//! finds when it starts.
 
 use mk_qemu_tests::*;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// TCG boots take about 1-3 minutes here; the hard limit is generous for
 /// busy CI machines.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(8 * 60);
 
+const STANDIN: &str = "MK-KUBELET-STANDIN images:";
+
+/// The test overlay described above.
+fn kubelet_standin_overlay(dir: &Path) -> PathBuf {
+    let o = dir.join("boot-test-overlay");
+    let sys = o.join("root/etc/systemd/system");
+    for d in [
+        "containerd.service.d",
+        "kubelet.service.d",
+        "multi-user.target.wants",
+    ] {
+        std::fs::create_dir_all(sys.join(d)).unwrap();
+    }
+    // Same file name as mk-firstboot's drop-ins in /usr/lib: these win.
+    let neutral = "# Boot test: no role config here, so mk-firstboot refuses; containerd and\n# the kubelet stand-in start all the same.\n[Unit]\n";
+    for d in ["containerd.service.d", "kubelet.service.d"] {
+        std::fs::write(sys.join(d).join("10-mk-firstboot.conf"), neutral).unwrap();
+    }
+    std::fs::write(
+        sys.join("kubelet.service"),
+        "[Unit]\nDescription=kubelet stand-in (boot test)\n\n[Service]\nType=oneshot\nExecStart=/usr/libexec/mk-boot-test/kubelet-standin\nStandardOutput=journal+console\nStandardError=journal+console\n\n[Install]\nWantedBy=multi-user.target\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        "../kubelet.service",
+        sys.join("multi-user.target.wants/kubelet.service"),
+    )
+    .unwrap();
+    let bin = o.join("root/usr/libexec/mk-boot-test");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = bin.join("kubelet-standin");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"{STANDIN} $(ctr -n k8s.io images ls -q | tr '\\n' ' ')\"\n"),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    o
+}
+
+/// The import unit's ordering, read from overlays/node (static: the fixture
+/// has no kubelet to order against at run time) and checked by
+/// `systemd-analyze verify` in a scratch root with stand-ins for the units
+/// it names.
+fn check_import_unit_ordering(scratch: &Path) {
+    let ws = workspace();
+    let sys = ws.join("overlays/node/root/etc/systemd/system");
+    let unit = std::fs::read_to_string(sys.join("mk-image-import.service")).unwrap();
+    let values = |key: &str| -> Vec<String> {
+        unit.lines()
+            .filter_map(|l| l.strip_prefix(&format!("{key}=")))
+            .flat_map(|v| v.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+            .collect()
+    };
+    for (key, want) in [
+        ("Requires", "containerd.service"),
+        ("After", "containerd.service"),
+        ("Before", "kubelet.service"),
+        ("WantedBy", "multi-user.target"),
+    ] {
+        assert!(
+            values(key).iter().any(|v| v == want),
+            "mk-image-import.service: no {key}={want}:\n{unit}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_link(sys.join("multi-user.target.wants/mk-image-import.service")).unwrap(),
+        Path::new("../mk-image-import.service"),
+        "mk-image-import.service is not enabled in overlays/node"
+    );
+    let root = scratch.join("verify-root");
+    let lib = root.join("usr/lib/systemd/system");
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::create_dir_all(root.join("etc/systemd/system")).unwrap();
+    std::fs::create_dir_all(root.join("usr/libexec/mk")).unwrap();
+    std::fs::copy(
+        sys.join("mk-image-import.service"),
+        root.join("etc/systemd/system/mk-image-import.service"),
+    )
+    .unwrap();
+    let script = root.join("usr/libexec/mk/image-import");
+    std::fs::copy(
+        ws.join("overlays/node/root/usr/libexec/mk/image-import"),
+        &script,
+    )
+    .unwrap();
+    for u in ["containerd.service", "kubelet.service"] {
+        std::fs::write(lib.join(u), "[Service]\nExecStart=/bin/true\n").unwrap();
+    }
+    // The targets of a service's default dependencies.
+    for t in [
+        "sysinit.target",
+        "basic.target",
+        "shutdown.target",
+        "multi-user.target",
+    ] {
+        std::fs::write(lib.join(t), "[Unit]\n").unwrap();
+    }
+    let out = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(format!("--root={}", root.display()))
+        .arg("/etc/systemd/system/mk-image-import.service")
+        .output()
+        .expect("systemd-analyze (systemd)");
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "systemd-analyze verify mk-image-import.service: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn example_image_boots_enforcing_read_only_to_multi_user() {
     init_logs();
     let work = scratch("boot.");
+    check_import_unit_ordering(work.path());
     let inputs = example_inputs_in(work.path());
-    let recipe = write_recipe(work.path(), &inputs, |ks| ks, "1GiB");
+    // Built once per target dir and shared; read, not modified.
+    let (_, etcd) = containers::shared_fixture_images();
+    let overlay = kubelet_standin_overlay(work.path());
+    let recipe = write_recipe_with_archives(
+        work.path(),
+        &inputs,
+        |ks| ks,
+        "1GiB",
+        &[overlay],
+        std::slice::from_ref(&etcd.archive),
+    );
     let report = mk_image::build(&mk_image::BuildOptions {
         recipe,
         allowed_unowned: fixture_allowed_unowned(),
@@ -24,7 +159,7 @@ fn example_image_boots_enforcing_read_only_to_multi_user() {
     })
     .unwrap_or_else(|e| panic!("image build: {e:?}"));
     let raw = report.raw.clone().unwrap();
-    let boot = boot(&raw, "MK-CHECK done", BOOT_TIMEOUT);
+    let boot = boot_offline(&raw, "MK-CHECK done", BOOT_TIMEOUT);
     let c = &boot.console;
     let fail = |what: &str| -> ! {
         panic!(
@@ -82,5 +217,58 @@ fn example_image_boots_enforcing_read_only_to_multi_user() {
         if c.contains(&format!("MK-CHECK failed-unit {unit}")) {
             fail(&format!("{unit} failed"));
         }
+    }
+
+    for l in c
+        .lines()
+        .filter(|l| l.contains("mk-image-import") || l.contains(STANDIN))
+    {
+        eprintln!("console: {}", l.trim_end());
+    }
+    // No network device: the image came from the node image itself.
+    if c.contains("virtio_net") {
+        fail("the VM has a network device; this boot must be offline");
+    }
+    // The container image was imported into containerd before the kubelet.
+    let archive = etcd.archive.file_name().unwrap().to_string_lossy();
+    let imported = format!(
+        "mk-image-import: imported {} {} from {archive}",
+        etcd.reference, etcd.manifest_digest
+    );
+    let Some(at_import) = c.find(&imported) else {
+        fail(&format!("no `{imported}` on the console"))
+    };
+    if c.contains("mk-image-import: FAILED") {
+        fail("mk-image-import reported a failure");
+    }
+    for unit in [
+        "mk-image-import.service",
+        "containerd.service",
+        "kubelet.service",
+    ] {
+        if c.contains(&format!("MK-CHECK failed-unit {unit}")) {
+            fail(&format!("{unit} failed"));
+        }
+    }
+    let Some(at_kubelet) = c.find(STANDIN) else {
+        fail("the kubelet stand-in did not run")
+    };
+    if at_kubelet < at_import {
+        fail("the kubelet stand-in started before the import");
+    }
+    let seen = c[at_kubelet..].lines().next().unwrap_or_default();
+    if !seen.split_whitespace().any(|r| r == etcd.reference) {
+        fail(&format!(
+            "the kubelet stand-in did not see {} in containerd: `{seen}`",
+            etcd.reference
+        ));
+    }
+    // `ctr images ls` as printed by the unit: ref and digest on one line.
+    if !c.lines().any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.windows(3)
+            .any(|w| w[0] == etcd.reference && w[2] == etcd.manifest_digest)
+    }) {
+        fail("`ctr images ls` on the console does not show the image with its digest");
     }
 }

@@ -45,18 +45,24 @@ fn same_inputs_same_bytes_cold_elsewhere_and_cached() {
     let raw_a = a.path().join("out/node.raw");
     let raw_b = b.path().join("out/node.raw");
     // Judged by sha256sum over the files, not by our own report.
-    assert_eq!(sha256(&raw_a), sha256(&raw_b), "two cold builds differ");
-    assert_eq!(sha256(&raw_a), cold.raw_sha256);
+    let sum_a = sha256(&raw_a);
+    assert_eq!(sum_a, sha256(&raw_b), "two cold builds differ");
+    assert_eq!(sum_a, cold.raw_sha256);
     assert_eq!(
         sha256(&a.path().join("out/node.qcow2")),
         sha256(&b.path().join("out/node.qcow2"))
     );
+    // Each build holds about a gigabyte: free what is no longer compared
+    // (CI machines can be short of disk). a/mk-repo stays: every recipe
+    // here installs from it.
+    std::fs::remove_dir_all(a.path().join("out")).unwrap();
 
     // A rebuild with the cache: a hit, the same bytes.
     std::fs::remove_file(&raw_b).unwrap();
     let cached = build(rb, Some(cache.path().to_path_buf()));
     assert!(cached.cache_hit, "unchanged inputs must hit the cache");
-    assert_eq!(sha256(&raw_b), sha256(&raw_a));
+    assert_eq!(sha256(&raw_b), sum_a);
+    std::fs::remove_dir_all(b.path().join("out")).unwrap();
 
     // A changed input (the kickstart) misses the cache.
     let c = scratch("repro-c.");

@@ -23,6 +23,8 @@ use std::path::{Path, PathBuf};
     mk-compose bundle --repo rpms/ --kickstart kickstart/node.ks \\\n      \
     --key keys/mk.key --password-file pw --out mk.iso\n  \
     mk-compose verify mk.iso --trust keys/mk.pub\n\n\
+    --image etcd=images/etcd/out (repeatable) serves that OCI layout's tagged\n\
+    images as repository `etcd` from the bundle's registry/ (docs/registry.md).\n\n\
     The ISO's dates are SOURCE_DATE_EPOCH when set, otherwise the newest build\n\
     time among the bundled packages: the same inputs give the same bytes.")]
 pub struct Args {
@@ -49,6 +51,12 @@ pub struct Args {
     /// ISO volume label.
     #[arg(long, default_value = "MK_BUNDLE")]
     label: String,
+    /// Container images for registry/: NAME=LAYOUT_DIR, an OCI image layout
+    /// whose tags (index.json `org.opencontainers.image.ref.name`) are
+    /// served as repository NAME. Repeatable; one NAME may come from
+    /// several layouts.
+    #[arg(long = "image", value_name = "NAME=LAYOUT_DIR")]
+    images: Vec<mk_registry::Image>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -85,9 +93,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &WriteOptions::with_timestamp(source_date_epoch),
     )
     .with_context(|| format!("writing repodata into {}", repo.display()))?;
-    // Filled by the container-image work; present so that the layout is
-    // stable for consumers.
-    create_dir(&root.join("registry"))?;
+    // The container images, as a static read-only registry (present, with
+    // an empty catalog, when there are none).
+    let registry = mk_registry::write_registry(&args.images, &root.join("registry"))
+        .context("staging the container registry")?;
     stage_kickstarts(&args.selection.kickstarts, &root.join("kickstart"))?;
 
     let finished = finish_bundle(
@@ -103,9 +112,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     )
     .with_context(|| format!("writing the bundle {}", args.out.display()))?;
     println!(
-        "{}: {} packages, {} files, MANIFEST sha256 {}, signed by key {}",
+        "{}: {} packages, {} container image tags, {} files, MANIFEST sha256 {}, signed by key {}",
         args.out.display(),
         packages.len(),
+        registry.tags.values().map(|t| t.len()).sum::<usize>(),
         finished.files,
         finished.manifest_sha256,
         finished.key_id

@@ -4,6 +4,7 @@
 pub mod bundle;
 pub mod config_drive;
 pub mod image;
+pub mod image_build;
 pub mod keygen;
 pub mod package;
 pub mod pki;

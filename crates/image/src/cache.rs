@@ -1,6 +1,7 @@
 //! Content-addressed cache of finished images: the key is the SHA-256 of
 //! every input that shapes the bytes (tool version, recipe and kickstart
 //! text, each resolved package's NEVRA and SHA-256, overlay digests,
+//! container image archives (name and SHA-256),
 //! SOURCE_DATE_EPOCH, sizes, allow-lists, which outputs). Builds are
 //! reproducible, so a cached image is the image a fresh build would write;
 //! the cache only saves the time.

@@ -3,8 +3,9 @@
 //!
 //! 1. Read the recipe and kickstart; refuse kickstart settings the image
 //!    build does not apply (nothing is silently dropped).
-//! 2. Package every overlay as an RPM ([`overlay`]) and the kickstart's
-//!    settings as `mk-kickstart-settings` ([`settings`]), and resolve the
+//! 2. Package every overlay as an RPM ([`overlay`]), the kickstart's
+//!    settings as `mk-kickstart-settings` ([`settings`]) and the container
+//!    image archives as `mk-container-images` ([`containers`]), and resolve the
 //!    kickstart's %packages plus those packages against the repositories
 //!    (the same resolver as `mk-compose resolve`).
 //! 3. Cache lookup ([`cache`]): same inputs, same image.
@@ -26,6 +27,7 @@
 
 pub mod boot;
 pub mod cache;
+pub mod containers;
 pub mod overlay;
 pub mod settings;
 pub mod system;
@@ -55,6 +57,8 @@ pub enum ImageError {
     Repo { path: PathBuf, message: String },
     #[error(transparent)]
     Overlay(#[from] overlay::OverlayError),
+    #[error(transparent)]
+    Containers(#[from] containers::ContainersError),
     #[error("resolving the packages of {kickstart}: {source}")]
     Resolve {
         kickstart: String,
@@ -274,6 +278,14 @@ pub fn build(opts: &BuildOptions) -> Result<Report, ImageError> {
         tracing::info!(rpm = %path.display(), "kickstart settings packaged");
         generated.push(settings::PACKAGE.to_string());
     }
+    // Container image archives as a package (imported at boot by
+    // mk-image-import.service from overlays/node).
+    let images = containers::ContainerImages::read(&recipe.image_archives)?;
+    if let Some(ci) = &images {
+        let path = ci.build_rpm(&overlay_rpms, pkg_time)?;
+        tracing::info!(archives = ci.archives.len(), rpm = %path.display(), "container image archives packaged");
+        generated.push(containers::PACKAGE.to_string());
+    }
     let mut pool: Vec<Candidate> = Vec::new();
     for repo in &recipe.repos {
         pool.extend(load_repo(repo)?);
@@ -349,6 +361,11 @@ pub fn build(opts: &BuildOptions) -> Result<Report, ImageError> {
     }
     for o in &overlays {
         kb.part("overlay", &o.digest);
+    }
+    // Also covered by the package's checksum; named here so that the key's
+    // inputs read like the recipe.
+    for a in images.iter().flat_map(|ci| &ci.archives) {
+        kb.part("image_archive", &format!("{} {}", a.name, a.sha256));
     }
     kb.part("epoch", &epoch.to_string());
     kb.part("allowed_unowned", &opts.allowed_unowned.join("\n"));
