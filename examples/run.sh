@@ -23,9 +23,13 @@ echo "example-password-$(date +%s%N)" >"$out/password"
 echo "== what node.ks installs, in install order"
 "$bin/mk-compose" resolve --repo "$out/rpms" --kickstart examples/site/node.ks
 
-echo "== the bundle"
+echo "== container images from RPMs (fixture distribution: Debian packages as RPMs)"
+source examples/containers.sh
+
+echo "== the bundle (RPM repository + registry/ with the etcd image)"
 export SOURCE_DATE_EPOCH=1700000000
 "$bin/mk-compose" bundle --repo "$out/rpms" --kickstart examples/site/node.ks \
+    --image "etcd=$containers/etcd" \
     --key "$out/keys/mk.key" --password-file "$out/password" --out "$out/mk-example.iso"
 
 echo "== verify: mk-compose (reads the ISO directly), then minisign"

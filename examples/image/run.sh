@@ -10,29 +10,14 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
 out=target/example-image
-mkdir -p "$out/repos/mk" "$out/containers"
-# The tool prints the repository path relative to the workspace; the link
-# below needs it absolute.
-fixture=$(realpath "$(cargo run --quiet -p mk-fixture-distro -- build | tail -n 1)")
+mkdir -p "$out/repos/mk"
+# The fixture distribution and the container images baked into the node
+# image (image.yaml's image_archives; imported into containerd at boot,
+# before the kubelet).
+source examples/containers.sh
 ln -sfn "$fixture" "$out/repos/fixture"
 packaging/build.sh "$out/repos/mk" >/dev/null
-allow=()
-for p in /etc/passwd- /etc/group- /etc/shadow- /etc/gshadow- /etc/.pwd.lock \
-    /etc/subuid /etc/subgid /etc/subuid- /etc/subgid- '/var/lib/selinux/**' '/etc/selinux/default/**'; do
-    allow+=(--allow-unowned "$p")
-done
-# Container images from RPMs (docs/container-images.md): the fixture base
-# (built from scratch), then etcd on it, pinned by the digest just built.
-# The etcd archive is baked into the node image (image.yaml) and imported
-# into containerd at boot, before the kubelet.
-compose() { cargo run --quiet -p mk-compose -- "$@"; }
-export SOURCE_DATE_EPOCH=1700000000
-base_digest=$(compose image-build qemu-tests/fixture-images/base --repo "$fixture" \
-    --out "$out/containers/base" "${allow[@]}" | sed -n 2p)
-compose image-build qemu-tests/fixture-images/etcd --repo "$fixture" \
-    --base "$out/containers/base" --base-digest "$base_digest" \
-    --out "$out/containers/etcd" --archive "$out/containers/etcd.oci.tar" "${allow[@]}"
-compose image --recipe examples/image/image.yaml --cache-dir "$out/cache" "${allow[@]}"
+cargo run --quiet -p mk-compose -- image --recipe examples/image/image.yaml --cache-dir "$out/cache" "${allow[@]}"
 [ "${BOOT:-1}" = 1 ] || exit 0
 cp /usr/share/OVMF/OVMF_VARS_4M.fd "$out/OVMF_VARS.fd"
 qemu-img create -q -f qcow2 -F raw -b "$PWD/$out/node.raw" "$out/boot.qcow2"

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The example's container images, from RPMs only (docs/container-images.md):
+# the fixture base (built from scratch out of the fixture distribution), then
+# etcd on it, pinned by the digest just built. Sourced by examples/run.sh (the
+# bundle's registry/) and examples/image/run.sh (baked into the node image);
+# unchanged inputs are reused in a fraction of a second. Needs root.
+#
+# Sets: fixture (the fixture repository), allow (--allow-unowned flags for
+# the fixture distribution's scriptlet state), containers (the output dir:
+# base/, etcd/ layouts and etcd.oci.tar).
+containers=target/example-image/containers
+mkdir -p "$containers"
+# The tool prints the repository path relative to the workspace; callers
+# link it elsewhere, so make it absolute.
+fixture=$(realpath "$(cargo run --quiet -p mk-fixture-distro -- build | tail -n 1)")
+allow=()
+for p in /etc/passwd- /etc/group- /etc/shadow- /etc/gshadow- /etc/.pwd.lock \
+    /etc/subuid /etc/subgid /etc/subuid- /etc/subgid- '/var/lib/selinux/**' '/etc/selinux/default/**'; do
+    allow+=(--allow-unowned "$p")
+done
+base_digest=$(SOURCE_DATE_EPOCH=1700000000 cargo run --quiet -p mk-compose -- \
+    image-build qemu-tests/fixture-images/base --repo "$fixture" \
+    --out "$containers/base" "${allow[@]}" | sed -n 2p)
+SOURCE_DATE_EPOCH=1700000000 cargo run --quiet -p mk-compose -- \
+    image-build qemu-tests/fixture-images/etcd --repo "$fixture" \
+    --base "$containers/base" --base-digest "$base_digest" \
+    --out "$containers/etcd" --archive "$containers/etcd.oci.tar" "${allow[@]}"
