@@ -96,6 +96,28 @@ pub fn sha256_file(path: &Path) -> io::Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
+/// Swaps directory `new` with the existing directory `target` in one step
+/// (renameat2 RENAME_EXCHANGE), so that readers see the old tree or the new
+/// one, never a mix. Afterwards `new` holds the old tree, for the caller to
+/// remove. Where the filesystem cannot exchange, three renames: a moment
+/// without `target`, never a half-written one.
+pub fn exchange_dirs(new: &Path, target: &Path) -> io::Result<()> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    match renameat_with(CWD, new, CWD, target, RenameFlags::EXCHANGE) {
+        Ok(()) => Ok(()),
+        Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {
+            let aside = tempfile::Builder::new()
+                .prefix(".old-")
+                .tempdir_in(parent(target))?;
+            let old = aside.path().join("old");
+            std::fs::rename(target, &old)?;
+            std::fs::rename(new, target)?;
+            std::fs::rename(&old, new)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +137,23 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         // Only the target: no temporary files left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn exchange_swaps_two_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let (new, target) = (dir.path().join("new"), dir.path().join("target"));
+        std::fs::create_dir(&new).unwrap();
+        std::fs::create_dir(&target).unwrap();
+        std::fs::write(new.join("n"), b"new").unwrap();
+        std::fs::write(target.join("o"), b"old").unwrap();
+        exchange_dirs(&new, &target).unwrap();
+        assert_eq!(std::fs::read(target.join("n")).unwrap(), b"new");
+        assert!(!target.join("o").exists());
+        assert_eq!(std::fs::read(new.join("o")).unwrap(), b"old");
+        // No missing target: that is a plain rename, not an exchange.
+        let e = exchange_dirs(&new, &dir.path().join("absent")).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
     }
 
     #[test]

@@ -705,14 +705,7 @@ fn place_dir(from: &Path, to: &Path) -> Result<(), BuildError> {
     if std::fs::symlink_metadata(to).is_err() {
         return std::fs::rename(from, to).map_err(io(to));
     }
-    rustix::fs::renameat_with(
-        rustix::fs::CWD,
-        from,
-        rustix::fs::CWD,
-        to,
-        rustix::fs::RenameFlags::EXCHANGE,
-    )
-    .map_err(|e| io(to)(e.into()))?;
+    mk_durable::exchange_dirs(from, to).map_err(io(to))?;
     std::fs::remove_dir_all(from).map_err(io(from))?;
     Ok(())
 }

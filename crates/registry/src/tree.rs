@@ -89,7 +89,7 @@ pub fn write(plan: &Plan, target: &Path) -> Result<Written, TreeError> {
     sync_tree(root)?;
     match fs::symlink_metadata(target) {
         Ok(m) if m.is_dir() => {
-            exchange(root, target)?;
+            mk_durable::exchange_dirs(root, target).map_err(io(target))?;
             // `staging` now holds the old tree; dropping it removes it.
         }
         Ok(_) => {
@@ -164,32 +164,4 @@ fn sync_tree(dir: &Path) -> Result<(), TreeError> {
         }
     }
     mk_durable::sync_dir(dir).map_err(io(dir))
-}
-
-/// Swaps two directories in one step (renameat2 RENAME_EXCHANGE); where the
-/// filesystem cannot, two renames (a moment without the tree, never a mixed
-/// one).
-fn exchange(new: &Path, target: &Path) -> Result<(), TreeError> {
-    use rustix::fs::{renameat_with, RenameFlags, CWD};
-    match renameat_with(CWD, new, CWD, target, RenameFlags::EXCHANGE) {
-        Ok(()) => Ok(()),
-        Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {
-            let parent = mk_durable::parent(target);
-            let old = tempfile::Builder::new()
-                .prefix(".registry.old-")
-                .tempdir_in(parent)
-                .map_err(io(parent))?;
-            let old_path = old.path().join("old");
-            fs::rename(target, &old_path).map_err(io(target))?;
-            fs::rename(new, target).map_err(io(target))?;
-            // Make `new` exist again so that its TempDir drop is harmless;
-            // the old tree goes away with `old`.
-            fs::create_dir(new).map_err(io(new))?;
-            Ok(())
-        }
-        Err(e) => Err(TreeError::Io {
-            path: target.to_path_buf(),
-            source: e.into(),
-        }),
-    }
 }

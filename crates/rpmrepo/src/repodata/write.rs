@@ -519,7 +519,8 @@ pub fn write_repodata(
     let target = repo_root.join("repodata");
     match fs::symlink_metadata(&target) {
         Ok(m) if m.is_dir() => {
-            exchange(staging.path(), &target)?;
+            mk_durable::exchange_dirs(staging.path(), &target)
+                .map_err(RepodataError::io(&target))?;
             // `staging` now names the old metadata; dropping it removes it.
         }
         Ok(_) => return Err(RepodataError::NotADirectory { path: target }),
@@ -537,32 +538,6 @@ pub fn write_repodata(
         "wrote repodata"
     );
     Ok(())
-}
-
-/// Swaps two directories in one step (renameat2 RENAME_EXCHANGE). Where the
-/// filesystem cannot, falls back to two renames, which leaves a moment with
-/// no `repodata` but never a half-written one.
-fn exchange(new: &Path, target: &Path) -> Result<(), RepodataError> {
-    use rustix::fs::{renameat_with, RenameFlags, CWD};
-    match renameat_with(CWD, new, CWD, target, RenameFlags::EXCHANGE) {
-        Ok(()) => Ok(()),
-        Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {
-            let parent = target.parent().unwrap_or(Path::new("."));
-            let old = tempfile::Builder::new()
-                .prefix(".repodata.old-")
-                .tempdir_in(parent)
-                .map_err(RepodataError::io(parent))?;
-            let old_path = old.path().join("repodata");
-            fs::rename(target, &old_path).map_err(RepodataError::io(target))?;
-            fs::rename(new, target).map_err(RepodataError::io(target))?;
-            // The old metadata goes away when `old` is dropped.
-            Ok(())
-        }
-        Err(e) => Err(RepodataError::Io {
-            path: target.to_path_buf(),
-            source: e.into(),
-        }),
-    }
 }
 
 #[cfg(test)]
