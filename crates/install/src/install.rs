@@ -409,12 +409,44 @@ fn run_rpm(
     if let Some(e) = source_date_epoch {
         cmd.env("SOURCE_DATE_EPOCH", e.to_string());
     }
+    let run = run_transaction(cmd, total).map_err(spawn_err)?;
+    if !run.failures.is_empty() {
+        return Err(InstallError::Scriptlet {
+            failures: run.failures,
+            output: run.output,
+        });
+    }
+    if !run.status.success() {
+        return Err(InstallError::Rpm {
+            status: run.status.to_string(),
+            output: run.output,
+        });
+    }
+    Ok(())
+}
+
+/// How one rpm transaction ended: its exit status, everything it printed
+/// (stdout, then stderr) and the scriptlet failures named on stderr.
+#[derive(Debug)]
+pub struct Transaction {
+    pub status: std::process::ExitStatus,
+    pub output: String,
+    pub failures: Vec<ScriptletFailure>,
+}
+
+/// Runs `cmd`, an `rpm -i` of `total` packages (already set up: chroot,
+/// arguments, environment), logging progress as rpm names each package it
+/// installs. Shared by installs into an empty root and into an image's
+/// unpacked base (mk-ocibuild).
+pub fn run_transaction(
+    mut cmd: std::process::Command,
+    total: usize,
+) -> std::io::Result<Transaction> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .map_err(spawn_err)?;
+        .spawn()?;
     let mut stderr = child.stderr.take().expect("piped");
     let err_thread = std::thread::spawn(move || {
         let mut s = Vec::new();
@@ -438,20 +470,13 @@ fn run_rpm(
             tracing::debug!(done, of = total, package = l, "rpm: installing");
         }
     }
-    let status = child.wait().map_err(spawn_err)?;
+    let status = child.wait()?;
     let stderr_text = err_thread.join().unwrap_or_default();
-    let output = format!("{stdout_text}{stderr_text}");
-    let failures = verify::parse_scriptlet_failures(&stderr_text);
-    if !failures.is_empty() {
-        return Err(InstallError::Scriptlet { failures, output });
-    }
-    if !status.success() {
-        return Err(InstallError::Rpm {
-            status: status.to_string(),
-            output,
-        });
-    }
-    Ok(())
+    Ok(Transaction {
+        status,
+        output: format!("{stdout_text}{stderr_text}"),
+        failures: verify::parse_scriptlet_failures(&stderr_text),
+    })
 }
 
 /// Removes a work tree, refusing if anything below it is mounted (which

@@ -5,12 +5,10 @@
 //! and in a new, empty network namespace (builds are offline, R2).
 
 use mk_install::chroot::{self, Mount};
-use mk_install::verify::{self, parse_scriptlet_failures, VerifyError};
+use mk_install::verify::{self, VerifyError};
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 /// Where the RPMs wait inside the root during the transaction; removed
 /// before the diff.
@@ -189,38 +187,11 @@ fn run_rpm(root: &Path, args: &[String], total: usize, epoch: u64) -> Result<(),
             Ok(())
         });
     }
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(spawn)?;
-    let mut stderr = child.stderr.take().expect("piped");
-    let err_thread = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = stderr.read_to_end(&mut s);
-        String::from_utf8_lossy(&s).into_owned()
-    });
-    let mut stdout_text = String::new();
-    let mut done = 0usize;
-    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
-        let line = line.unwrap_or_default();
-        stdout_text.push_str(&line);
-        stdout_text.push('\n');
-        let l = line.trim();
-        if l.is_empty() || l.starts_with("Preparing") || l.contains(' ') {
-            continue;
-        }
-        done += 1;
-        tracing::info!(done, of = total, package = l, "rpm: installed");
-    }
-    let status = child.wait().map_err(spawn)?;
-    let stderr_text = err_thread.join().unwrap_or_default();
-    let output = format!("{stdout_text}{stderr_text}");
-    let failures = parse_scriptlet_failures(&stderr_text);
-    if !failures.is_empty() {
+    let run = mk_install::install::run_transaction(cmd, total).map_err(spawn)?;
+    if !run.failures.is_empty() {
         return Err(RootfsError::Scriptlet {
-            failures: failures
+            failures: run
+                .failures
                 .iter()
                 .map(|f| {
                     format!(
@@ -229,13 +200,13 @@ fn run_rpm(root: &Path, args: &[String], total: usize, epoch: u64) -> Result<(),
                     )
                 })
                 .collect(),
-            output,
+            output: run.output,
         });
     }
-    if !status.success() {
+    if !run.status.success() {
         return Err(RootfsError::Rpm {
-            status: status.to_string(),
-            output,
+            status: run.status.to_string(),
+            output: run.output,
         });
     }
     Ok(())
