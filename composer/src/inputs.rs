@@ -5,7 +5,7 @@
 use anyhow::{bail, Context};
 use mk_depsolve::{Comps, Request};
 use mk_kickstart::Kickstart;
-use mk_rpmrepo::repodata::read_repodata;
+use mk_rpmrepo::repodata::{read_group, read_repodata};
 use mk_rpmrepo::{scan_dir, Package};
 use std::path::{Path, PathBuf};
 
@@ -25,7 +25,9 @@ pub struct SelectionArgs {
     /// Repeatable.
     #[arg(long = "package", value_name = "SPEC", allow_hyphen_values = true)]
     pub packages: Vec<String>,
-    /// comps.xml, for @group entries.
+    /// comps.xml for @group entries, instead of the group file the
+    /// repositories' repomd.xml declare (`createrepo_c -g`). The bundle's
+    /// repodata carries the comps used.
     #[arg(long, value_name = "FILE")]
     pub comps: Option<PathBuf>,
     /// Allow 32-bit (i686) packages in the closure.
@@ -116,9 +118,56 @@ pub fn requests(kickstarts: &[PathBuf], packages: &[String]) -> anyhow::Result<V
     Ok(out)
 }
 
-pub fn comps(path: Option<&Path>) -> anyhow::Result<Option<Comps>> {
-    path.map(|p| Comps::read(p).with_context(|| format!("reading comps file {}", p.display())))
-        .transpose()
+/// The comps.xml that defines `@group`s, as read.
+pub struct CompsFile {
+    /// Its text, copied into the bundle's repodata as is.
+    pub xml: String,
+    pub comps: Comps,
+}
+
+/// The comps for a selection: `path` (`--comps`) when given, otherwise the
+/// group file that the repositories' repomd.xml declare. Several
+/// repositories with different comps are refused: which one the bundle
+/// carries must be the user's choice.
+pub fn comps(path: Option<&Path>, repos: &[PathBuf]) -> anyhow::Result<Option<CompsFile>> {
+    let (path, bytes) = match path {
+        Some(p) => (
+            p.to_path_buf(),
+            std::fs::read(p).with_context(|| format!("reading comps file {}", p.display()))?,
+        ),
+        None => {
+            let mut found: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+            for repo in repos {
+                if !repo.join("repodata").join("repomd.xml").is_file() {
+                    continue;
+                }
+                if let Some(group) = read_group(repo).with_context(|| {
+                    format!("reading the comps of repository {}", repo.display())
+                })? {
+                    if !found.iter().any(|(_, xml)| *xml == group.1) {
+                        found.push(group);
+                    }
+                }
+            }
+            match found.len() {
+                0 => return Ok(None),
+                1 => found.remove(0),
+                _ => bail!(
+                    "several repositories declare different comps ({}): pass --comps FILE to choose the one that defines @groups",
+                    found
+                        .iter()
+                        .map(|(p, _)| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        }
+    };
+    let xml = String::from_utf8(bytes)
+        .map_err(|e| anyhow::anyhow!("{}: comps.xml is not UTF-8 ({e})", path.display()))?;
+    let comps = Comps::parse_file(&xml, &path)?;
+    tracing::info!(comps = %path.display(), groups = comps.groups.len(), "comps read");
+    Ok(Some(CompsFile { xml, comps }))
 }
 
 /// SOURCE_DATE_EPOCH as the reproducible-builds spec defines it: unset or

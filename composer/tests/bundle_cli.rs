@@ -3,9 +3,9 @@
 //! read by dnf.
 
 mod common;
-use common::{mk, names, run_err, run_ok};
+use common::{bundle, extract_iso, keygen, mk, names, run_err, run_ok};
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 struct Site {
@@ -23,13 +23,7 @@ impl Site {
         for p in mk_synthrpm::example::example_packages() {
             p.write_to_dir(&rpms).unwrap();
         }
-        std::fs::write(root.join("pw"), "a long enough password\n").unwrap();
-        run_ok(
-            mk().args(["keygen", "--out-dir"])
-                .arg(root.join("keys"))
-                .arg("--password-file")
-                .arg(root.join("pw")),
-        );
+        keygen(&root);
         std::fs::write(
             root.join("node.ks"),
             "selinux --enforcing\n%packages\nexample-kubeadm\nexample-etcd\nexample-crictl\n-example-docker\n%end\n",
@@ -43,31 +37,8 @@ impl Site {
     }
 
     fn bundle(&self, repo: &str, ks: &str, out: &str) -> Command {
-        let mut c = mk();
-        c.arg("bundle")
-            .arg("--repo")
-            .arg(self.p(repo))
-            .arg("--kickstart")
-            .arg(self.p(ks))
-            .arg("--key")
-            .arg(self.p("keys/mk.key"))
-            .arg("--password-file")
-            .arg(self.p("pw"))
-            .arg("--out")
-            .arg(self.p(out))
-            .env("SOURCE_DATE_EPOCH", "1700000000");
-        c
+        bundle(&self.root, &self.p(repo), &self.p(ks), &self.p(out))
     }
-}
-
-fn extract(iso: &Path, dest: &Path) {
-    run_ok(
-        Command::new("xorriso")
-            .args(["-osirrox", "on", "-indev"])
-            .arg(iso)
-            .args(["-extract", "/"])
-            .arg(dest),
-    );
 }
 
 #[test]
@@ -84,7 +55,7 @@ fn example_bundle_verifies_with_us_minisign_and_dnf_and_is_reproducible() {
     assert_eq!(names(&site.p("out")), ["a.iso"]);
 
     let tree = site.p("tree");
-    extract(&site.p("out/a.iso"), &tree);
+    extract_iso(&site.p("out/a.iso"), &tree);
     assert_eq!(
         names(&tree),
         [

@@ -260,3 +260,85 @@ fn an_out_that_is_not_a_layout_is_left_alone() {
     );
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "keep me");
 }
+
+/// A flipped byte in a base layer is found before anything else: the
+/// recipe also asks for a package no repository has, which resolution
+/// would stop at. Said once, naming the layer and both digests.
+#[test]
+fn a_corrupt_base_layer_is_refused_before_resolution() {
+    let c = Case::new();
+    let layer_d = sha(&[0u8; 1024]);
+    let blob = c.root.join("base/blobs/sha256").join(&layer_d[7..]);
+    let mut data = std::fs::read(&blob).unwrap();
+    data[100] ^= 1;
+    std::fs::write(&blob, &data).unwrap();
+    let base = format!("  layout: ../../base\n  digest: {}\n", c.base_digest);
+    let body = c
+        .recipe(&base, "")
+        .replace("[etcd-server]", "[etcd-server-nosuch]");
+    let e = c.fails(&body, &[]);
+    assert!(e.contains(&format!("layer 1 of 1 ({layer_d})")), "{e}");
+    assert!(
+        e.contains(&format!("content hashes to {}", sha(&data))),
+        "{e}"
+    );
+    assert_eq!(e.matches("is corrupt").count(), 1, "{e}");
+    assert!(!e.contains("etcd-server-nosuch"), "resolution ran: {e}");
+    assert!(!e.contains("packages resolved"), "resolution ran: {e}");
+}
+
+/// A `docker save` archive (what vendors ship) is refused with the one
+/// command that converts it, and what that command writes is accepted.
+#[test]
+fn a_docker_save_archive_is_refused_with_the_command_that_converts_it() {
+    let c = Case::new();
+    let docker = c.root.join("docker.tar");
+    run_ok(
+        std::process::Command::new("skopeo")
+            .arg("copy")
+            .arg(format!("oci:{}:7", c.root.join("base").display()))
+            .arg(format!("docker-archive:{}:centos:7", docker.display())),
+    );
+    let recipe = |archive: &str, digest: &str| {
+        c.recipe(&format!("  archive: {archive}\n  digest: {digest}\n"), "")
+            .replace("[etcd-server]", "[etcd-server-nosuch]")
+    };
+    let e = c.fails(&recipe("../../docker.tar", &c.base_digest), &[]);
+    assert!(
+        e.contains("is a `docker save` archive (docker-archive format"),
+        "{e}"
+    );
+    let command: Vec<&str> = e
+        .split("convert it with: ")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .unwrap_or_else(|| panic!("no command in: {e}"))
+        .split_whitespace()
+        .collect();
+    let [prog, args @ ..] = command.as_slice() else {
+        panic!("{e}")
+    };
+    assert_eq!(
+        (*prog, args.len(), args[0], args[2]),
+        ("skopeo", 3, "copy", "oci-archive:OUT.tar"),
+        "{e}"
+    );
+    assert!(args[1].starts_with("docker-archive:") && args[1].ends_with("docker.tar"));
+    run_ok(
+        std::process::Command::new(prog)
+            .args(args)
+            .current_dir(&c.root),
+    );
+    let inspect = run_ok(
+        std::process::Command::new("skopeo")
+            .args(["inspect", "--format", "{{.Digest}}", "oci-archive:OUT.tar"])
+            .current_dir(&c.root),
+    );
+    let digest = String::from_utf8(inspect.stdout).unwrap();
+    // Accepted: the build gets past the base to the packages.
+    let e = c.fails(&recipe("../../OUT.tar", digest.trim()), &[]);
+    assert!(
+        e.contains("packages[0]: no package matches `etcd-server-nosuch`"),
+        "{e}"
+    );
+}

@@ -50,6 +50,8 @@ fn check_package(rpm: &Path) {
         "/usr/bin/mk-firstboot",
         "/usr/lib/systemd/system/mk-firstboot.service",
         "/usr/share/doc/mk-firstboot/firstboot.md",
+        "/usr/share/man/man1/mk-firstboot.1",
+        "/usr/share/man/man1/mk-firstboot-apply.1",
     ] {
         assert!(list.contains(needle), "{needle} not in\n{list}");
     }

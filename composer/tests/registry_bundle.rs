@@ -3,7 +3,7 @@
 //! `mk-compose verify` accepts the result.
 
 mod common;
-use common::{mk, run_err, run_ok};
+use common::{keygen, mk, run_err, run_ok};
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -52,13 +52,7 @@ fn bundle_with_images_verifies_and_carries_every_blob() {
     for p in mk_synthrpm::example::example_packages() {
         p.write_to_dir(&rpms).unwrap();
     }
-    std::fs::write(root.join("pw"), "a long enough password\n").unwrap();
-    run_ok(
-        mk().args(["keygen", "--out-dir"])
-            .arg(root.join("keys"))
-            .arg("--password-file")
-            .arg(root.join("pw")),
-    );
+    keygen(root);
     std::fs::write(root.join("node.ks"), "%packages\nexample-etcd\n%end\n").unwrap();
     let etcd = layout(&root.join("etcd-layout"));
     let bundle = |out: &str, images: &[String]| {

@@ -161,7 +161,7 @@ fn bench(c: &mut Criterion) {
     // Check once that the runs measure what they claim.
     let root = site.root();
     let first = site.boot(root.path());
-    assert_eq!(first.outcome, "ok");
+    assert_eq!(first.outcome, mk_firstboot::state::Outcome::Ok);
     assert!(first.total_changes > 80, "{}", first.total_changes);
     let second = site.boot(root.path());
     assert_eq!(second.total_changes, 0, "second run changed something");

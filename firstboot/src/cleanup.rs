@@ -162,7 +162,7 @@ mod tests {
             name: name.into(),
             input_digest: "sha256:x".into(),
             actions_digest: "sha256:y".into(),
-            outcome: "applied".into(),
+            outcome: crate::state::StepOutcome::Applied,
             files,
         }
     }

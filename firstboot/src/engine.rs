@@ -17,13 +17,13 @@ use crate::accounts::{self, AccountError};
 
 #[derive(Debug, Error)]
 pub enum EngineError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: String,
         #[source]
         source: io::Error,
     },
-    #[error("{0}")]
+    #[error(transparent)]
     Account(#[from] AccountError),
     #[error(
         "{file} is read-only and lacks {what}; on an mk image the mk-firstboot package creates \

@@ -6,10 +6,14 @@
 
 pub mod accounts;
 pub mod cleanup;
+pub mod cli;
 pub mod engine;
+pub mod errors;
 pub mod facts;
 pub mod firewall;
 pub mod planner;
+pub mod preview;
 pub mod run;
 pub mod source;
 pub mod state;
+pub mod validate;

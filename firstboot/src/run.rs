@@ -13,7 +13,9 @@ use thiserror::Error;
 
 use crate::engine::{CrashPoints, Difference, EngineError, Node};
 use crate::source::{self, Delivered, Places};
-use crate::state::{self, Journal, JournalStep, Report, StepReport};
+use crate::state::{
+    self, Journal, JournalStep, Outcome, Report, StepOutcome, StepReport, StepStatus,
+};
 
 /// Node paths set by the image build.
 pub const TRUST_DIR: &str = "etc/mk/config-trust";
@@ -23,13 +25,13 @@ pub const ALLOW_UNSIGNED: &str = "etc/mk/allow-unsigned-config";
 pub enum RunError {
     #[error(transparent)]
     Source(#[from] source::SourceError),
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Trust {
         path: String,
         #[source]
         source: mk_roleconfig::signature::SignatureError,
     },
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: String,
         #[source]
@@ -41,9 +43,9 @@ pub enum RunError {
     Parse(#[from] mk_roleconfig::ParseError),
     #[error("{}", .errors.join("\n"))]
     Invalid { errors: Vec<String> },
-    #[error("{0}")]
+    #[error(transparent)]
     Facts(#[from] mk_roleconfig::FactsError),
-    #[error("{0}")]
+    #[error(transparent)]
     Select(#[from] mk_roleconfig::SelectError),
     #[error("{name}: no config in the list is named {node}")]
     NoSuchNode { name: String, node: String },
@@ -317,7 +319,7 @@ pub fn apply_with(
                 inputs_changed,
                 changed: 0,
                 duration_ms: 0.0,
-                status: "skipped".into(),
+                status: StepStatus::Skipped,
                 error: None,
                 differences: Vec::new(),
             });
@@ -341,7 +343,7 @@ pub fn apply_with(
                     lines.extend(d.iter().map(ToString::to_string));
                 }
                 Err(e) => {
-                    error = Some(e.to_string());
+                    error = Some(crate::errors::one_line(&e));
                     break;
                 }
             }
@@ -356,20 +358,24 @@ pub fn apply_with(
                         changed = changed.max(1);
                     }
                 }
-                Err(e) => error = Some(e.to_string()),
+                Err(e) => error = Some(crate::errors::one_line(&e)),
             }
         }
         let status = match (&error, changed) {
-            (Some(_), _) => "failed",
-            (None, 0) => "unchanged",
-            (None, _) => "applied",
+            (Some(_), _) => StepStatus::Failed,
+            (None, 0) => StepStatus::Unchanged,
+            (None, _) => StepStatus::Applied,
         };
-        tracing::info!(step = step.name, changed, status, "step");
+        tracing::info!(step = step.name, changed, ?status, "step");
         journal.record(JournalStep {
             name: step.name.clone(),
             input_digest: step.input_digest.clone(),
             actions_digest,
-            outcome: if error.is_some() { "failed" } else { "applied" }.into(),
+            outcome: if error.is_some() {
+                StepOutcome::Failed
+            } else {
+                StepOutcome::Applied
+            },
             files: crate::cleanup::files_to_record(step, previous.step(&step.name), &planned),
         });
         save(&journal)?;
@@ -382,14 +388,14 @@ pub fn apply_with(
             inputs_changed,
             changed,
             duration_ms: t0.elapsed().as_secs_f64() * 1e3,
-            status: status.into(),
+            status,
             error,
             differences: lines,
         });
     }
     // Files no longer planned go once every step has applied (a failed
     // run keeps them, and the journal keeps them listed, for the next).
-    if !steps.iter().any(|s| s.status == "failed") {
+    if !steps.iter().any(|s| s.status == StepStatus::Failed) {
         remove_stale(&node, &mut journal, &planned, &mut steps);
     }
     // Steps no longer in the plan leave the journal once their files are
@@ -398,7 +404,7 @@ pub fn apply_with(
         .steps
         .retain(|j| plan.steps.iter().any(|s| s.name == j.name) || !j.files.is_empty());
     save(&journal)?;
-    let failed = steps.iter().any(|s| s.status == "failed");
+    let failed = steps.iter().any(|s| s.status == StepStatus::Failed);
     let report = Report {
         mk_version: env!("CARGO_PKG_VERSION").into(),
         started_at,
@@ -406,12 +412,8 @@ pub fn apply_with(
         source: prepared.delivered.origin.clone(),
         signature: prepared.signature.clone(),
         config_digest: plan.config_digest.clone(),
-        failure_policy: match policy {
-            FailurePolicy::Halt => "halt",
-            FailurePolicy::Continue => "continue",
-        }
-        .into(),
-        outcome: if failed { "failed" } else { "ok" }.into(),
+        failure_policy: policy,
+        outcome: if failed { Outcome::Failed } else { Outcome::Ok },
         total_changes: steps.iter().map(|s| s.changed).sum(),
         duration_ms: started.elapsed().as_secs_f64() * 1e3,
         steps,
@@ -443,7 +445,7 @@ fn remove_stale(
                     inputs_changed: true,
                     changed: 0,
                     duration_ms: 0.0,
-                    status: "unchanged".into(),
+                    status: StepStatus::Unchanged,
                     error: None,
                     differences: Vec::new(),
                 });
@@ -458,7 +460,7 @@ fn remove_stale(
                 }
                 if r == crate::cleanup::Removal::Removed {
                     report.changed += 1;
-                    report.status = "applied".into();
+                    report.status = StepStatus::Applied;
                 }
                 // Removed, kept (someone's edit) or gone: forgotten.
                 for s in &mut journal.steps {
@@ -466,8 +468,8 @@ fn remove_stale(
                 }
             }
             Err(e) => {
-                report.status = "failed".into();
-                report.error = Some(e.to_string());
+                report.status = StepStatus::Failed;
+                report.error = Some(crate::errors::one_line(&e));
             }
         }
         report.duration_ms += t0.elapsed().as_secs_f64() * 1e3;

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use mk_roleconfig::FailurePolicy;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -30,13 +31,20 @@ pub struct JournalStep {
     /// `sha256:<hex>` of the step's actions as planned: catches a changed
     /// planner (new mk version) with the same inputs.
     pub actions_digest: String,
-    /// `applied` or `failed`.
-    pub outcome: String,
+    pub outcome: StepOutcome,
     /// The files the step writes, with the digest of the bytes planned:
     /// what a later run removes when its plan no longer has them
     /// (`crate::cleanup`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<WrittenFile>,
+}
+
+/// How a step's last run ended, as the journal remembers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepOutcome {
+    Applied,
+    Failed,
 }
 
 /// A file first boot wrote.
@@ -117,13 +125,32 @@ pub struct Report {
     pub source: String,
     pub signature: String,
     pub config_digest: String,
-    /// `halt` or `continue`.
-    pub failure_policy: String,
-    /// `ok` or `failed`.
-    pub outcome: String,
+    pub failure_policy: FailurePolicy,
+    pub outcome: Outcome,
     pub total_changes: usize,
     pub duration_ms: f64,
     pub steps: Vec<StepReport>,
+}
+
+/// How a run ended: `ok` when every step applied or had nothing to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Ok,
+    Failed,
+}
+
+/// What a run did with one step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    /// Something changed.
+    Applied,
+    /// Nothing differed.
+    Unchanged,
+    Failed,
+    /// Not run: an earlier step failed under the `halt` policy.
+    Skipped,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,9 +163,7 @@ pub struct StepReport {
     /// Actions that changed something.
     pub changed: usize,
     pub duration_ms: f64,
-    /// `applied`, `unchanged`, `failed`, or `skipped` (after a failure
-    /// under the `halt` policy).
-    pub status: String,
+    pub status: StepStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// What changed, one line per difference.
@@ -167,14 +192,18 @@ impl Report {
             self.mk_version, self.node, self.source, self.signature
         );
         for st in &self.steps {
-            let what = match st.status.as_str() {
-                "failed" => format!("FAILED: {}", st.error.as_deref().unwrap_or("")),
-                "skipped" => "skipped (an earlier step failed)".to_string(),
-                _ => changes(st.changed),
+            let what = match st.status {
+                StepStatus::Failed => format!("FAILED: {}", st.error.as_deref().unwrap_or("")),
+                StepStatus::Skipped => "skipped (an earlier step failed)".to_string(),
+                StepStatus::Applied | StepStatus::Unchanged => changes(st.changed),
             };
             let _ = writeln!(s, "  {:<12} {what:<14} {:>8.1} ms", st.name, st.duration_ms);
         }
-        let failed: Vec<&StepReport> = self.steps.iter().filter(|s| s.status == "failed").collect();
+        let failed: Vec<&StepReport> = self
+            .steps
+            .iter()
+            .filter(|s| s.status == StepStatus::Failed)
+            .collect();
         let _ = writeln!(
             s,
             "total: {} in {:.1} ms; report: {report_path}",
@@ -188,7 +217,7 @@ impl Report {
                 f.name,
                 f.error.as_deref().unwrap_or("")
             );
-            if self.failure_policy == "halt" {
+            if self.failure_policy == FailurePolicy::Halt {
                 let _ = writeln!(
                     s,
                     "failure policy halt: containerd and kubelet stay stopped; fix the config and reboot, or run `mk-firstboot apply` again"

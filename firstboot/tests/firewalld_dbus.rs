@@ -16,7 +16,7 @@ use mk_firstboot::engine::CrashPoints;
 use mk_firstboot::firewall::{Firewalld, SystemBus};
 use mk_firstboot::run::{self, Prepared};
 use mk_firstboot::source::Delivered;
-use mk_firstboot::state::Report;
+use mk_firstboot::state::{Outcome, Report, StepStatus};
 
 const WORKER: &str = "apiVersion: mk.dev/v1alpha1
 kind: NodeConfig
@@ -215,7 +215,7 @@ fn a_running_firewalld_is_reloaded_and_our_zones_become_active() {
     .unwrap();
     let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
     let step = firewall_step(&report);
-    assert_eq!(step.status, "applied", "{step:?}\n{}", log_text());
+    assert_eq!(step.status, StepStatus::Applied, "{step:?}\n{}", log_text());
     assert!(
         step.differences
             .iter()
@@ -252,7 +252,7 @@ fn a_running_firewalld_is_reloaded_and_our_zones_become_active() {
     )
     .unwrap();
     assert_eq!(report.total_changes, 0, "{report:?}");
-    assert_eq!(firewall_step(&report).status, "unchanged");
+    assert_eq!(firewall_step(&report).status, StepStatus::Unchanged);
 
     // Runtime drift (someone ran firewall-cmd without --permanent, or a run
     // died between writing and reloading): the next run reloads.
@@ -270,8 +270,8 @@ fn a_running_firewalld_is_reloaded_and_our_zones_become_active() {
     .unwrap();
     let step = firewall_step(&report);
     assert_eq!(
-        (step.status.as_str(), step.changed),
-        ("applied", 1),
+        (step.status, step.changed),
+        (StepStatus::Applied, 1),
         "{step:?}"
     );
     let (_, out) = firewall_cmd(&address, &["--get-zone-of-source=10.0.0.0/24"]);
@@ -294,8 +294,8 @@ fn a_running_firewalld_is_reloaded_and_our_zones_become_active() {
     )
     .unwrap();
     let step = firewall_step(&report);
-    assert_eq!(step.status, "failed", "{step:?}\n{}", log_text());
-    assert_eq!(report.outcome, "failed");
+    assert_eq!(step.status, StepStatus::Failed, "{step:?}\n{}", log_text());
+    assert_eq!(report.outcome, Outcome::Failed);
     let err = step.error.as_deref().unwrap();
     assert!(
         err.contains("firewalld over D-Bus: reload:")
@@ -311,7 +311,7 @@ fn a_running_firewalld_is_reloaded_and_our_zones_become_active() {
         &mut SystemBus::at(&address),
     )
     .unwrap();
-    assert_eq!(report.outcome, "ok", "{report:?}\n{}", log_text());
+    assert_eq!(report.outcome, Outcome::Ok, "{report:?}\n{}", log_text());
     let (_, out) = firewall_cmd(&address, &["--get-zone-of-source=10.0.0.0/24"]);
     assert_eq!(out, "mk-control");
 }

@@ -9,6 +9,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mk_firstboot::errors;
 use mk_firstboot::source::{self, Places};
 use mk_pki::issue::{self, Ca};
 use mk_pki::plan::{LeafSpec, Reload, RenewedBy, Usage};
@@ -169,7 +170,8 @@ fn wrong_pin_is_refused_naming_both_digests() {
         d.path(),
         &format!("mk.config=https://localhost:{port}/c mk.config.ca=sha256:{wrong}"),
     );
-    let e = source::find(&p, None).unwrap_err().to_string();
+    // What mk-firstboot prints: the error and each cause.
+    let e = errors::one_line(&source::find(&p, None).unwrap_err());
     assert!(
         e.contains(&format!(
             "mk.config.ca=sha256:{wrong} is none of the 2 certificate(s)"
@@ -203,7 +205,8 @@ fn right_pin_wrong_name_is_refused() {
         d.path(),
         &format!("mk.config=https://127.0.0.1:{port}/c mk.config.ca=sha256:{pin}"),
     );
-    let e = source::find(&p, None).unwrap_err().to_string();
+    // What mk-firstboot prints: the error and each cause.
+    let e = errors::one_line(&source::find(&p, None).unwrap_err());
     assert!(e.contains("does not verify against the pinned CA"), "{e}");
 }
 
@@ -214,6 +217,7 @@ fn plain_http_is_refused() {
         d.path(),
         "mk.config=http://localhost/c mk.config.ca=sha256:00",
     );
-    let e = source::find(&p, None).unwrap_err().to_string();
+    // What mk-firstboot prints: the error and each cause.
+    let e = errors::one_line(&source::find(&p, None).unwrap_err());
     assert!(e.contains("plain http is refused"), "{e}");
 }

@@ -1,19 +1,16 @@
 //! `mk-compose bundle`: the signed offline bundle. Resolves the kickstarts'
 //! package sets against the offline repositories, stages `repo/` (the RPMs
-//! and fresh repodata), `registry/` and `kickstart/`, then signs the
-//! manifest and writes the ISO (mk-bundle).
+//! and fresh repodata, with the comps that defined @groups), `registry/`
+//! and `kickstart/`, then signs the manifest and writes the ISO (mk-bundle).
 
 use crate::inputs::{self, SelectionArgs, Sourced};
 use crate::select::select_from_args;
 use anyhow::{bail, Context};
-use indicatif::{ProgressBar, ProgressStyle};
 use mk_bundle::{finish_bundle, BundleOptions, PasswordSource, SecretKey};
 use mk_rpmrepo::repodata::{write_repodata, WriteOptions};
 use mk_rpmrepo::Package;
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// Build the signed offline bundle (ISO 9660 with repo/, registry/,
@@ -63,8 +60,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // Cheap checks first: a wrong password should not cost a resolution.
     let epoch = inputs::source_date_epoch()?;
     let key = read_key(&args)?;
-    let (pool, chosen) = select_from_args(&args.selection)?;
-    let chosen: Vec<&Sourced> = chosen.into_iter().map(|i| &pool[i]).collect();
+    let sel = select_from_args(&args.selection)?;
+    let chosen: Vec<&Sourced> = sel.chosen.iter().map(|&i| &sel.pool[i]).collect();
     let source_date_epoch = epoch.unwrap_or_else(|| {
         chosen
             .iter()
@@ -87,12 +84,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
     let repo = root.join("repo");
     let packages = stage_packages(&chosen, &repo.join("Packages"))?;
-    write_repodata(
-        &repo,
-        &packages,
-        &WriteOptions::with_timestamp(source_date_epoch),
-    )
-    .with_context(|| format!("writing repodata into {}", repo.display()))?;
+    // The comps used travel with the packages, so that the site's dnf can
+    // install the same @groups.
+    let repodata_opts = WriteOptions {
+        comps: sel.comps.as_ref().map(|c| c.xml.clone()),
+        ..WriteOptions::with_timestamp(source_date_epoch)
+    };
+    write_repodata(&repo, &packages, &repodata_opts)
+        .with_context(|| format!("writing repodata into {}", repo.display()))?;
     // The container images, as a static read-only registry (present, with
     // an empty catalog, when there are none).
     let registry = mk_registry::write_registry(&args.images, &root.join("registry"))
@@ -117,7 +116,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         packages.len(),
         registry.tags.values().map(|t| t.len()).sum::<usize>(),
         finished.files,
-        finished.manifest_sha256,
+        finished.manifest_sha256.hex(),
         finished.key_id
     );
     Ok(())
@@ -162,11 +161,7 @@ fn stage_packages(chosen: &[&Sourced], dest: &Path) -> anyhow::Result<Vec<Packag
             }
         }
     }
-    let bar = ProgressBar::new(by_name.len() as u64).with_style(
-        ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} packages")
-            .expect("valid template"),
-    );
-    bar.set_message("staging");
+    let bar = crate::progress::packages_bar(by_name.len(), "staging");
     let staged: Vec<Package> = by_name
         .par_iter()
         .map(|(name, s)| {
@@ -190,25 +185,18 @@ fn file_name(location: &str) -> anyhow::Result<String> {
 }
 
 fn copy_checked(src: &Path, dst: &Path, want_sha256: &str) -> anyhow::Result<()> {
-    let mut input =
-        std::fs::File::open(src).with_context(|| format!("opening {}", src.display()))?;
-    let mut output =
+    let input = std::fs::File::open(src).with_context(|| format!("opening {}", src.display()))?;
+    let output =
         std::fs::File::create(dst).with_context(|| format!("creating {}", dst.display()))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = input
-            .read(&mut buf)
-            .with_context(|| format!("reading {}", src.display()))?;
-        if n == 0 {
-            break;
+    let (digest, _) = mk_durable::copy_hashed(input, output).map_err(|e| match e {
+        mk_durable::CopyError::Read(e) => {
+            anyhow::Error::new(e).context(format!("reading {}", src.display()))
         }
-        hasher.update(&buf[..n]);
-        output
-            .write_all(&buf[..n])
-            .with_context(|| format!("writing {}", dst.display()))?;
-    }
-    let got = hex::encode(hasher.finalize());
+        mk_durable::CopyError::Write(e) => {
+            anyhow::Error::new(e).context(format!("writing {}", dst.display()))
+        }
+    })?;
+    let got = digest.hex();
     if !got.eq_ignore_ascii_case(want_sha256) {
         bail!(
             "{}: SHA-256 is {got}, but its repository says {want_sha256}: the file changed or the repodata is wrong",

@@ -63,6 +63,7 @@ pub struct Args {
     /// Image to write (replaced atomically).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
+    /// File system of the drive.
     #[arg(long, value_enum, default_value = "fat")]
     format: Format,
 }

@@ -5,10 +5,11 @@
 use crate::inputs;
 use std::path::PathBuf;
 
-/// Build a bootable node disk image from an image recipe (image.yaml +
-/// kickstart) and offline repositories: resolve, install with the target's
-/// own rpm, overlays as RPMs, units, %post, initramfs, SELinux labels,
-/// GPT/ESP/ext4. Needs root.
+/// Build a bootable node disk image (raw and/or qcow2) from an image recipe.
+///
+/// From the recipe (image.yaml + kickstart) and offline repositories:
+/// resolve, install with the target's own rpm, overlays as RPMs, units,
+/// %post, initramfs, SELinux labels, GPT/ESP/ext4. Needs root.
 #[derive(clap::Args)]
 #[command(after_help = "Example:\n  \
     sudo mk-compose image --recipe examples/image/image.yaml --cache-dir target/image-cache\n\n\

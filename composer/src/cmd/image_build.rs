@@ -5,6 +5,10 @@ use crate::inputs;
 use anyhow::Context;
 use std::path::PathBuf;
 
+/// Build a container image (OCI layout) from a recipe: a base pinned by digest plus RPMs.
+///
+/// The recipe is images/NAME/image.yaml (docs/container-images.md); the
+/// packages are installed with the image's own rpm and make one new layer.
 #[derive(clap::Args)]
 #[command(
     after_help = "Example:\n  SOURCE_DATE_EPOCH=1700000000 mk-compose image-build images/etcd \\\n      --repo /srv/mk/rpms --base centos-7.6.1810.oci.tar \\\n      --base-digest sha256:… --revision $(git rev-parse HEAD) \\\n      --out out/etcd --archive out/etcd.oci.tar"

@@ -1,259 +1,54 @@
 //! `mk-compose package`: our own binaries as RPMs (R18), from a YAML spec
-//! (packaging/*.yaml, docs/packaging.md), reproducibly (SOURCE_DATE_EPOCH).
-//!
-//! Paths in the spec are relative to the spec file's directory; binaries
-//! come from `--binary-dir` (a glibc 2.17 build, see packaging/build.sh).
+//! (packaging/*.yaml, docs/packaging.md; read and built by
+//! `mk_rpmpack::spec`), reproducibly (SOURCE_DATE_EPOCH).
 
-use anyhow::{bail, Context};
-use mk_nodeconf::users::ServiceAccount;
-use mk_rpmpack::{Dep, FileSpec, Op, OwnerRule, Package, Script, ScriptKind};
-use serde::Deserialize;
-use std::path::{Path, PathBuf};
+use anyhow::Context;
+use mk_rpmpack::spec::{Inputs, Spec};
+use std::path::PathBuf;
 
+/// Build an RPM of our own binaries from a package spec (packaging/*.yaml).
+///
+/// Paths in the spec are relative to the spec file's directory; binaries
+/// come from --binary-dir (a glibc 2.17 build, see packaging/build.sh).
+/// Prints the RPM's path.
 #[derive(clap::Args)]
+#[command(after_help = "Example:\n  \
+    mk-compose package --spec packaging/mk-firstboot.yaml \\\n      \
+    --binary-dir target/x86_64-unknown-linux-gnu/release --out out/rpms\n\n\
+    packaging/build.sh OUTDIR builds the glibc 2.17 binary and runs this.")]
 pub struct Args {
     /// The package spec (e.g. packaging/mk-firstboot.yaml).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     spec: PathBuf,
     /// Where the spec's `binary:` files are (e.g. target/x86_64-unknown-linux-gnu/release).
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     binary_dir: PathBuf,
     /// Output directory for the RPM.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     out: PathBuf,
     /// Build time and every file's mtime (default: $SOURCE_DATE_EPOCH, else
     /// mk-rpmpack's fixed default).
-    #[arg(long)]
+    #[arg(long, value_name = "SECONDS")]
     source_date_epoch: Option<u32>,
 }
 
-/// The package spec.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Spec {
-    pub name: String,
-    /// A version, or `cargo` for the workspace's version.
-    pub version: String,
-    pub release: String,
-    #[serde(default = "default_arch")]
-    pub arch: String,
-    pub summary: String,
-    #[serde(default)]
-    pub description: Option<String>,
-    pub license: String,
-    #[serde(default)]
-    pub url: Option<String>,
-    #[serde(default)]
-    pub vendor: Option<String>,
-    /// `name [op evr]`, e.g. `systemd >= 219` or a file path.
-    #[serde(default)]
-    pub requires: Vec<String>,
-    #[serde(default)]
-    pub requires_pre: Vec<String>,
-    #[serde(default)]
-    pub provides: Vec<String>,
-    #[serde(default)]
-    pub conflicts: Vec<String>,
-    #[serde(default)]
-    pub obsoletes: Vec<String>,
-    /// Generate `%pre` creating mk's service accounts
-    /// (`mk_nodeconf::users::ALL`) with their fixed IDs.
-    #[serde(default)]
-    pub service_accounts: bool,
-    pub files: Vec<FileItem>,
-}
-
-fn default_arch() -> String {
-    "x86_64".into()
-}
-
-/// One file (`path` + `binary` or `source`) or a tree (`tree` + `dest`).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileItem {
-    #[serde(default)]
-    pub path: Option<String>,
-    /// File name in `--binary-dir`.
-    #[serde(default)]
-    pub binary: Option<String>,
-    /// File relative to the spec's directory.
-    #[serde(default)]
-    pub source: Option<String>,
-    /// Directory relative to the spec's directory: everything below it.
-    #[serde(default)]
-    pub tree: Option<String>,
-    #[serde(default)]
-    pub dest: Option<String>,
-    /// Octal permission bits as a string ("0755"); default 0644 (trees:
-    /// modes as on disk).
-    #[serde(default)]
-    pub mode: Option<String>,
-    #[serde(default)]
-    pub doc: bool,
-    #[serde(default)]
-    pub config: bool,
-}
-
-/// Parses `name [op evr]`. Pure.
-pub fn parse_dep(s: &str) -> anyhow::Result<Dep> {
-    let parts: Vec<&str> = s.split_whitespace().collect();
-    Ok(match parts.as_slice() {
-        [name] => Dep::any(name),
-        [name, op, evr] => {
-            let op = match *op {
-                "<" => Op::Lt,
-                "<=" => Op::Le,
-                "=" => Op::Eq,
-                ">=" => Op::Ge,
-                ">" => Op::Gt,
-                o => bail!("dependency {s:?}: unknown comparison {o:?} (expected <, <=, =, >=, >)"),
-            };
-            Dep::new(name, op, evr)
-        }
-        _ => bail!("dependency {s:?}: expected `name` or `name OP VERSION`"),
-    })
-}
-
-/// Single-quotes a string for /bin/sh. Pure.
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
-
-/// `%pre` creating the service accounts with fixed IDs, skipping those
-/// that exist (re-install, upgrade). Pure.
-pub fn service_accounts_pre(accounts: &[ServiceAccount]) -> String {
-    let mut s =
-        String::from("# Generated by mk-compose package from mk_nodeconf::users::ALL (R12).\n");
-    for a in accounts {
-        let (n, id) = (sh_quote(a.name), a.id);
-        s.push_str(&format!(
-            "getent group {n} >/dev/null || groupadd -r -g {id} {n}\n\
-             getent passwd {n} >/dev/null || useradd -r -u {id} -g {id} -d {home} -s /sbin/nologin -c {comment} {n}\n",
-            home = sh_quote(a.home),
-            comment = sh_quote(a.comment),
-        ));
-    }
-    s
-}
-
-fn parse_mode(item: &str, m: &str) -> anyhow::Result<u16> {
-    u16::from_str_radix(m.trim_start_matches("0o"), 8)
-        .ok()
-        .filter(|m| *m <= 0o7777)
-        .with_context(|| {
-            format!("{item}: mode {m:?}: expected octal permission bits such as \"0755\"")
-        })
-}
-
-/// The package described by `spec` (read from `spec_dir`).
-pub fn package_from_spec(
-    spec: &Spec,
-    spec_dir: &Path,
-    binary_dir: &Path,
-    build_time: Option<u32>,
-) -> anyhow::Result<Package> {
-    let version = if spec.version == "cargo" {
-        env!("CARGO_PKG_VERSION")
-    } else {
-        spec.version.as_str()
-    };
-    let mut p = Package::new(&spec.name, version, &spec.release);
-    p.arch(&spec.arch)
-        .summary(&spec.summary)
-        .license(&spec.license);
-    if let Some(t) = build_time {
-        p.build_time(t);
-    }
-    if let Some(d) = &spec.description {
-        p.description(d.trim_end());
-    }
-    if let Some(u) = &spec.url {
-        p.url(u);
-    }
-    if let Some(v) = &spec.vendor {
-        p.vendor(v);
-    }
-    for (list, f) in [
-        (
-            &spec.requires,
-            Package::requires as fn(&mut Package, Dep) -> &mut Package,
-        ),
-        (&spec.requires_pre, Package::requires_pre),
-        (&spec.provides, Package::provides),
-        (&spec.conflicts, Package::conflicts),
-        (&spec.obsoletes, Package::obsoletes),
-    ] {
-        for d in list {
-            f(&mut p, parse_dep(d)?);
-        }
-    }
-    if spec.service_accounts {
-        p.script(
-            ScriptKind::Pre,
-            Script::shell(&service_accounts_pre(mk_nodeconf::users::ALL)),
-        );
-    }
-    for (i, item) in spec.files.iter().enumerate() {
-        let what = format!("files[{i}]");
-        match (
-            &item.path,
-            &item.binary,
-            &item.source,
-            &item.tree,
-            &item.dest,
-        ) {
-            (Some(path), bin, src, None, None) if bin.is_some() != src.is_some() => {
-                let from = match (bin, src) {
-                    (Some(b), _) => binary_dir.join(b),
-                    (_, Some(s)) => spec_dir.join(s),
-                    _ => unreachable!(),
-                };
-                if !from.is_file() {
-                    bail!("{what}: {}: no such file", from.display());
-                }
-                let mode = match &item.mode {
-                    Some(m) => parse_mode(&what, m)?,
-                    None if bin.is_some() => 0o755,
-                    None => 0o644,
-                };
-                let mut f = FileSpec::from_disk(path, from).mode(mode);
-                if item.doc {
-                    f = f.doc();
-                }
-                if item.config {
-                    f = f.noreplace();
-                }
-                p.add(f);
-            }
-            (None, None, None, Some(tree), Some(dest)) => {
-                let dir = spec_dir.join(tree);
-                p.add_tree(&dir, dest, OwnerRule::Root)?;
-            }
-            _ => bail!(
-                "{what}: expected `path` with one of `binary` or `source`, or `tree` with `dest`"
-            ),
-        }
-    }
-    Ok(p)
-}
-
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&args.spec)
-        .with_context(|| format!("reading {}", args.spec.display()))?;
-    let spec: Spec = serde_norway::from_str(&text)
-        .with_context(|| format!("{}: not a package spec", args.spec.display()))?;
-    let spec_dir = args
-        .spec
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let spec = Spec::load(&args.spec)?;
     let epoch = match args.source_date_epoch {
         Some(e) => Some(e),
         None => crate::inputs::source_date_epoch()?
             .map(|e| u32::try_from(e).context("SOURCE_DATE_EPOCH beyond 2106"))
             .transpose()?,
     };
-    let pkg = package_from_spec(&spec, spec_dir, &args.binary_dir, epoch)
+    let accounts_pre = mk_nodeconf::users::pre_script(mk_nodeconf::users::ALL);
+    let inputs = Inputs {
+        binary_dir: &args.binary_dir,
+        build_time: epoch,
+        cargo_version: env!("CARGO_PKG_VERSION"),
+        service_accounts_pre: &accounts_pre,
+    };
+    let pkg = spec
+        .package(&inputs)
         .with_context(|| format!("{}", args.spec.display()))?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
@@ -261,40 +56,4 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     tracing::info!(package = %path.display(), files = pkg.files().len(), "built");
     println!("{}", path.display());
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pre_script_from_the_account_table() {
-        let s = service_accounts_pre(mk_nodeconf::users::ALL);
-        for a in mk_nodeconf::users::ALL {
-            assert!(s.contains(&format!(
-                "useradd -r -u {id} -g {id} -d '{}' -s /sbin/nologin -c '{}' '{}'",
-                a.home,
-                a.comment,
-                a.name,
-                id = a.id
-            )));
-            assert!(s.contains(&format!("groupadd -r -g {} '{}'", a.id, a.name)));
-        }
-        assert_eq!(sh_quote("it's"), "'it'\\''s'");
-    }
-
-    #[test]
-    fn deps_and_modes() {
-        assert_eq!(
-            parse_dep("systemd >= 219").unwrap(),
-            Dep::new("systemd", Op::Ge, "219")
-        );
-        assert_eq!(
-            parse_dep("/usr/sbin/useradd").unwrap(),
-            Dep::any("/usr/sbin/useradd")
-        );
-        assert!(parse_dep("a ~ 1").is_err());
-        assert_eq!(parse_mode("x", "0755").unwrap(), 0o755);
-        assert!(parse_mode("x", "999").is_err());
-    }
 }

@@ -23,12 +23,24 @@ pub struct Args {
 #[derive(clap::Subcommand)]
 enum Sub {
     /// Create one root CA per realm (password-encrypted keys) and pki.yaml.
+    #[command(
+        after_help = "Example:\n  mk-compose pki init --dir pki --domain example.com --api-endpoint api.example.com"
+    )]
     Init(InitArgs),
     /// Sign a host's intermediate for one or more realms with the offline root.
+    #[command(
+        after_help = "Example:\n  mk-compose pki intermediate --dir pki --host cp1.example.com --realm etcd --realm kubernetes"
+    )]
     Intermediate(IntermediateArgs),
     /// Issue a node's leaves and write exactly what its config drive carries.
+    #[command(
+        after_help = "Example:\n  mk-compose pki issue-node --dir pki --node cp1.yaml --out drive/cp1"
+    )]
     IssueNode(IssueNodeArgs),
     /// Show every certificate under a directory.
+    #[command(
+        after_help = "Example:\n  mk-compose pki list --dir pki --json\n  mk-compose pki list --dir /etc/kubernetes/pki"
+    )]
     List(ListArgs),
 }
 
@@ -62,10 +74,13 @@ struct InitArgs {
     /// Realms to create (default: all).
     #[arg(long = "realm")]
     realms: Vec<Realm>,
+    /// Lifetime of the root CAs in days.
     #[arg(long, default_value_t = Lifetimes::default().root_days)]
     root_days: u32,
+    /// Default lifetime of the per-host intermediates in days.
     #[arg(long, default_value_t = Lifetimes::default().intermediate_days)]
     intermediate_days: u32,
+    /// Default lifetime of the leaf certificates in days.
     #[arg(long, default_value_t = Lifetimes::default().leaf_days)]
     leaf_days: u32,
     #[command(flatten)]
@@ -74,6 +89,7 @@ struct InitArgs {
 
 #[derive(clap::Args)]
 struct IntermediateArgs {
+    /// PKI directory (from `mk-compose pki init`).
     #[arg(long)]
     dir: PathBuf,
     /// Host (DNS name inside the cluster domain).
@@ -91,6 +107,7 @@ struct IntermediateArgs {
 
 #[derive(clap::Args)]
 struct IssueNodeArgs {
+    /// PKI directory (from `mk-compose pki init`).
     #[arg(long)]
     dir: PathBuf,
     /// node.yaml: name, cluster_domain, dns_names, roles.

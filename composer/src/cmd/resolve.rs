@@ -11,15 +11,20 @@ use std::io::Write;
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
     mk-compose resolve --repo rpms/ --kickstart kickstart/node.ks\n  \
-    mk-compose resolve --repo el7/ --comps comps.xml --package @core --package httpd")]
+    mk-compose resolve --repo el7/ --package @core --package httpd\n  \
+    mk-compose resolve --repo el7/ --comps comps.xml --package @core\n\n\
+    @groups come from the comps.xml that a repository's repomd.xml declares\n\
+    (`createrepo_c -g`), or from --comps. Packages that repodata lists but\n\
+    whose files are absent are an error when the closure needs them.")]
 pub struct Args {
     #[command(flatten)]
     selection: SelectionArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let (pool, chosen) = select_from_args(&args.selection)?;
-    let packages: Vec<&mk_rpmrepo::Package> = chosen.iter().map(|&i| &pool[i].package).collect();
+    let sel = select_from_args(&args.selection)?;
+    let packages: Vec<&mk_rpmrepo::Package> =
+        sel.chosen.iter().map(|&i| &sel.pool[i].package).collect();
     let mut out = String::new();
     for i in install_order(&packages) {
         out.push_str(&packages[i].nevra());

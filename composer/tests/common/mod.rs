@@ -40,3 +40,49 @@ pub fn names(dir: &Path) -> Vec<String> {
     v.sort();
     v
 }
+
+/// A directory of the real CentOS fixtures (`../shared/fixtures/NAME`).
+pub fn fixture(name: &str) -> std::path::PathBuf {
+    mk_fixtures::fixture(name)
+}
+
+/// A password file `root/pw` and a key pair in `root/keys/` (mk.key, mk.pub).
+pub fn keygen(root: &Path) {
+    std::fs::write(root.join("pw"), "a long enough password\n").unwrap();
+    run_ok(
+        mk().args(["keygen", "--out-dir"])
+            .arg(root.join("keys"))
+            .arg("--password-file")
+            .arg(root.join("pw")),
+    );
+}
+
+/// `mk-compose bundle` of `repo` and `kickstart`, signed with [`keygen`]'s
+/// key from `root`, into `out`, at a fixed SOURCE_DATE_EPOCH.
+pub fn bundle(root: &Path, repo: &Path, kickstart: &Path, out: &Path) -> Command {
+    let mut c = mk();
+    c.arg("bundle")
+        .arg("--repo")
+        .arg(repo)
+        .arg("--kickstart")
+        .arg(kickstart)
+        .arg("--key")
+        .arg(root.join("keys/mk.key"))
+        .arg("--password-file")
+        .arg(root.join("pw"))
+        .arg("--out")
+        .arg(out)
+        .env("SOURCE_DATE_EPOCH", "1700000000");
+    c
+}
+
+/// Extracts an ISO's whole tree into `dest` with xorriso.
+pub fn extract_iso(iso: &Path, dest: &Path) {
+    run_ok(
+        Command::new("xorriso")
+            .args(["-osirrox", "on", "-indev"])
+            .arg(iso)
+            .args(["-extract", "/"])
+            .arg(dest),
+    );
+}

@@ -27,7 +27,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     println!(
         "{} files, MANIFEST sha256 {}",
-        done.files, done.manifest_sha256
+        done.files,
+        done.manifest_sha256.hex()
     );
     Ok(())
 }

@@ -21,7 +21,7 @@ pub use verify::{verify, Problem, Report, VerifyError};
 pub enum BundleError {
     #[error("{0}")]
     Options(String),
-    #[error("staging directory {path}: {source}")]
+    #[error("staging directory {path}")]
     Staging {
         path: PathBuf,
         #[source]
@@ -65,7 +65,10 @@ pub struct TrustedComment {
 
 impl TrustedComment {
     pub fn render(name: &str, version: &str, manifest_sha256: &Sha256Digest) -> String {
-        format!("mk-bundle name={name} version={version} manifest-sha256={manifest_sha256}")
+        format!(
+            "mk-bundle name={name} version={version} manifest-sha256={}",
+            manifest_sha256.hex()
+        )
     }
 
     /// Reads our fields from any trusted comment; others (e.g. minisign's

@@ -6,22 +6,16 @@
 //! relative with `/`, which makes the file a pure function of the tree.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 /// The manifest's own file name at the bundle root.
 pub const MANIFEST_NAME: &str = "MANIFEST";
 /// The signature of the manifest, beside it.
 pub const SIGNATURE_NAME: &str = "MANIFEST.minisig";
-
-/// Read size when hashing: large sequential reads keep syscalls rare.
-pub(crate) const HASH_CHUNK: usize = 1 << 20;
 
 #[derive(Debug, Error)]
 pub enum ManifestError {
@@ -35,7 +29,7 @@ pub enum ManifestError {
     BadPath { path: String, what: &'static str },
     #[error("{path}: {what}; a bundle holds only regular files and directories")]
     NotRegular { path: PathBuf, what: &'static str },
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -43,27 +37,9 @@ pub enum ManifestError {
     },
 }
 
-/// A SHA-256 digest.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Sha256Digest(pub [u8; 32]);
-
-impl std::fmt::Display for Sha256Digest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
-}
-
-impl std::fmt::Debug for Sha256Digest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Sha256Digest({self})")
-    }
-}
-
-impl Sha256Digest {
-    pub fn of(data: &[u8]) -> Self {
-        Sha256Digest(Sha256::digest(data).into())
-    }
-}
+/// A SHA-256 digest: mk-durable's, shared with the image crates. MANIFEST
+/// lines and the trusted comment hold its bare [`hex`](Sha256Digest::hex).
+pub use mk_durable::Digest as Sha256Digest;
 
 /// Path → digest, sorted by path bytes (`String`'s `Ord` is byte order).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -116,7 +92,7 @@ impl Manifest {
     pub fn to_text(&self) -> String {
         let mut out = String::with_capacity(self.entries.len() * 100);
         for (path, digest) in &self.entries {
-            out.push_str(&digest.to_string());
+            out.push_str(&digest.hex());
             out.push_str("  ");
             out.push_str(path);
             out.push('\n');
@@ -267,23 +243,13 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<FoundFile>) -> Result<(), Manifes
     Ok(())
 }
 
-/// SHA-256 of a file on disk, read in large chunks.
+/// SHA-256 of a file on disk.
 pub fn hash_file(path: &Path) -> Result<Sha256Digest, ManifestError> {
-    let io = |source| ManifestError::Io {
+    let (digest, _) = Sha256Digest::of_file(path).map_err(|source| ManifestError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let mut file = File::open(path).map_err(io)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; HASH_CHUNK];
-    loop {
-        let n = file.read(&mut buf).map_err(io)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(Sha256Digest(hasher.finalize().into()))
+    })?;
+    Ok(digest)
 }
 
 fn is_reserved(path: &str) -> bool {

@@ -12,13 +12,13 @@ const MAX_LEN: usize = 1024;
 
 #[derive(Debug, Error)]
 pub enum PasswordError {
-    #[error("password file {path}: {source}")]
+    #[error("password file {path}")]
     File {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("password file descriptor {fd}: {source}")]
+    #[error("password file descriptor {fd}")]
     Fd {
         fd: i32,
         #[source]

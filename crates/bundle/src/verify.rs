@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use crate::iso::{self, EntryKind, FileSource, IsoEntry, IsoError, IsoImage};
@@ -26,13 +25,13 @@ const MAX_SIGNATURE_BYTES: u64 = 64 << 10;
 
 #[derive(Debug, Error)]
 pub enum VerifyError {
-    #[error("{iso}: {source}")]
+    #[error("{iso}")]
     Open {
         iso: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{iso}: {source}")]
+    #[error("{iso}")]
     Iso {
         iso: PathBuf,
         #[source]
@@ -46,7 +45,7 @@ pub enum VerifyError {
     Manifest(#[from] ManifestError),
     #[error(
         "{iso}: MANIFEST.minisig: the trusted comment names manifest sha256 {claimed}, \
-         but MANIFEST has sha256 {actual}"
+         but MANIFEST has sha256 {}", actual.hex()
     )]
     CommentMismatch {
         iso: PathBuf,
@@ -115,7 +114,9 @@ impl fmt::Display for Problem {
                 actual,
             } => write!(
                 f,
-                "changed: {path}: sha256 is {actual}, MANIFEST says {expected}"
+                "changed: {path}: sha256 is {}, MANIFEST says {}",
+                actual.hex(),
+                expected.hex()
             ),
             Problem::Missing { path } => {
                 write!(
@@ -202,7 +203,7 @@ pub fn verify(iso_path: &Path, trusted: &PublicKey) -> Result<Report, VerifyErro
     // Our own signatures also name the manifest's digest; a mismatch means
     // the comment was made for another manifest.
     if let Some(claimed) = TrustedComment::parse(signature.trusted_comment()).manifest_sha256 {
-        if claimed != manifest_digest.to_string() {
+        if claimed != manifest_digest.hex() {
             return Err(VerifyError::CommentMismatch {
                 iso: iso_path.to_path_buf(),
                 claimed,
@@ -300,8 +301,11 @@ fn hash_all<R: iso::ReadAt>(
         .map_init(
             || vec![0u8; READ_CHUNK],
             |buf, (entry, expected)| {
-                let mut hasher = Sha256::new();
-                let result = image.for_each_chunk(entry, buf, |c| hasher.update(c));
+                let mut hasher = mk_durable::HashingWriter::new(std::io::sink());
+                // A sink cannot fail: the only errors are reading the image.
+                let result = image.for_each_chunk(entry, buf, |c| {
+                    let _ = std::io::Write::write_all(&mut hasher, c);
+                });
                 let before = done.fetch_add(entry.size, Ordering::Relaxed);
                 if (before + entry.size) / step > before / step {
                     tracing::info!(
@@ -316,7 +320,7 @@ fn hash_all<R: iso::ReadAt>(
                         error: e.to_string(),
                     }),
                     Ok(()) => {
-                        let actual = Sha256Digest(hasher.finalize().into());
+                        let (actual, _) = hasher.finish();
                         (actual != *expected).then(|| Problem::Changed {
                             path: entry.path.clone(),
                             expected: *expected,

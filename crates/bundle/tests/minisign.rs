@@ -31,10 +31,7 @@ fn real_minisign_verifies_our_bundle_signature() {
     let parsed = TrustedComment::parse(comment);
     assert_eq!(parsed.name.as_deref(), Some("mk-test"));
     assert_eq!(parsed.version.as_deref(), Some("1.2.3"));
-    assert_eq!(
-        parsed.manifest_sha256,
-        Some(done.manifest_sha256.to_string())
-    );
+    assert_eq!(parsed.manifest_sha256, Some(done.manifest_sha256.hex()));
     // And sha256sum agrees with the manifest, from the bundle root.
     run(Command::new("sha256sum")
         .args(["--strict", "-c", "MANIFEST"])

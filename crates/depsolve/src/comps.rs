@@ -55,7 +55,7 @@ pub struct Comps {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CompsError {
-    #[error("reading {path}: {source}")]
+    #[error("reading {path}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
@@ -71,7 +71,12 @@ impl Comps {
             path: path.to_path_buf(),
             source,
         })?;
-        Comps::parse(&text).map_err(|e| match e {
+        Comps::parse_file(&text, path)
+    }
+
+    /// Parses comps.xml text read from `path`, which errors name.
+    pub fn parse_file(xml: &str, path: &Path) -> Result<Comps, CompsError> {
+        Comps::parse(xml).map_err(|e| match e {
             CompsError::Invalid { line, message } => CompsError::Invalid {
                 line,
                 message: format!("{message} (in {})", path.display()),

@@ -632,7 +632,7 @@ fn expand_request(
         comps.ok_or_else(|| SolveError::Group {
             item: item.to_string(),
             line,
-            message: "the repository has no comps.xml to define groups".into(),
+            message: "no comps.xml defines groups: no repository lists a `group` file in its repodata/repomd.xml and none was given (--comps FILE)".into(),
         })
     };
     for item in &request.items {

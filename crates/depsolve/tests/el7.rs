@@ -4,16 +4,11 @@
 use mk_depsolve::{install_order, resolve, Comps, Request, SolveOptions};
 use mk_rpmrepo::Package;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 fn fixtures() -> PathBuf {
-    let p = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures"
-    ));
-    assert!(p.is_dir(), "fixtures folder missing: {}", p.display());
-    p.to_path_buf()
+    mk_fixtures::fixture("")
 }
 
 fn el7_pool() -> Vec<Package> {

@@ -8,13 +8,13 @@ use crate::layout::LayoutError;
 pub enum DiskError {
     #[error(transparent)]
     Layout(#[from] LayoutError),
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot run {program} (is it installed?): {source}")]
+    #[error("cannot run {program} (is it installed?)")]
     Spawn {
         program: String,
         #[source]

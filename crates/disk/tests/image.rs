@@ -518,11 +518,10 @@ fn full_disk_fails_clearly_and_leaves_nothing() {
     let trees = staging(tmp2.path(), 22 * MIB as usize);
     let small = Tmpfs::new(&tmp2.path().join("small"), 24);
     let err = build_image(&spec(&trees, &small.0.join("node.raw"), "s")).unwrap_err();
-    let msg = err.to_string();
-    assert!(
-        matches!(err, DiskError::Tool { .. } | DiskError::Io { .. }),
-        "{msg}"
-    );
+    let tool_or_io = matches!(err, DiskError::Tool { .. } | DiskError::Io { .. });
+    // As the command line prints it: the step, then its cause.
+    let msg = format!("{:#}", anyhow::Error::new(err));
+    assert!(tool_or_io, "{msg}");
     assert!(
         msg.contains("No space left on device") || msg.contains("Could not allocate"),
         "{msg}"

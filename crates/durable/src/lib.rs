@@ -1,15 +1,17 @@
 //! Durable file writes, shared by every crate that writes outputs: a
 //! temporary file in the target's directory, fsync, rename, fsync of the
 //! directory. A crash or error never leaves a half-written target; the
-//! temporary file is removed when dropped. Also the streaming SHA-256 of a
-//! file, which the same outputs are checked and reported with.
+//! temporary file is removed when dropped. Also SHA-256 ([`digest`]),
+//! which the same outputs are checked and reported with.
 
-use std::io::{self, Read, Write};
+pub mod digest;
+
+use std::io::{self, Write};
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
-
 use tempfile::NamedTempFile;
+
+pub use digest::{copy_hashed, BadDigest, CopyError, Digest, HashingReader, HashingWriter};
 
 /// The directory a path lives in (`.` for a bare file name).
 pub fn parent(path: &Path) -> &Path {
@@ -81,19 +83,9 @@ pub fn write_new(target: &Path, data: &[u8], mode: u32) -> io::Result<()> {
     persist_new(tmp, target)
 }
 
-/// Lower-case hex SHA-256 of a file's content, read in large blocks.
+/// Lower-case hex SHA-256 of a file's content.
 pub fn sha256_file(path: &Path) -> io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
+    Ok(Digest::of_file(path)?.0.hex())
 }
 
 /// Swaps directory `new` with the existing directory `target` in one step

@@ -26,13 +26,13 @@ pub const REQUIRES: &str = "containerd";
 pub enum ContainersError {
     #[error("image_archives: {}: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
-    #[error("image_archives: {}: {source}", path.display())]
+    #[error("image_archives: {}", path.display())]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("packaging {PACKAGE}: {0}")]
+    #[error("packaging {PACKAGE}")]
     Pack(#[from] mk_rpmpack::PackError),
 }
 
@@ -209,10 +209,7 @@ fn check_archive(path: &Path) -> Result<Archive, ContainersError> {
         return Err(invalid(p.into()));
     }
     let file = std::fs::File::open(path).map_err(io)?;
-    let mut hasher = HashingReader {
-        inner: std::io::BufReader::new(file),
-        h: Sha256::new(),
-    };
+    let mut hasher = mk_durable::HashingReader::new(std::io::BufReader::new(file));
     let mut names = Vec::new();
     // Top-level index.json / manifest.json, for the image names.
     let mut top: Vec<(String, Vec<u8>)> = Vec::new();
@@ -264,23 +261,10 @@ fn check_archive(path: &Path) -> Result<Archive, ContainersError> {
     Ok(Archive {
         source: path.to_path_buf(),
         name,
-        sha256: hex::encode(hasher.h.finalize()),
+        sha256: hasher.finish().0.hex(),
         format,
         images,
     })
-}
-
-struct HashingReader<R> {
-    inner: R,
-    h: Sha256,
-}
-
-impl<R: std::io::Read> std::io::Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.h.update(&buf[..n]);
-        Ok(n)
-    }
 }
 
 impl ContainerImages {

@@ -59,7 +59,7 @@ pub enum ImageError {
     Overlay(#[from] overlay::OverlayError),
     #[error(transparent)]
     Containers(#[from] containers::ContainersError),
-    #[error("resolving the packages of {kickstart}: {source}")]
+    #[error("resolving the packages of {kickstart}")]
     Resolve {
         kickstart: String,
         #[source]
@@ -75,7 +75,7 @@ pub enum ImageError {
     Selinux(#[from] mk_selinux::SelinuxError),
     #[error("disk image")]
     Disk(#[from] mk_disk::DiskError),
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         #[source]
@@ -620,7 +620,7 @@ pub fn build(opts: &BuildOptions) -> Result<Report, ImageError> {
             files.push(("node.qcow2", q));
         }
         if let Err(e) = cache::store(cd, &key, &files) {
-            tracing::warn!("not cached: {e}");
+            tracing::warn!(error = &e as &dyn std::error::Error, "not cached");
         }
     }
     if outputs.raw.is_none() {

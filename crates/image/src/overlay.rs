@@ -32,14 +32,14 @@ use std::path::{Path, PathBuf};
 pub enum OverlayError {
     #[error("overlay {}: {message}", dir.display())]
     Invalid { dir: PathBuf, message: String },
-    #[error("overlay {}: {}: {source}", dir.display(), path.display())]
+    #[error("overlay {}: {}", dir.display(), path.display())]
     Io {
         dir: PathBuf,
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("overlay {}: {source}", dir.display())]
+    #[error("overlay {}", dir.display())]
     Pack {
         dir: PathBuf,
         #[source]

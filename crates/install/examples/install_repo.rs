@@ -1,6 +1,7 @@
 //! Installs every package a repository's repodata lists into ROOT, missing
 //! packages allowed (as for the el7-base fixture); prints the timings.
-//! Used by bench/install.sh. Usage: install_repo REPO ROOT
+//! Used by bench/install.sh. Usage: install_repo [--bootstrap-cache DIR]
+//! REPO ROOT (with a cache, the bootstrap tree is reused across runs).
 //!
 //! `install_repo --standins REPO OUTDIR` writes, for each package the
 //! repodata lists but the folder lacks, an empty stand-in with the same
@@ -8,7 +9,9 @@
 //! can be given the same package set for comparison.
 
 use mk_depsolve::{Request, SolveOptions};
-use mk_install::{install, plan_from_repo, InstallOptions, CENTOS7_SCRIPTLET_STATE};
+use mk_install::{
+    install, install_cached, plan_from_repo, InstallOptions, CENTOS7_SCRIPTLET_STATE,
+};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -18,14 +21,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "mk_install=info".into()))
         .with_writer(std::io::stderr)
         .init();
-    let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
+    let mut args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
+    let mut cache = None;
+    if args.len() > 2 && args[0].as_os_str() == "--bootstrap-cache" {
+        cache = Some(args.remove(1));
+        args.remove(0);
+    }
     if let [flag, repo, out] = &args[..] {
         if flag.as_os_str() == "--standins" {
             return standins(repo, out);
         }
     }
     let [repo, root] = &args[..] else {
-        return Err("usage: install_repo REPO ROOT".into());
+        return Err("usage: install_repo [--bootstrap-cache DIR] REPO ROOT".into());
     };
     let started = Instant::now();
     let pool = mk_rpmrepo::repodata::read_repodata(repo)?;
@@ -45,10 +53,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|s| s.to_string())
             .collect(),
     };
-    let report = install(&plan, root, &opts)?;
+    let report = match &cache {
+        Some(dir) => install_cached(&plan, root, &opts, None, dir)?,
+        None => install(&plan, root, &opts)?,
+    };
     println!(
-        "packages={} plan_s={:.2} bootstrap_s={:.2} rpm_s={:.2} verify_s={:.2} total_s={:.2}",
+        "packages={} bootstrap_reused={} plan_s={:.2} bootstrap_s={:.2} rpm_s={:.2} verify_s={:.2} total_s={:.2}",
         report.installed.len(),
+        report.bootstrap_reused,
         planned.as_secs_f64(),
         report.timings.bootstrap.as_secs_f64(),
         report.timings.rpm.as_secs_f64(),

@@ -7,7 +7,9 @@
 //! into the host's mount table and no unmount guard can be forgotten. This
 //! needs root (CAP_SYS_ADMIN, CAP_SYS_CHROOT).
 
-use rustix::mount::{mount, mount_bind, mount_change, MountFlags, MountPropagationFlags};
+use rustix::mount::{
+    mount, mount_bind, mount_change, mount_remount, MountFlags, MountPropagationFlags,
+};
 use rustix::thread::UnshareFlags;
 use std::ffi::{CString, OsStr};
 use std::io;
@@ -23,6 +25,10 @@ pub enum Mount {
     Bind { source: PathBuf, target: PathBuf },
     /// A fresh procfs on `target` (host path).
     Proc { target: PathBuf },
+    /// `path` bound onto itself read-only: a shared tree (the cached
+    /// bootstrap) that the child must not change. Put it before mounts
+    /// below `path`, which then stack on the read-only one.
+    ReadOnly { path: PathBuf },
 }
 
 impl Mount {
@@ -44,6 +50,7 @@ impl Mount {
 enum RawMount {
     Bind(CString, CString),
     Proc(CString),
+    ReadOnly(CString),
 }
 
 fn cstring(p: &Path) -> io::Result<CString> {
@@ -81,6 +88,7 @@ pub fn command<S: AsRef<OsStr>>(
                     RawMount::Bind(cstring(source)?, cstring(target)?)
                 }
                 Mount::Proc { target } => RawMount::Proc(cstring(target)?),
+                Mount::ReadOnly { path } => RawMount::ReadOnly(cstring(path)?),
             })
         })
         .collect::<io::Result<_>>()?;
@@ -106,6 +114,10 @@ pub fn command<S: AsRef<OsStr>>(
                         MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
                         None,
                     )?,
+                    RawMount::ReadOnly(p) => {
+                        mount_bind(p.as_c_str(), p.as_c_str())?;
+                        mount_remount(p.as_c_str(), MountFlags::BIND | MountFlags::RDONLY, c"")?;
+                    }
                 }
             }
             rustix::process::chroot(c_root.as_c_str())?;

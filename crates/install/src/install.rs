@@ -4,7 +4,9 @@
 //!    requirements nothing would provide, a set without `rpm`, a root that
 //!    is not empty.
 //! 2. Bootstrap: unpack the closure of the set's `rpm` package ourselves
-//!    ([`crate::unpack`]) into a throw-away tree beside the root.
+//!    ([`crate::unpack`]) into a throw-away tree beside the root, or take
+//!    it from a cache keyed by those packages' bytes ([`install_cached`]).
+//!    rpm sees it read-only, with the package files mounted into it.
 //! 3. Install: chrooted into the bootstrap tree, the target's own rpm runs
 //!    `rpm --root /target -i` with every package in ONE transaction, so
 //!    rpm orders them, runs their scriptlets chrooted into the target, and
@@ -44,6 +46,9 @@ use std::time::{Duration, Instant};
 const TARGET_IN_BOOTSTRAP: &str = ".mk-target";
 /// Where package files are placed in the bootstrap tree.
 const PACKAGES_IN_BOOTSTRAP: &str = "var/tmp/mk-install";
+/// Bumped whenever what a bootstrap tree holds changes for the same
+/// packages (unpacking, mount points), so older cached trees are not used.
+const BOOTSTRAP_FORMAT: u32 = 1;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InstallOptions {
@@ -69,7 +74,11 @@ pub struct Report {
     pub installed: Vec<String>,
     /// NEVRAs unpacked into the bootstrap tree, in unpack order.
     pub bootstrap: Vec<String>,
+    /// What unpacking the bootstrap tree wrote (zero when it was reused).
     pub bootstrap_stats: UnpackStats,
+    /// Whether the bootstrap tree came from the cache instead of being
+    /// unpacked ([`install_cached`]).
+    pub bootstrap_reused: bool,
     /// Names of packages the repository lists but lacks.
     pub missing: Vec<String>,
     /// Whether rpm's dependency check was turned off for the missing ones.
@@ -90,13 +99,13 @@ pub enum InstallError {
     NoRpm,
     #[error("{}: the install root must be absent or an empty directory", root.display())]
     RootNotEmpty { root: PathBuf },
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("bootstrap: {0}")]
+    #[error("bootstrap")]
     Unpack(#[from] UnpackError),
     #[error("{}\nrpm output:\n{output}", scriptlet_summary(failures))]
     Scriptlet {
@@ -157,6 +166,22 @@ pub fn install(
     install_with_epoch(plan, root, opts, None)
 }
 
+/// [`install_with_epoch`], with bootstrap trees cached in `cache_dir`: one
+/// directory per key (the SHA-256 of the bootstrap packages' content, the
+/// tool version and a format number), built beside its final name and
+/// renamed in, so another install of the same `rpm` closure skips
+/// unpacking it. A cached tree is mounted read-only for rpm, so no install
+/// can change what the next one gets.
+pub fn install_cached(
+    plan: &InstallPlan,
+    root: &Path,
+    opts: &InstallOptions,
+    source_date_epoch: Option<u64>,
+    cache_dir: &Path,
+) -> Result<Report, InstallError> {
+    install_impl(plan, root, opts, source_date_epoch, Some(cache_dir))
+}
+
 /// [`install`], with SOURCE_DATE_EPOCH passed to the target's rpm: rpm ≥
 /// 4.18 then records it instead of the wall clock as install time and
 /// transaction id, so the rpmdb is reproducible (image builds, R4).
@@ -166,6 +191,16 @@ pub fn install_with_epoch(
     root: &Path,
     opts: &InstallOptions,
     source_date_epoch: Option<u64>,
+) -> Result<Report, InstallError> {
+    install_impl(plan, root, opts, source_date_epoch, None)
+}
+
+fn install_impl(
+    plan: &InstallPlan,
+    root: &Path,
+    opts: &InstallOptions,
+    source_date_epoch: Option<u64>,
+    cache_dir: Option<&Path>,
 ) -> Result<Report, InstallError> {
     // 1. Refuse before doing anything.
     if let Some(message) = plan.missing_message() {
@@ -203,7 +238,15 @@ pub fn install_with_epoch(
         remove_tree(&work)?;
     }
     std::fs::create_dir(&work).map_err(io_at(&work))?;
-    let result = run(plan, &boot, &work, relaxed, opts, source_date_epoch);
+    let result = run(
+        plan,
+        &boot,
+        &work,
+        relaxed,
+        opts,
+        source_date_epoch,
+        cache_dir,
+    );
     let result = result.and_then(|report| {
         let target = work.join("root");
         std::fs::rename(&target, root).map_err(io_at(root))?;
@@ -242,12 +285,10 @@ fn run(
     relaxed: bool,
     opts: &InstallOptions,
     source_date_epoch: Option<u64>,
+    cache_dir: Option<&Path>,
 ) -> Result<Report, InstallError> {
-    let bdir = work.join("bootstrap");
     let target = work.join("root");
-    for d in [&bdir, &target] {
-        std::fs::create_dir(d).map_err(io_at(d))?;
-    }
+    std::fs::create_dir(&target).map_err(io_at(&target))?;
     let mut report = Report {
         missing: plan.missing.iter().map(|p| p.name.clone()).collect(),
         relaxed_deps: relaxed,
@@ -256,36 +297,24 @@ fn run(
 
     // 2. Bootstrap tree.
     let started = Instant::now();
-    let boot_pkgs: Vec<&PlannedPackage> = boot.iter().map(|&i| &plan.packages[i]).collect();
-    let mut order = install_order(
-        &boot_pkgs
-            .iter()
-            .map(|p| &p.package)
-            .collect::<Vec<&Package>>(),
-    );
-    // `filesystem` lays out /bin -> usr/bin, /lib64 -> usr/lib64 ...;
-    // rpm's order runs its %pretrans first for the same reason.
-    order.sort_by_key(|&i| boot_pkgs[i].package.name != "filesystem");
-    let mut tree = Tree::open(&bdir)?;
-    for (n, &i) in order.iter().enumerate() {
-        let p = boot_pkgs[i];
-        report.bootstrap_stats += tree.unpack(&p.path)?;
-        report.bootstrap.push(p.package.nevra());
-        tracing::debug!(n = n + 1, of = order.len(), package = %p.package, "bootstrap: unpacked");
-    }
-    tracing::info!(
-        packages = order.len(),
-        files = report.bootstrap_stats.files,
-        mb = report.bootstrap_stats.bytes / 1_000_000,
-        ms = started.elapsed().as_millis() as u64,
-        "bootstrap tree unpacked"
-    );
+    let ordered = bootstrap_order(plan, boot);
+    report.bootstrap = ordered.iter().map(|p| p.package.nevra()).collect();
+    let bdir = match cache_dir {
+        None => {
+            let bdir = work.join("bootstrap");
+            report.bootstrap_stats = build_bootstrap(&bdir, &ordered)?;
+            bdir
+        }
+        Some(cache) => cached_bootstrap(cache, &ordered, &mut report)?,
+    };
     report.timings.bootstrap = started.elapsed();
 
     // 3. One rpm transaction.
     let started = Instant::now();
-    let pkg_dir = bdir.join(PACKAGES_IN_BOOTSTRAP);
-    std::fs::create_dir_all(&pkg_dir).map_err(io_at(&pkg_dir))?;
+    // Package files go in a per-install directory mounted into the
+    // bootstrap tree, which may be shared (cached) and is read-only to rpm.
+    let pkg_dir = work.join("packages");
+    std::fs::create_dir(&pkg_dir).map_err(io_at(&pkg_dir))?;
     let mut args: Vec<String> = vec![
         "--root".into(),
         format!("/{TARGET_IN_BOOTSTRAP}"),
@@ -308,23 +337,22 @@ fn run(
         args.push(format!("/{PACKAGES_IN_BOOTSTRAP}/{file}"));
     }
     let tmount = bdir.join(TARGET_IN_BOOTSTRAP);
-    for (d, mode) in [
-        (bdir.join("dev"), 0o755),
-        (bdir.join("proc"), 0o555),
-        (tmount.clone(), 0o755),
-        // Mount points in the target get the modes `filesystem` gives them,
-        // since rpm sees the mounts, not these directories.
-        (target.join("dev"), 0o755),
-        (target.join("proc"), 0o555),
-    ] {
+    // Mount points in the target get the modes `filesystem` gives them,
+    // since rpm sees the mounts, not these directories.
+    for (d, mode) in [(target.join("dev"), 0o755), (target.join("proc"), 0o555)] {
         make_mount_point(&d, mode)?;
     }
-    let mut mounts = Mount::dev_proc(&bdir);
+    let mut mounts = vec![Mount::ReadOnly { path: bdir.clone() }];
+    mounts.extend(Mount::dev_proc(&bdir));
     mounts.push(Mount::Bind {
         source: target.clone(),
         target: tmount.clone(),
     });
     mounts.extend(Mount::dev_proc(&tmount));
+    mounts.push(Mount::Bind {
+        source: pkg_dir,
+        target: bdir.join(PACKAGES_IN_BOOTSTRAP),
+    });
     run_rpm(
         &bdir,
         &mounts,
@@ -374,6 +402,123 @@ fn run(
     report.unowned = unowned;
     report.timings.verify = started.elapsed();
     Ok(report)
+}
+
+/// The packages of the bootstrap tree (indexes `boot` into the plan), in
+/// unpack order.
+fn bootstrap_order<'a>(plan: &'a InstallPlan, boot: &[usize]) -> Vec<&'a PlannedPackage> {
+    let boot_pkgs: Vec<&PlannedPackage> = boot.iter().map(|&i| &plan.packages[i]).collect();
+    let mut order = install_order(
+        &boot_pkgs
+            .iter()
+            .map(|p| &p.package)
+            .collect::<Vec<&Package>>(),
+    );
+    // `filesystem` lays out /bin -> usr/bin, /lib64 -> usr/lib64 ...;
+    // rpm's order runs its %pretrans first for the same reason.
+    order.sort_by_key(|&i| boot_pkgs[i].package.name != "filesystem");
+    order.iter().map(|&i| boot_pkgs[i]).collect()
+}
+
+/// Unpacks `ordered` into a new directory `bdir`, with the mount points
+/// the rpm run needs.
+fn build_bootstrap(bdir: &Path, ordered: &[&PlannedPackage]) -> Result<UnpackStats, InstallError> {
+    let started = Instant::now();
+    std::fs::create_dir(bdir).map_err(io_at(bdir))?;
+    let mut stats = UnpackStats::default();
+    let mut tree = Tree::open(bdir)?;
+    for (n, p) in ordered.iter().enumerate() {
+        stats += tree.unpack(&p.path)?;
+        tracing::debug!(n = n + 1, of = ordered.len(), package = %p.package, "bootstrap: unpacked");
+    }
+    for (d, mode) in [
+        ("dev", 0o755),
+        ("proc", 0o555),
+        (TARGET_IN_BOOTSTRAP, 0o755),
+        ("var", 0o755),
+        ("var/tmp", 0o1777),
+        (PACKAGES_IN_BOOTSTRAP, 0o755),
+    ] {
+        make_mount_point(&bdir.join(d), mode)?;
+    }
+    tracing::info!(
+        packages = ordered.len(),
+        files = stats.files,
+        mb = stats.bytes / 1_000_000,
+        ms = started.elapsed().as_millis() as u64,
+        "bootstrap tree unpacked"
+    );
+    Ok(stats)
+}
+
+/// The key [`install_cached`] files the plan's bootstrap tree under (its
+/// directory name in the cache); `None` when the plan has no `rpm`.
+pub fn bootstrap_key(plan: &InstallPlan) -> Result<Option<String>, InstallError> {
+    let pkgs: Vec<&Package> = plan.packages.iter().map(|p| &p.package).collect();
+    bootstrap_set(&pkgs)
+        .map(|boot| key_of(&bootstrap_order(plan, &boot)))
+        .transpose()
+}
+
+/// What makes a bootstrap tree's content: the packages' bytes and order,
+/// and the code that unpacks them.
+fn key_of(ordered: &[&PlannedPackage]) -> Result<String, InstallError> {
+    let mut text = format!(
+        "mk-install {} bootstrap format {BOOTSTRAP_FORMAT}\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    for p in ordered {
+        // The files' own bytes, not repodata's word for them.
+        let (digest, _) = mk_durable::Digest::of_file(&p.path).map_err(io_at(&p.path))?;
+        text.push_str(&format!("{} {}\n", digest.hex(), p.package.nevra()));
+    }
+    Ok(mk_durable::Digest::of(text.as_bytes()).hex())
+}
+
+/// The cached bootstrap tree for `ordered`, built first if absent.
+fn cached_bootstrap(
+    cache: &Path,
+    ordered: &[&PlannedPackage],
+    report: &mut Report,
+) -> Result<PathBuf, InstallError> {
+    let key = key_of(ordered)?;
+    let entry = cache.join(&key);
+    if entry.is_dir() {
+        tracing::info!(cache = %entry.display(), "bootstrap tree reused from the cache");
+        report.bootstrap_reused = true;
+        return Ok(entry);
+    }
+    std::fs::create_dir_all(cache).map_err(io_at(cache))?;
+    let tmp = cache.join(format!(".{key}.{}", std::process::id()));
+    if tmp.exists() {
+        remove_tree(&tmp)?;
+    }
+    let built = build_bootstrap(&tmp, ordered).and_then(|stats| {
+        // Durable before it is visible under its final name: a crash must
+        // not leave a cached tree with empty files.
+        let dir = std::fs::File::open(&tmp).map_err(io_at(&tmp))?;
+        rustix::fs::syncfs(&dir).map_err(|e| io_at(&tmp)(e.into()))?;
+        Ok(stats)
+    });
+    let stats = match built {
+        Ok(stats) => stats,
+        Err(e) => {
+            let _ = remove_tree(&tmp);
+            return Err(e);
+        }
+    };
+    match std::fs::rename(&tmp, &entry) {
+        Ok(()) => mk_durable::sync_dir(cache).map_err(io_at(cache))?,
+        // Another install built the same key meanwhile: same content.
+        Err(_) if entry.is_dir() => remove_tree(&tmp)?,
+        Err(e) => {
+            let _ = remove_tree(&tmp);
+            return Err(io_at(&entry)(e));
+        }
+    }
+    tracing::info!(cache = %entry.display(), "bootstrap tree cached");
+    report.bootstrap_stats = stats;
+    Ok(entry)
 }
 
 fn make_mount_point(dir: &Path, mode: u32) -> Result<(), InstallError> {

@@ -20,7 +20,8 @@ pub mod unpack;
 pub mod verify;
 
 pub use install::{
-    install, install_into, install_with_epoch, InstallError, InstallOptions, Report, Timings,
+    bootstrap_key, install, install_cached, install_into, install_with_epoch, InstallError,
+    InstallOptions, Report, Timings,
 };
 pub use plan::{plan_from_repo, InstallPlan, PlanError, PlannedPackage, Unmet};
 pub use unpack::{Tree, UnpackError, UnpackStats};

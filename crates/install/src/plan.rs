@@ -62,7 +62,7 @@ pub struct InstallPlan {
 pub enum PlanError {
     #[error(transparent)]
     Solve(#[from] SolveError),
-    #[error("{}: cannot read: {source}", path.display())]
+    #[error("{}: cannot read", path.display())]
     Io {
         path: PathBuf,
         #[source]

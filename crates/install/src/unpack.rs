@@ -43,20 +43,20 @@ pub enum UnpackError {
         entry: String,
         reason: String,
     },
-    #[error("{package}: payload entry {entry:?}: {source}")]
+    #[error("{package}: payload entry {entry:?}")]
     Io {
         package: String,
         entry: String,
         #[source]
         source: io::Error,
     },
-    #[error("{}: cannot read the package: {source}", path.display())]
+    #[error("{}: cannot read the package", path.display())]
     Package {
         path: PathBuf,
         #[source]
         source: rpm::Error,
     },
-    #[error("{}: cannot open the tree: {source}", path.display())]
+    #[error("{}: cannot open the tree", path.display())]
     Tree {
         path: PathBuf,
         #[source]

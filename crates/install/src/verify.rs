@@ -57,7 +57,7 @@ pub const CENTOS7_SCRIPTLET_STATE: &[&str] = &[
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
-    #[error("{}: running `{command}` in a chroot: {source}", root.display())]
+    #[error("{}: running `{command}` in a chroot", root.display())]
     Spawn {
         root: PathBuf,
         command: String,
@@ -71,7 +71,7 @@ pub enum VerifyError {
         status: String,
         output: String,
     },
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         #[source]

@@ -3,17 +3,20 @@
 //! system's own tools: unshare, mount, chroot, and the root's rpm.
 
 use mk_depsolve::{Request, SolveOptions};
-use mk_install::{install, plan_from_repo, InstallError, InstallOptions, CENTOS7_SCRIPTLET_STATE};
+use mk_install::{
+    bootstrap_key, install, install_cached, plan_from_repo, InstallError, InstallOptions,
+    CENTOS7_SCRIPTLET_STATE,
+};
 use mk_rpmrepo::repodata::read_repodata;
 use mk_synthrpm::SynthPackage;
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const EL7: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/el7-base"
-);
+/// The real CentOS repository of the shared fixtures.
+fn el7() -> PathBuf {
+    mk_fixtures::fixture("el7-base")
+}
 
 fn init_logs() {
     let _ = tracing_subscriber::fmt()
@@ -41,6 +44,42 @@ fn in_chroot(root: &Path, cmd: &str) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// The fixture repository, which must be there.
+fn el7_repo() -> PathBuf {
+    let repo = el7();
+    assert!(
+        repo.join("repodata/repomd.xml").is_file(),
+        "fixture repository without repodata: {}",
+        repo.display()
+    );
+    repo
+}
+
+/// Missing packages allowed (the fixture lacks 4), CentOS 7's scriptlet
+/// state accepted as unowned.
+fn relaxed_opts() -> InstallOptions {
+    InstallOptions {
+        allow_missing: true,
+        allowed_unowned: CENTOS7_SCRIPTLET_STATE
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    }
+}
+
+/// The closure of `rpm` in the fixture (glibc-common missing).
+fn rpm_closure_plan(repo: &Path) -> mk_install::InstallPlan {
+    let pool = read_repodata(repo).unwrap();
+    plan_from_repo(
+        repo,
+        &pool,
+        &Request::from_specs(["rpm"]).unwrap(),
+        None,
+        &SolveOptions::default(),
+    )
+    .unwrap()
 }
 
 /// Work dirs under /var/tmp: real disk, room for a root filesystem.
@@ -80,11 +119,7 @@ fn rpm_files_nevras(dir: &Path) -> BTreeSet<String> {
 #[test]
 fn el7_base_installs_with_centos_rpm() {
     init_logs();
-    let repo = Path::new(EL7);
-    assert!(
-        repo.join("repodata/repomd.xml").is_file(),
-        "fixtures missing: {EL7}"
-    );
+    let repo = &el7_repo();
     let pool = read_repodata(repo).unwrap();
     let names: BTreeSet<&str> = pool.iter().map(|p| p.name.as_str()).collect();
     let request = Request::from_specs(&names).unwrap();
@@ -128,13 +163,7 @@ fn el7_base_installs_with_centos_rpm() {
     assert_eq!(std::fs::read_dir(work.path()).unwrap().count(), 0);
 
     // Relaxed for exactly those four.
-    let opts = InstallOptions {
-        allow_missing: true,
-        allowed_unowned: CENTOS7_SCRIPTLET_STATE
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-    };
+    let opts = relaxed_opts();
     let report = install(&plan, &root, &opts).unwrap_or_else(|e| panic!("{e}"));
     assert!(report.relaxed_deps);
     assert!(report.bootstrap.iter().any(|p| p.starts_with("rpm-4.11.3")));
@@ -244,11 +273,7 @@ fn el7_base_installs_with_centos_rpm() {
 #[test]
 fn failing_pre_scriptlet_names_the_package() {
     init_logs();
-    let repo = Path::new(EL7);
-    assert!(
-        repo.join("repodata/repomd.xml").is_file(),
-        "fixtures missing: {EL7}"
-    );
+    let repo = &el7_repo();
     let work = workdir();
     let pkgs = work.path().join("pkgs");
     std::fs::create_dir(&pkgs).unwrap();
@@ -259,15 +284,7 @@ fn failing_pre_scriptlet_names_the_package() {
     let bad_path = bad.write_to_dir(&pkgs).unwrap();
 
     // The closure of rpm itself (all present), plus the bad package.
-    let pool = read_repodata(repo).unwrap();
-    let plan = plan_from_repo(
-        repo,
-        &pool,
-        &Request::from_specs(["rpm"]).unwrap(),
-        None,
-        &SolveOptions::default(),
-    )
-    .unwrap();
+    let plan = rpm_closure_plan(repo);
     let mut bad_pkg = mk_rpmrepo::read_rpm(&bad_path, "mk-bad-pre-1-1.noarch.rpm").unwrap();
     bad_pkg.location = "mk-bad-pre-1-1.noarch.rpm".into();
     // glibc-common is absent from the folder: relaxed exactly as the plan
@@ -282,13 +299,7 @@ fn failing_pre_scriptlet_names_the_package() {
             .collect(),
     );
     let root = work.path().join("root");
-    let opts = InstallOptions {
-        allow_missing: true,
-        allowed_unowned: CENTOS7_SCRIPTLET_STATE
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-    };
+    let opts = relaxed_opts();
     let err = install(&plan, &root, &opts).unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, InstallError::Scriptlet { .. }), "{msg}");
@@ -305,4 +316,58 @@ fn failing_pre_scriptlet_names_the_package() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(left, ["pkgs"]);
+}
+
+/// A second install of the same `rpm` closure reuses the cached bootstrap
+/// tree (nothing unpacked) and installs the same; other bytes in a
+/// bootstrap package give another key, so that tree would not be reused.
+#[test]
+fn bootstrap_tree_is_cached_by_content() {
+    init_logs();
+    let repo = &el7_repo();
+    let plan = rpm_closure_plan(repo);
+    let opts = relaxed_opts();
+    let work = workdir();
+    let cache = work.path().join("cache");
+    let first = install_cached(&plan, &work.path().join("a"), &opts, None, &cache)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!first.bootstrap_reused);
+    assert!(first.bootstrap_stats.files > 0);
+    let second = install_cached(&plan, &work.path().join("b"), &opts, None, &cache)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(second.bootstrap_reused);
+    assert_eq!(second.bootstrap_stats.files, 0);
+    assert_eq!(second.installed, first.installed);
+    assert_eq!(second.bootstrap, first.bootstrap);
+
+    // One tree in the cache, under the plan's key; no temporary left.
+    let key = bootstrap_key(&plan).unwrap().unwrap();
+    let entries: Vec<String> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(entries, std::slice::from_ref(&key));
+    // rpm ran in it read-only: no package file or target left inside.
+    assert_eq!(
+        std::fs::read_dir(cache.join(&key).join("var/tmp/mk-install"))
+            .unwrap()
+            .count(),
+        0
+    );
+
+    // The same packages with one file's bytes changed: another key.
+    let mut changed = plan.clone();
+    let rpm = changed
+        .packages
+        .iter_mut()
+        .find(|p| p.package.name == "rpm")
+        .unwrap();
+    let copy = work.path().join("rpm-changed.rpm");
+    let mut bytes = std::fs::read(&rpm.path).unwrap();
+    bytes.push(0);
+    std::fs::write(&copy, bytes).unwrap();
+    rpm.path = copy;
+    let other = bootstrap_key(&changed).unwrap().unwrap();
+    assert_ne!(other, key);
+    assert!(!cache.join(other).exists());
 }

@@ -7,10 +7,10 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const EL7: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/el7-base"
-);
+/// The real CentOS repository of the shared fixtures.
+fn el7() -> PathBuf {
+    mk_fixtures::fixture("el7-base")
+}
 
 /// outer/{pkgs,l1/l2/l3/root,outside}: an entry escaping the root by up to
 /// four levels lands in `outer`, where the test looks for it.
@@ -178,14 +178,13 @@ fn owners_map_through_the_trees_passwd() {
 /// owner group config doc rdev symlink).
 #[test]
 fn el7_payloads_match_their_headers() {
-    let el7 = Path::new(EL7);
-    assert!(el7.is_dir(), "fixtures missing: {EL7}");
+    let el7 = el7();
     let s = setup();
     let mut tree = Tree::open(&s.root).unwrap();
     let names = ["filesystem", "setup", "glibc", "bash", "coreutils", "rpm"];
     let mut files = Vec::new();
     for n in names {
-        let f = std::fs::read_dir(el7)
+        let f = std::fs::read_dir(&el7)
             .unwrap()
             .map(|e| e.unwrap().path())
             .find(|p| {
@@ -193,7 +192,7 @@ fn el7_payloads_match_their_headers() {
                 f.starts_with(&format!("{n}-"))
                     && f[n.len() + 1..].starts_with(|c: char| c.is_ascii_digit())
             })
-            .unwrap_or_else(|| panic!("{n} not in {EL7}"));
+            .unwrap_or_else(|| panic!("{n} not in {}", el7.display()));
         tree.unpack(&f).unwrap();
         files.push(f);
     }

@@ -37,7 +37,7 @@ pub enum KickstartError {
         line: usize,
         message: String,
     },
-    #[error("reading kickstart {path}: {source}")]
+    #[error("reading kickstart {path}")]
     Io {
         path: PathBuf,
         source: std::io::Error,

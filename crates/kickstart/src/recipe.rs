@@ -193,7 +193,7 @@ fn key_line(text: &str, key: &str) -> usize {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecipeError {
-    #[error("reading {path}: {source}")]
+    #[error("reading {path}")]
     Io {
         path: PathBuf,
         source: std::io::Error,

@@ -11,17 +11,7 @@ fn shipped() -> PathBuf {
 }
 
 fn comps_fixture() -> PathBuf {
-    let p = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/el7-comps/c7-x86_64-comps.xml"
-    ))
-    .to_path_buf();
-    assert!(
-        p.is_file(),
-        "fixture missing: {} (CI always has it)",
-        p.display()
-    );
-    p
+    mk_fixtures::fixture("el7-comps/c7-x86_64-comps.xml")
 }
 
 fn parsed() -> Kickstart {

@@ -85,7 +85,7 @@ pub enum SignError {
     BadCommentSignature { file: String },
     #[error("random number generator failed: {0}")]
     Random(String),
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: String,
         #[source]

@@ -10,17 +10,15 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{what} {}: {source}", path.display())]
+    #[error("{what} {}", path.display())]
     Io {
         what: &'static str,
         path: PathBuf,
         #[source]
         source: io::Error,
     },
-    #[error(
-        "invalid digest {input:?}: {reason} (expected \"sha256:\" and 64 lowercase hex digits)"
-    )]
-    BadDigest { input: String, reason: String },
+    #[error(transparent)]
+    BadDigest(#[from] crate::digest::BadDigest),
     #[error("{} is not an OCI image layout or OCI archive: {reason}", path.display())]
     BadLayout { path: PathBuf, reason: String },
     #[error("blob {digest} is missing from layout {}", layout.display())]
@@ -31,7 +29,18 @@ pub enum Error {
         digest: Digest,
         reason: String,
     },
-    #[error("{what} in layout {}: invalid JSON: {source}", layout.display())]
+    #[error("layer {index} of {count} ({digest}) in {} is corrupt: {reason}", layout.display())]
+    LayerCorrupt {
+        layout: PathBuf,
+        /// 1-based, lowest layer first.
+        index: usize,
+        count: usize,
+        digest: Digest,
+        reason: String,
+    },
+    #[error("{} is a `docker save` archive (docker-archive format: manifest.json and no oci-layout), not an OCI archive; convert it with: skopeo copy docker-archive:{} oci-archive:OUT.tar", path.display(), path.display())]
+    DockerArchive { path: PathBuf },
+    #[error("{what} in layout {}: invalid JSON", layout.display())]
     Json {
         layout: PathBuf,
         what: String,

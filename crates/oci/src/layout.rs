@@ -91,7 +91,14 @@ impl Layout {
             .prefix("mk-oci-archive.")
             .tempdir()
             .map_err(io_err("cannot create a temporary directory for", path))?;
-        extract_archive(path, tmp.path())?;
+        let docker_manifest = extract_archive(path, tmp.path())?;
+        if docker_manifest && !tmp.path().join("oci-layout").exists() {
+            // What `docker save` (before Docker 25) and skopeo's
+            // docker-archive write: no OCI layout to read.
+            return Err(Error::DockerArchive {
+                path: path.to_path_buf(),
+            });
+        }
         check_layout_dir(tmp.path(), path)?;
         info!(archive = %path.display(), "extracted OCI archive");
         Ok(Layout {
@@ -318,12 +325,46 @@ impl Layout {
                 ),
             ));
         }
-        let f = File::open(&path).map_err(io_err("cannot read blob", &path))?;
-        let (actual, _) = Digest::of_reader(f).map_err(io_err("cannot read blob", &path))?;
+        let (actual, _) = Digest::of_file(&path).map_err(io_err("cannot read blob", &path))?;
         if actual != desc.digest {
             return Err(self.mismatch(&desc.digest, format!("content hashes to {actual}")));
         }
         Ok(path)
+    }
+
+    /// Checks every layer blob of `image` (size, digest, and the
+    /// uncompressed stream against the config's diff_id), so that a
+    /// corrupt base is refused before any other work; the manifest and
+    /// config were checked when `image` was read.
+    pub fn verify_layers(&self, image: &Image) -> Result<()> {
+        let count = image.layers.len();
+        for (i, layer) in image.layers.iter().enumerate() {
+            let corrupt = |reason: String| Error::LayerCorrupt {
+                layout: self.source.clone(),
+                index: i + 1,
+                count,
+                digest: layer.digest,
+                reason,
+            };
+            let path = self.verify_blob(layer).map_err(|e| match e {
+                Error::BlobMismatch { reason, .. } => corrupt(reason),
+                Error::BlobMissing { .. } => corrupt("the blob is missing".into()),
+                other => other,
+            })?;
+            let Some(want) = image.diff_ids().get(i) else {
+                continue;
+            };
+            let file = File::open(&path).map_err(io_err("cannot read blob", &path))?;
+            let stream = crate::unpack::decoder(layer, file)?;
+            let (diff_id, _) = Digest::of_reader(stream)
+                .map_err(|e| corrupt(format!("cannot decompress it: {e}")))?;
+            if diff_id != *want {
+                return Err(corrupt(format!(
+                    "its uncompressed content hashes to {diff_id}, but the config's diff_id is {want}"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Reads a blob, checking size and digest.
@@ -573,9 +614,10 @@ fn check_layout_dir(dir: &Path, source: &Path) -> Result<()> {
 
 /// Extracts an OCI archive: only `oci-layout`, `index.json` and
 /// `blobs/<alg>/<hex>` regular files (and directories) are taken; other
-/// regular files are ignored; links, devices and paths with `..` refuse the
-/// archive.
-fn extract_archive(archive: &Path, dest: &Path) -> Result<()> {
+/// members, whatever their type, are ignored; links or devices at those
+/// paths, and any path with `..`, refuse the archive. Returns whether a top-level `manifest.json` (the docker-archive
+/// format's index) was among the members.
+fn extract_archive(archive: &Path, dest: &Path) -> Result<bool> {
     let bad = |reason: String| Error::BadLayout {
         path: archive.to_path_buf(),
         reason,
@@ -586,6 +628,7 @@ fn extract_archive(archive: &Path, dest: &Path) -> Result<()> {
         .entries()
         .map_err(|e| bad(format!("not a tar archive: {e}")))?;
     let mut count = 0usize;
+    let mut docker_manifest = false;
     for entry in entries {
         let mut entry = entry.map_err(|e| bad(format!("bad tar entry: {e}")))?;
         let raw = entry
@@ -609,13 +652,6 @@ fn extract_archive(archive: &Path, dest: &Path) -> Result<()> {
         if et.is_dir() {
             continue;
         }
-        if !et.is_file() {
-            return Err(bad(format!(
-                "member {:?} is a {:?}, only regular files and directories are allowed",
-                raw.display().to_string(),
-                et
-            )));
-        }
         let rel: PathBuf = match parts
             .iter()
             .map(String::as_str)
@@ -630,10 +666,20 @@ fn extract_archive(archive: &Path, dest: &Path) -> Result<()> {
                 PathBuf::from("blobs").join(alg).join(hex)
             }
             _ => {
+                docker_manifest |= parts == ["manifest.json"];
+                // Whatever its type: docker-archive's `<id>/layer.tar`
+                // are symlinks, and nothing outside the layout is written.
                 debug!(member = %raw.display(), "ignoring archive member outside the OCI layout");
                 continue;
             }
         };
+        if !et.is_file() {
+            return Err(bad(format!(
+                "member {:?} is a {:?}, only regular files and directories are allowed",
+                raw.display().to_string(),
+                et
+            )));
+        }
         let target = dest.join(&rel);
         if let Some(p) = target.parent() {
             fs::create_dir_all(p).map_err(io_err("cannot create", p))?;
@@ -651,5 +697,5 @@ fn extract_archive(archive: &Path, dest: &Path) -> Result<()> {
     // digests catch the rest when they are read.
     let _ = ar.into_inner().read(&mut [0u8; 1]);
     debug!(archive = %archive.display(), files = count, "archive extracted");
-    Ok(())
+    Ok(docker_manifest)
 }

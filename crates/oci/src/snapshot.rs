@@ -8,13 +8,12 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{Read, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use tracing::{debug, info};
 
-use crate::digest::{Digest, HashingWriter};
+use crate::digest::Digest;
 use crate::error::{io_err, Error, Result};
 
 /// What one path in a tree is.
@@ -250,20 +249,9 @@ pub(crate) fn entry_kind(full: &Path, meta: &fs::Metadata) -> Result<Option<Entr
     }))
 }
 
-/// SHA-256 and length of a file, read in large blocks.
+/// SHA-256 and length of a file.
 pub(crate) fn hash_file(path: &Path) -> Result<(Digest, u64)> {
-    let mut f = fs::File::open(path).map_err(io_err("cannot read", path))?;
-    let mut w = HashingWriter::new(std::io::sink());
-    let mut buf = vec![0u8; 1 << 18];
-    loop {
-        let n = f.read(&mut buf).map_err(io_err("cannot read", path))?;
-        if n == 0 {
-            break;
-        }
-        w.write_all(&buf[..n])
-            .map_err(io_err("cannot read", path))?;
-    }
-    Ok(w.finish())
+    Digest::of_file(path).map_err(io_err("cannot read", path))
 }
 
 #[cfg(test)]

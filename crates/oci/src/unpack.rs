@@ -92,6 +92,32 @@ pub fn unpack_image(layout: &Layout, image: &Image, root: &Path) -> Result<Unpac
     Ok(stats)
 }
 
+/// The uncompressed tar stream of a layer blob, by its media type.
+pub(crate) fn decoder(layer: &Descriptor, file: File) -> Result<Box<dyn Read>> {
+    let mt = layer.media_type.as_str();
+    let file = BufReader::with_capacity(1 << 20, file);
+    Ok(
+        if mt == MEDIA_TYPE_LAYER_TAR || mt == MEDIA_TYPE_DOCKER_LAYER_TAR {
+            Box::new(file)
+        } else if mt == MEDIA_TYPE_LAYER_ZSTD {
+            Box::new(
+                zstd::Decoder::with_buffer(file).map_err(|e| Error::BadLayer {
+                    layer: layer.digest.to_string(),
+                    reason: format!("bad zstd stream: {e}"),
+                })?,
+            )
+        } else if mt == MEDIA_TYPE_LAYER_GZIP || mt == MEDIA_TYPE_DOCKER_LAYER_GZIP {
+            Box::new(flate2::bufread::MultiGzDecoder::new(file))
+        } else {
+            return Err(Error::UnsupportedMediaType {
+                digest: layer.digest,
+                media_type: mt.to_string(),
+                expected: "an OCI layer: tar, tar+gzip or tar+zstd",
+            });
+        },
+    )
+}
+
 /// Applies one layer to `root`; `diff_id`, when given, is checked against
 /// the uncompressed stream. Counts are added to `stats`.
 pub fn unpack_layer(
@@ -102,39 +128,13 @@ pub fn unpack_layer(
     stats: &mut UnpackStats,
 ) -> Result<()> {
     let label = layer.digest.to_string();
-    let mt = layer.media_type.as_str();
-    if ![
-        MEDIA_TYPE_LAYER_TAR,
-        MEDIA_TYPE_LAYER_GZIP,
-        MEDIA_TYPE_LAYER_ZSTD,
-        MEDIA_TYPE_DOCKER_LAYER_GZIP,
-        MEDIA_TYPE_DOCKER_LAYER_TAR,
-    ]
-    .contains(&mt)
-    {
-        return Err(Error::UnsupportedMediaType {
-            digest: layer.digest,
-            media_type: mt.to_string(),
-            expected: "an OCI layer: tar, tar+gzip or tar+zstd",
-        });
-    }
     // Nothing is written from a blob that is not exactly what the manifest names.
     let path = layout.verify_blob(layer)?;
     let file = File::open(&path).map_err(io_err("cannot read blob", &path))?;
-    let file = BufReader::with_capacity(1 << 20, file);
+    let decoded = decoder(layer, file)?;
     let bad = |reason: String| Error::BadLayer {
         layer: label.clone(),
         reason,
-    };
-    let decoded: Box<dyn Read> = if mt == MEDIA_TYPE_LAYER_TAR || mt == MEDIA_TYPE_DOCKER_LAYER_TAR
-    {
-        Box::new(file)
-    } else if mt == MEDIA_TYPE_LAYER_ZSTD {
-        Box::new(
-            zstd::Decoder::with_buffer(file).map_err(|e| bad(format!("bad zstd stream: {e}")))?,
-        )
-    } else {
-        Box::new(flate2::bufread::MultiGzDecoder::new(file))
     };
     fs::create_dir_all(root).map_err(io_err("cannot create", root))?;
     let meta = fs::symlink_metadata(root).map_err(io_err("cannot stat", root))?;

@@ -109,17 +109,20 @@ pub enum BuildError {
     },
     #[error("base image {}: {message}", base.display())]
     Base { base: PathBuf, message: String },
+    /// The base's own error names the file and the blob.
+    #[error("base image")]
+    BaseImage(#[source] mk_oci::Error),
     #[error(transparent)]
     Packages(#[from] PackagesError),
-    #[error("install into the empty root: {0}")]
+    #[error("install into the empty root")]
     Install(#[from] InstallError),
     #[error(transparent)]
     Rootfs(#[from] RootfsError),
     #[error("{} path(s) in the new layer belong to no package (R18):\n  {}", paths.len(), paths.join("\n  "))]
     Unowned { paths: Vec<String> },
-    #[error("writing the image: {0}")]
+    #[error("writing the image")]
     Oci(#[from] mk_oci::Error),
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         #[source]
@@ -185,7 +188,10 @@ fn open_base(
         }
         _ => {}
     }
-    let layout = mk_oci::Layout::open(&path).map_err(|e| base_err(e.to_string()))?;
+    let layout = mk_oci::Layout::open(&path).map_err(|e| match e {
+        mk_oci::Error::DockerArchive { .. } => BuildError::BaseImage(e),
+        e => base_err(e.to_string()),
+    })?;
     let image = match &b.reference {
         Some(r) => layout.image_by_ref(r),
         None => {
@@ -220,11 +226,15 @@ fn open_base(
             actual,
         });
     }
+    // Every blob, before resolution or any other work (docs/container-images.md).
+    layout
+        .verify_layers(&image)
+        .map_err(BuildError::BaseImage)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    tracing::info!(base = %path.display(), digest = %actual, layers = image.layers.len(), "base image pinned");
+    tracing::info!(base = %path.display(), digest = %actual, layers = image.layers.len(), "base image pinned and checked");
     Ok(Some(OpenedBase {
         layout,
         image,

@@ -42,7 +42,7 @@ pub const BUILDER_LABELS: &[&str] = &[
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecipeError {
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         #[source]

@@ -34,7 +34,7 @@ pub enum RootfsError {
     NoRpm,
     #[error(transparent)]
     Verify(#[from] VerifyError),
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         #[source]

@@ -111,7 +111,7 @@ impl ClusterConfig {
             names::check_dns_name(n).map_err(|error| ConfigError::Name {
                 path: path.to_string(),
                 field,
-                error,
+                error: error.into(),
             })
         };
         name("domain", &self.domain)?;
@@ -217,7 +217,7 @@ impl NodeSpec {
             names::check_dns_name(n).map_err(|error| ConfigError::Name {
                 path: path.to_string(),
                 field,
-                error,
+                error: error.into(),
             })
         };
         name("cluster_domain", &self.cluster_domain)?;

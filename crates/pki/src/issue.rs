@@ -223,7 +223,7 @@ pub fn intermediate(
     let id = format!("{realm} intermediate for {host}");
     names::check_dns_name(host).map_err(|error| IssueError::Name {
         id: id.clone(),
-        error,
+        error: error.into(),
     })?;
     check_realm(&id, realm, root)?;
     root.check_valid(&id, now)?;
@@ -287,7 +287,7 @@ pub fn check_leaf(ca: &Ca, spec: &LeafSpec, now: OffsetDateTime) -> Result<(), I
             id: spec.id.clone(),
             error,
         };
-        names::check_dns_name(n).map_err(named)?;
+        names::check_dns_name(n).map_err(|e| named(e.into()))?;
         names::check_constraints(n, ca.info.permitted_dns.as_deref()).map_err(named)?;
     }
     Ok(())
@@ -433,7 +433,7 @@ mod tests {
             matches!(
                 e,
                 IssueError::Name {
-                    error: NameError::IpAddress(_),
+                    error: NameError::Dns(names::DnsNameError::IpAddress(_)),
                     ..
                 }
             ),

@@ -1,67 +1,17 @@
-//! DNS names in certificates: syntax, the no-IP rule (R28), and RFC 5280
-//! DNS name constraints.
+//! DNS names in certificates: the one name rule (mk-dnsname: syntax and
+//! the no-IP rule, R28) and RFC 5280 DNS name constraints.
+
+pub use mk_dnsname::{check_dns_name, DnsNameError};
 
 /// Why a name cannot go into a certificate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
-    #[error(
-        "{0:?} is an IP address: certificates carry DNS names only (R28: DNS first, no IP SANs)"
-    )]
-    IpAddress(String),
-    #[error("{name:?} is not a valid DNS name: {why}")]
-    Invalid { name: String, why: &'static str },
+    /// Not a DNS name by mk's one rule (mk-dnsname, shared with the role
+    /// config), IP addresses included (R28).
+    #[error(transparent)]
+    Dns(#[from] DnsNameError),
     #[error("{name:?} is outside the issuing CA's name constraints (permitted: {permitted})")]
     OutsideConstraints { name: String, permitted: String },
-}
-
-/// Check one SAN: a lower-case DNS name (no wildcards, no IP literals).
-pub fn check_dns_name(name: &str) -> Result<(), NameError> {
-    let bare = name.trim_start_matches('[').trim_end_matches(']');
-    if bare.parse::<std::net::IpAddr>().is_ok() {
-        return Err(NameError::IpAddress(name.to_string()));
-    }
-    let invalid = |why| {
-        Err(NameError::Invalid {
-            name: name.to_string(),
-            why,
-        })
-    };
-    if name.is_empty() {
-        return invalid("empty");
-    }
-    if name.len() > 253 {
-        return invalid("longer than 253 characters");
-    }
-    for label in name.split('.') {
-        if label.is_empty() {
-            return invalid("empty label");
-        }
-        if label.len() > 63 {
-            return invalid("a label is longer than 63 characters");
-        }
-        if label == "*" {
-            return invalid("wildcards are not issued");
-        }
-        if !label
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            return invalid("only lower-case letters, digits, '-' and '.' are allowed");
-        }
-        if label.starts_with('-') || label.ends_with('-') {
-            return invalid("a label starts or ends with '-'");
-        }
-    }
-    // An all-numeric last label would read as an IPv4 shorthand to some
-    // resolvers ("10.1" is 10.0.0.1 to inet_aton).
-    if name
-        .rsplit('.')
-        .next()
-        .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return invalid("the last label is all digits (reads as an IP address)");
-    }
-    Ok(())
 }
 
 /// RFC 5280 4.2.1.10: `name` is within DNS subtree `base` if it equals it or
@@ -98,7 +48,7 @@ mod tests {
     fn ip_sans_are_refused_with_r28() {
         for ip in ["10.0.0.1", "::1", "fe80::1", "[::1]", "127.0.0.1"] {
             let e = check_dns_name(ip).unwrap_err();
-            assert!(matches!(e, NameError::IpAddress(_)), "{ip}: {e}");
+            assert!(matches!(e, DnsNameError::IpAddress(_)), "{ip}: {e}");
             assert!(e.to_string().contains("R28"));
         }
     }

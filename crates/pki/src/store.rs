@@ -244,7 +244,7 @@ impl PkiDir {
         let host_ok = crate::names::check_dns_name(host)
             .map_err(|error| IssueError::Name {
                 id: format!("--host {host}"),
-                error,
+                error: error.into(),
             })
             .and_then(|_| {
                 if crate::names::within_subtree(host, &self.config.domain) {

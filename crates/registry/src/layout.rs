@@ -23,7 +23,7 @@ const MAX_DEPTH: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LayoutError {
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         #[source]
@@ -31,7 +31,7 @@ pub enum LayoutError {
     },
     #[error("{}: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
-    #[error("{}: {what}: {source}", path.display())]
+    #[error("{}: {what}", path.display())]
     Name {
         path: PathBuf,
         what: String,
@@ -52,7 +52,7 @@ pub enum LayoutError {
     },
     #[error("{}: is {got} bytes, but its descriptor says {want}", path.display())]
     SizeMismatch { path: PathBuf, want: u64, got: u64 },
-    #[error("{}: {source}", layout.display())]
+    #[error("{}", layout.display())]
     Plan {
         layout: PathBuf,
         #[source]

@@ -63,7 +63,7 @@ impl std::str::FromStr for Image {
 pub enum RegistryError {
     #[error(transparent)]
     Layout(#[from] LayoutError),
-    #[error("writing the registry tree: {0}")]
+    #[error("writing the registry tree")]
     Tree(#[from] TreeError),
 }
 

@@ -4,17 +4,15 @@
 //! with their SHA-256 and size checked on the way.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-
-use sha2::{Digest, Sha256};
 
 use crate::plan::{Content, Plan};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TreeError {
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         #[source]
@@ -123,20 +121,12 @@ fn set_mode(path: &Path, mode: u32) -> Result<(), TreeError> {
 }
 
 fn copy_checked(from: &Path, to: &Path, hex: &str, size: u64) -> Result<(), TreeError> {
-    let mut input = fs::File::open(from).map_err(io(from))?;
+    let input = fs::File::open(from).map_err(io(from))?;
     let mut output = fs::File::create(to).map_err(io(to))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut n_total = 0u64;
-    loop {
-        let n = input.read(&mut buf).map_err(io(from))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        n_total += n as u64;
-        output.write_all(&buf[..n]).map_err(io(to))?;
-    }
+    let (digest, n_total) = mk_durable::copy_hashed(input, &mut output).map_err(|e| match e {
+        mk_durable::CopyError::Read(e) => io(from)(e),
+        mk_durable::CopyError::Write(e) => io(to)(e),
+    })?;
     if n_total != size {
         return Err(TreeError::SizeMismatch {
             path: from.to_path_buf(),
@@ -144,7 +134,7 @@ fn copy_checked(from: &Path, to: &Path, hex: &str, size: u64) -> Result<(), Tree
             got: n_total,
         });
     }
-    let got = hex::encode(hasher.finalize());
+    let got = digest.hex();
     if got != hex {
         return Err(TreeError::DigestMismatch {
             path: from.to_path_buf(),

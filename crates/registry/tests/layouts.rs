@@ -126,7 +126,8 @@ fn refused(images: &[Image]) -> String {
     let out = tempfile::tempdir().unwrap();
     let e = write_registry(images, &out.path().join("registry")).unwrap_err();
     assert!(names(out.path()).is_empty(), "{:?}", names(out.path()));
-    e.to_string()
+    // What mk-compose prints: the error and its causes.
+    format!("{:#}", anyhow::Error::new(e))
 }
 
 #[test]

@@ -1,77 +1,19 @@
-//! Syntax of names and networks: DNS names (RFC 1123, never IP addresses:
-//! R28), Kubernetes label keys and values, CIDRs.
+//! Syntax of names and networks: DNS names (mk-dnsname's rule: RFC 1123,
+//! never IP addresses, R28), Kubernetes label keys and values, CIDRs.
 
 use std::fmt;
 use std::net::IpAddr;
 
-/// The message every "IP where a name belongs" error carries (R28).
-pub const IP_NOT_NAME: &str = "IP address where a DNS name is required";
+pub use mk_dnsname::IP_NOT_NAME;
 
-/// Checks a lower-case RFC 1123 DNS name (Kubernetes' DNS subdomain).
+/// Checks a DNS name by mk's one rule (mk-dnsname, shared with the PKI).
 pub fn check_dns_name(name: &str) -> Result<(), String> {
-    if name.parse::<IpAddr>().is_ok()
-        || name
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-            .is_ok()
-    {
-        return Err(format!("{name:?}: {IP_NOT_NAME} (R28)"));
-    }
-    if name.is_empty() {
-        return Err("empty DNS name".into());
-    }
-    if name.len() > 253 {
-        return Err(format!(
-            "{name:?}: DNS name is {} characters, at most 253",
-            name.len()
-        ));
-    }
-    if name.ends_with('.') {
-        return Err(format!("{name:?}: write the name without a trailing dot"));
-    }
-    for label in name.split('.') {
-        check_dns_label(label).map_err(|e| format!("{name:?}: {e}"))?;
-    }
-    let last = name.rsplit('.').next().unwrap_or(name);
-    if name.contains('.') && last.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "{name:?}: the last label is all digits: {IP_NOT_NAME} (R28)?"
-        ));
-    }
-    Ok(())
+    mk_dnsname::check_dns_name(name).map_err(|e| e.to_string())
 }
 
 /// One RFC 1123 label: 1-63 of `a-z 0-9 -`, alphanumeric at both ends.
 pub fn check_dns_label(label: &str) -> Result<(), String> {
-    if label.is_empty() {
-        return Err("empty label (two dots in a row, or a leading dot)".into());
-    }
-    if label.len() > 63 {
-        return Err(format!(
-            "label {label:?} is {} characters, at most 63",
-            label.len()
-        ));
-    }
-    if let Some(c) = label
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-    {
-        let hint = if c.is_ascii_uppercase() {
-            " (DNS names here are lower case)"
-        } else {
-            ""
-        };
-        return Err(format!(
-            "label {label:?} contains {c:?}: only a-z, 0-9 and '-' are allowed{hint}"
-        ));
-    }
-    if label.starts_with('-') || label.ends_with('-') {
-        return Err(format!(
-            "label {label:?} must start and end with a letter or digit"
-        ));
-    }
-    Ok(())
+    mk_dnsname::check_dns_label(label).map_err(|e| e.to_string())
 }
 
 /// Whether `name` is `domain` or below it.

@@ -37,7 +37,7 @@ impl fmt::Display for MachineFacts {
 
 #[derive(Debug, Error)]
 pub enum FactsError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]

@@ -178,6 +178,11 @@ fn unreadable_dmi_file_is_an_error_naming_it() {
     let d = sysfs(&[], None, None);
     let p = d.path().join("class/dmi/id/product_serial");
     fs::create_dir_all(&p).unwrap();
-    let e = MachineFacts::read(d.path()).unwrap_err().to_string();
+    // As the command line prints it: the path, then the OS error once.
+    let e = format!(
+        "{:#}",
+        anyhow::Error::new(MachineFacts::read(d.path()).unwrap_err())
+    );
     assert!(e.starts_with(&format!("{}: ", p.display())), "{e}");
+    assert_eq!(e.matches("(os error").count(), 1, "{e}");
 }

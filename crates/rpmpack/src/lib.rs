@@ -18,6 +18,7 @@
 //! ```
 
 mod package;
+pub mod spec;
 mod tree;
 pub mod validate;
 

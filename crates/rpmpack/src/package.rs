@@ -47,7 +47,7 @@ pub enum PackError {
         dep: String,
         reason: &'static str,
     },
-    #[error("package {package}: source of {path}: {source_path}: {source}")]
+    #[error("package {package}: source of {path}: {source_path}")]
     Source {
         package: String,
         path: String,
@@ -55,20 +55,20 @@ pub enum PackError {
         #[source]
         source: io::Error,
     },
-    #[error("package {package}: tree {dir}: {source}")]
+    #[error("package {package}: tree {dir}")]
     Tree {
         package: String,
         dir: PathBuf,
         #[source]
         source: io::Error,
     },
-    #[error("package {package}: {source}")]
+    #[error("package {package}")]
     Rpm {
         package: String,
         #[source]
         source: rpm::Error,
     },
-    #[error("package {package}: writing {path}: {source}")]
+    #[error("package {package}: writing {path}")]
     Write {
         package: String,
         path: PathBuf,

@@ -13,16 +13,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures");
-
 fn fixture_dir(sub: &str) -> PathBuf {
-    let d = Path::new(FIXTURES).join(sub);
-    assert!(
-        d.is_dir(),
-        "fixtures missing: {} (CI always has them)",
-        d.display()
-    );
-    d
+    mk_fixtures::fixture(sub)
 }
 
 fn rpms_in(dir: &Path) -> Vec<PathBuf> {

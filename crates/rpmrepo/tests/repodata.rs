@@ -13,10 +13,10 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const EL7: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/el7-base"
-);
+/// The real CentOS repository of the shared fixtures.
+fn el7() -> PathBuf {
+    mk_fixtures::fixture("el7-base")
+}
 
 /// A small repository that exercises what primary.xml must carry: several
 /// versions and epochs of one name, versioned, file and pre requires,
@@ -232,8 +232,8 @@ fn agrees_with_createrepo_c_on_synthetic_packages() {
 #[test]
 fn agrees_with_createrepo_c_on_centos_packages() {
     let tmp = tempfile::tempdir().unwrap();
-    let n = link_rpms(Path::new(EL7), &tmp.path().join("src"));
-    assert_eq!(n, 113, "fixture {EL7} incomplete");
+    let n = link_rpms(&el7(), &tmp.path().join("src"));
+    assert_eq!(n, 113, "fixture {} incomplete", el7().display());
     let (ours, theirs) = compare_with_createrepo(&tmp.path().join("src"), tmp.path());
     assert_eq!(ours.len(), 113);
     assert_same_packages(&ours, &theirs, "el7-base");
@@ -365,6 +365,19 @@ fn meta_xml(repo: &Path, kind: &str) -> (PathBuf, String) {
     (path, s)
 }
 
+/// An error as the command line prints it (`error: {e:#}`): each layer
+/// and its causes, joined by ": ".
+fn shown(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
 #[test]
 fn broken_repodata_gives_errors_that_name_the_file() {
     let tmp = tempfile::tempdir().unwrap();
@@ -393,7 +406,7 @@ fn broken_repodata_gives_errors_that_name_the_file() {
     bytes[mid] ^= 0x55;
     fs::write(&path, &bytes).unwrap();
     let err = read_repodata(&repo).unwrap_err();
-    let msg = err.to_string();
+    let msg = shown(&err);
     assert!(
         matches!(err, RepodataError::ChecksumMismatch { .. }),
         "{msg}"
@@ -409,7 +422,7 @@ fn broken_repodata_gives_errors_that_name_the_file() {
     let bytes = fs::read(&path).unwrap();
     let new_path = replace_primary(&repo, &bytes[..bytes.len() * 2 / 3], None);
     let err = read_repodata(&repo).unwrap_err();
-    let msg = err.to_string();
+    let msg = shown(&err);
     assert!(
         matches!(err, RepodataError::Decompress { format: "gzip", .. }),
         "{msg}"
@@ -431,7 +444,7 @@ fn broken_repodata_gives_errors_that_name_the_file() {
     );
     let new_path = replace_primary(&repo, &gz(bad.as_bytes()), Some(bad.as_bytes()));
     let err = read_repodata(&repo).unwrap_err();
-    let msg = err.to_string();
+    let msg = shown(&err);
     assert!(msg.contains(&new_path.display().to_string()), "{msg}");
     assert!(msg.contains(&format!("line {line_of_bad}:")), "{msg}");
     assert!(msg.contains("BIGGER"), "{msg}");
@@ -445,7 +458,7 @@ fn broken_repodata_gives_errors_that_name_the_file() {
     let bad = xml.replacen("</summary>", "</summry>", 1);
     let line = bad.lines().position(|l| l.contains("</summry>")).unwrap() as u64 + 1;
     replace_primary(&repo, &gz(bad.as_bytes()), Some(bad.as_bytes()));
-    let msg = read_repodata(&repo).unwrap_err().to_string();
+    let msg = shown(&read_repodata(&repo).unwrap_err());
     assert!(msg.contains(&format!("line {line}:")), "{msg}");
     restore();
 
@@ -462,7 +475,7 @@ fn broken_repodata_gives_errors_that_name_the_file() {
         Some(bad.as_bytes()),
     );
     let err = read_repodata(&repo).unwrap_err();
-    let msg = err.to_string();
+    let msg = shown(&err);
     assert!(matches!(err, RepodataError::NotInFilelists { .. }), "{msg}");
     assert!(msg.contains(&new_path.display().to_string()), "{msg}");
     assert!(msg.contains("gamma-3.1-2.noarch"), "{msg}");
@@ -471,7 +484,7 @@ fn broken_repodata_gives_errors_that_name_the_file() {
     // 6. No repomd.xml at all.
     fs::remove_file(repo.join("repodata/repomd.xml")).unwrap();
     let err = read_repodata(&repo).unwrap_err();
-    let msg = err.to_string();
+    let msg = shown(&err);
     assert!(matches!(err, RepodataError::Io { .. }), "{msg}");
     assert!(msg.contains("repodata/repomd.xml"), "{msg}");
     restore();
@@ -546,16 +559,16 @@ fn same_input_same_bytes_and_atomic_replacement() {
 
 #[test]
 fn reads_centos_repodata() {
-    let pkgs = read_repodata(Path::new(EL7)).unwrap();
+    let pkgs = read_repodata(&el7()).unwrap();
     assert_eq!(pkgs.len(), 117);
     for missing in ["binutils", "centos-logos", "glibc-common", "systemd"] {
         let p = pkgs.iter().find(|p| p.name == missing).unwrap();
-        assert!(!Path::new(EL7).join(&p.location).exists(), "{}", p.location);
+        assert!(!el7().join(&p.location).exists(), "{}", p.location);
     }
 
     let bash = pkgs.iter().find(|p| p.name == "bash").unwrap();
     assert_eq!(bash.nevra(), "bash-4.2.46-34.el7.x86_64");
-    let rpm_path = Path::new(EL7).join(&bash.location);
+    let rpm_path = el7().join(&bash.location);
     assert!(rpm_path.exists());
     // rpm's view of the requires, as `name [op evr]` lines.
     let rpm_requires = run(tool("rpm")
@@ -583,11 +596,11 @@ fn reads_centos_repodata() {
     // CentOS repodata for every package present.
     let present: Vec<&Package> = pkgs
         .iter()
-        .filter(|p| Path::new(EL7).join(&p.location).exists())
+        .filter(|p| el7().join(&p.location).exists())
         .collect();
     assert_eq!(present.len(), 113);
     for r in present {
-        let h = read_rpm(&Path::new(EL7).join(&r.location), &r.location).unwrap();
+        let h = read_rpm(&el7().join(&r.location), &r.location).unwrap();
         let n = h.nevra();
         assert_eq!(h.checksum, r.checksum, "{n}");
         // CentOS's repodata comes from an older createrepo, which lists

@@ -151,6 +151,12 @@ fn agrees_with_libselinux_on_every_path_of_a_real_root() {
             } else {
                 format!("{top}{p}")
             };
+            // /var/tmp is other tests' scratch space (real-disk roots of
+            // thousands of files, which the policy leaves unlabelled):
+            // what it holds depends on which test runs beside this one.
+            if sys.starts_with("/var/tmp/") {
+                continue;
+            }
             queries.push((sys, Some(t)));
         }
     }

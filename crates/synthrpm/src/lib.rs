@@ -36,7 +36,7 @@ pub enum SynthError {
         dep: String,
         op: String,
     },
-    #[error("package {package}: {source}")]
+    #[error("package {package}")]
     Rpm {
         package: String,
         #[source]

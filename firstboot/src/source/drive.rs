@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use mk_bundle::iso::read::{IsoImage, ReadAt};
 use thiserror::Error;
 
+use crate::errors::one_line;
+
 pub const LABEL: &str = "MK-CONFIG";
 pub const CONFIG_NAME: &str = "node-config.yaml";
 pub const SIGNATURE_NAME: &str = "node-config.yaml.minisig";
@@ -18,7 +20,7 @@ const MAX_FILE: u64 = 16 << 20;
 
 #[derive(Debug, Error)]
 pub enum DriveError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: String,
         #[source]
@@ -313,8 +315,8 @@ fn read_fat(dev: &Device) -> io::Result<Files> {
 }
 
 fn read_iso(dev: &Device) -> Result<Files, String> {
-    let iso = IsoImage::open(dev).map_err(|e| e.to_string())?;
-    let entries = iso.list().map_err(|e| e.to_string())?;
+    let iso = IsoImage::open(dev).map_err(|e| one_line(&e))?;
+    let entries = iso.list().map_err(|e| one_line(&e))?;
     let read = |name: &str| -> Result<Option<Vec<u8>>, String> {
         // Rock Ridge or Joliet names are exact; plain ISO 9660 names are
         // upper case with a version (`NODE_CON.YAM;1`), which a drive made
@@ -331,7 +333,7 @@ fn read_iso(dev: &Device) -> Result<Files, String> {
         }
         iso.read_file(e, MAX_FILE)
             .map(Some)
-            .map_err(|e| e.to_string())
+            .map_err(|e| one_line(&e))
     };
     Ok((read(CONFIG_NAME)?, read(SIGNATURE_NAME)?))
 }

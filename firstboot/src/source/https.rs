@@ -19,7 +19,7 @@ pub const MAX_BYTES: usize = 16 << 20;
 pub enum FetchError {
     #[error("{url}: {why}")]
     Refused { url: String, why: String },
-    #[error("{url}: {source}")]
+    #[error("{url}")]
     Io {
         url: String,
         #[source]

@@ -21,11 +21,11 @@ pub enum SourceError {
     Drive(#[from] drive::DriveError),
     #[error(transparent)]
     Cmdline(#[from] cmdline::CmdlineError),
-    #[error("config URL {0}")]
+    #[error("config URL")]
     Fetch(#[from] https::FetchError),
     #[error("config URL {url}: not found (HTTP 404)")]
     NotFound { url: String },
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: String,
         #[source]
@@ -165,7 +165,7 @@ fn fetch_retrying(
     loop {
         match https::get(url, pin, places.timeout) {
             Err(e) if e.transient() && attempt < places.attempts => {
-                tracing::warn!(url = %url, attempt, error = %e, "config URL not reachable yet; retrying");
+                tracing::warn!(url = %url, attempt, error = %crate::errors::one_line(&e), "config URL not reachable yet; retrying");
                 std::thread::sleep(places.pause);
                 attempt += 1;
             }

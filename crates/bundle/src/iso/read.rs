@@ -36,7 +36,7 @@ const S_IFLNK: u32 = 0o120000;
 
 #[derive(Debug, Error)]
 pub enum IsoError {
-    #[error("read error at byte {offset}: {source}")]
+    #[error("read error at byte {offset}")]
     Io {
         offset: u64,
         #[source]

@@ -17,7 +17,7 @@ use thiserror::Error;
 pub enum IsoWriteError {
     #[error("volume label {0:?}: expected 1 to 32 characters from A-Z, a-z, 0-9, `_`, `-`, `.`")]
     BadLabel(String),
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]

@@ -21,7 +21,7 @@ pub use parse::{
     parse_filelists, parse_other, parse_primary, parse_repomd, FilelistsPackage, OtherPackage,
     RepomdData, RepomdRecord, XmlError,
 };
-pub use read::read_repodata;
+pub use read::{read_group, read_repodata};
 pub use write::{is_primary_file, primary_requires, render_repodata, write_repodata, Rendered};
 
 /// How [`write_repodata`] writes metadata.
@@ -35,6 +35,9 @@ pub struct WriteOptions {
     pub changelog_limit: usize,
     /// gzip level 0-9 (6 is gzip's and createrepo_c's default).
     pub compression_level: u32,
+    /// comps.xml content, written as `createrepo_c -g` does: a plain `group`
+    /// record and a gzipped `group_gz` one, so that dnf sees `@groups`.
+    pub comps: Option<String>,
 }
 
 impl Default for WriteOptions {
@@ -43,6 +46,7 @@ impl Default for WriteOptions {
             timestamp: 0,
             changelog_limit: 10,
             compression_level: 6,
+            comps: None,
         }
     }
 }
@@ -58,12 +62,12 @@ impl WriteOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RepodataError {
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Xml { path: PathBuf, source: XmlError },
     #[error("{}: {kind} checksum mismatch: repomd.xml says {expected}, the file has {actual}", path.display())]
     ChecksumMismatch {
@@ -82,7 +86,7 @@ pub enum RepodataError {
         expected: u64,
         actual: u64,
     },
-    #[error("{}: cannot decompress as {format}: {source}", path.display())]
+    #[error("{}: cannot decompress as {format}", path.display())]
     Decompress {
         path: PathBuf,
         format: &'static str,

@@ -2,7 +2,9 @@
 //! against its checksum before it is decompressed and parsed.
 
 use super::compression::decompress;
-use super::parse::{parse_filelists, parse_other, parse_primary, parse_repomd, RepomdRecord};
+use super::parse::{
+    parse_filelists, parse_other, parse_primary, parse_repomd, RepomdData, RepomdRecord,
+};
 use super::RepodataError;
 use crate::package::Package;
 use sha2::Digest;
@@ -15,12 +17,7 @@ use std::path::{Component, Path, PathBuf};
 /// (changelogs) is read when listed. Every file is checked against the
 /// checksum and size repomd.xml gives before it is used.
 pub fn read_repodata(repo_root: &Path) -> Result<Vec<Package>, RepodataError> {
-    let repomd_path = repo_root.join("repodata").join("repomd.xml");
-    let bytes = fs::read(&repomd_path).map_err(RepodataError::io(&repomd_path))?;
-    let repomd = parse_repomd(&bytes).map_err(|source| RepodataError::Xml {
-        path: repomd_path.clone(),
-        source,
-    })?;
+    let (repomd_path, repomd) = read_repomd(repo_root)?;
     let record = |kind: &'static str| {
         repomd
             .record(kind)
@@ -130,6 +127,33 @@ pub fn read_repodata(repo_root: &Path) -> Result<Vec<Package>, RepodataError> {
         "read repodata"
     );
     Ok(packages)
+}
+
+/// The comps.xml a repository declares (`group`, or `group_gz` as
+/// `createrepo_c -g` adds them): its path and decompressed content, or
+/// `None` when repomd.xml lists neither. Every listed copy is checked
+/// against its checksum, so a corrupted one is refused even when the other
+/// is intact.
+pub fn read_group(repo_root: &Path) -> Result<Option<(PathBuf, Vec<u8>)>, RepodataError> {
+    let (_, repomd) = read_repomd(repo_root)?;
+    let mut found = None;
+    for kind in ["group", "group_gz"] {
+        if let Some(rec) = repomd.record(kind) {
+            let loaded = load(repo_root, rec)?;
+            found.get_or_insert(loaded);
+        }
+    }
+    Ok(found)
+}
+
+fn read_repomd(repo_root: &Path) -> Result<(PathBuf, RepomdData), RepodataError> {
+    let repomd_path = repo_root.join("repodata").join("repomd.xml");
+    let bytes = fs::read(&repomd_path).map_err(RepodataError::io(&repomd_path))?;
+    let repomd = parse_repomd(&bytes).map_err(|source| RepodataError::Xml {
+        path: repomd_path.clone(),
+        source,
+    })?;
+    Ok((repomd_path, repomd))
 }
 
 /// Reads one listed file, checks size and checksum, and decompresses it

@@ -140,6 +140,7 @@ struct MetaFile {
     name: String,
     bytes: Vec<u8>,
     checksum: String,
+    /// Empty for a file stored uncompressed (no open-* elements).
     open_checksum: String,
     open_size: usize,
 }
@@ -172,7 +173,10 @@ pub fn render_repodata(
             )
         },
     );
-    let metas = [primary, filelists, other];
+    let mut metas = vec![primary, filelists, other];
+    if let Some(comps) = &opts.comps {
+        metas.extend(group_files(comps, level));
+    }
     let repomd = render_repomd(&metas, opts.timestamp);
     let mut files: Vec<(String, Vec<u8>)> = metas.into_iter().map(|m| (m.name, m.bytes)).collect();
     files.push(("repomd.xml".to_string(), repomd.into_bytes()));
@@ -458,6 +462,23 @@ fn render_other(pkgs: &[&Package], changelog_limit: usize) -> String {
     out
 }
 
+/// comps.xml as `createrepo_c -g` stores it: as given (`group`, which has
+/// no open-checksum) and gzipped (`group_gz`).
+fn group_files(comps: &str, level: u32) -> [MetaFile; 2] {
+    let checksum = hex::encode(Sha256::digest(comps.as_bytes()));
+    let plain = MetaFile {
+        kind: "group",
+        name: format!("{checksum}-comps.xml"),
+        bytes: comps.as_bytes().to_vec(),
+        checksum,
+        open_checksum: String::new(),
+        open_size: comps.len(),
+    };
+    let mut gz = finish("group_gz", comps.to_string(), level);
+    gz.name = format!("{}-comps.xml.gz", gz.checksum);
+    [plain, gz]
+}
+
 fn render_repomd(metas: &[MetaFile], timestamp: u64) -> String {
     let mut out = String::with_capacity(2048);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -470,15 +491,20 @@ fn render_repomd(metas: &[MetaFile], timestamp: u64) -> String {
             "    <checksum type=\"sha256\">{}</checksum>",
             m.checksum
         );
-        let _ = writeln!(
-            out,
-            "    <open-checksum type=\"sha256\">{}</open-checksum>",
-            m.open_checksum
-        );
+        let stored_plain = m.open_checksum.is_empty();
+        if !stored_plain {
+            let _ = writeln!(
+                out,
+                "    <open-checksum type=\"sha256\">{}</open-checksum>",
+                m.open_checksum
+            );
+        }
         let _ = writeln!(out, "    <location href=\"repodata/{}\"/>", m.name);
         let _ = writeln!(out, "    <timestamp>{timestamp}</timestamp>");
         let _ = writeln!(out, "    <size>{}</size>", m.bytes.len());
-        let _ = writeln!(out, "    <open-size>{}</open-size>", m.open_size);
+        if !stored_plain {
+            let _ = writeln!(out, "    <open-size>{}</open-size>", m.open_size);
+        }
         out.push_str("  </data>\n");
     }
     out.push_str("</repomd>\n");

@@ -1,0 +1,113 @@
+//! The `mk-firstboot` command line. On the library side so that tests
+//! reach [`Cli`] (help, man pages); `main.rs` runs the subcommands.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::run::Options;
+use crate::validate;
+
+#[derive(Parser)]
+#[command(
+    name = "mk-firstboot",
+    version,
+    about = "Bring an mk node to the state its role config describes",
+    help_expected = true,
+    after_help = "Example:\n  mk-firstboot apply                                      # what mk-firstboot.service runs at every boot\n  mk-firstboot plan --root / --config node-config.yaml    # what would change, changing nothing\n  mk-firstboot validate node-config.yaml --trust admin.pub"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(clap::Args)]
+pub struct Common {
+    /// Node root: files, users, /sys facts, /dev devices and /proc/cmdline
+    /// are all looked up under it.
+    #[arg(long, default_value = "/")]
+    pub root: PathBuf,
+    /// Role config file (FILE.minisig beside it is its signature). For
+    /// `apply` the last source: a config drive or mk.config= URL comes first.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory of trusted minisign public keys (*.pub); default
+    /// ROOT/etc/mk/config-trust.
+    #[arg(long, value_name = "DIR")]
+    pub trust: Option<PathBuf>,
+    /// This host's address (repeat for several) instead of reading the
+    /// interfaces: for planning on another machine.
+    #[arg(long = "address", value_name = "IP")]
+    pub addresses: Vec<IpAddr>,
+    /// Take this node's item of a NodeConfigList by name instead of by the
+    /// machine's MAC/DMI facts.
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
+    /// Apply this plan (JSON) instead of planning from the config; for
+    /// debugging the applier. The config is still sourced and checked.
+    #[arg(long, value_name = "PLAN.json", hide = true)]
+    pub plan: Option<PathBuf>,
+}
+
+impl Common {
+    pub fn options(&self) -> Options {
+        let mut o = Options::new(&self.root);
+        o.config = self.config.clone();
+        o.trust = self.trust.clone();
+        o.addresses = (!self.addresses.is_empty()).then(|| self.addresses.clone());
+        o.node = self.node.clone();
+        o.plan_file = self.plan.clone();
+        o
+    }
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Find, check and apply this node's role config; change only what differs.
+    ///
+    /// Exit 0 when done (or failed under failurePolicy continue), 1 when the
+    /// config was refused (nothing changed), 2 when a step failed under
+    /// failurePolicy halt.
+    #[command(after_help = "Example:\n  \
+        mk-firstboot apply                                  # what mk-firstboot.service runs at every boot\n  \
+        mk-firstboot apply --root /mnt/node --config node-config.yaml")]
+    Apply(Common),
+    /// Print what `apply` would change, changing nothing.
+    ///
+    /// Per step: files, directories, users, groups. Exit 2 when a step would
+    /// fail.
+    #[command(after_help = "Example:\n  \
+        mk-firstboot plan --root / --config node-config.yaml\n  \
+        mk-firstboot plan --root /tmp/n --config rack1.yaml --node w1.example.com --address 10.0.0.21 --json")]
+    Plan {
+        #[command(flatten)]
+        common: Common,
+        /// Print the plan itself as JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a role config file on the admin's machine, changing nothing.
+    ///
+    /// YAML, fields, names, networks, certificates, and with --trust its
+    /// signature. Exit status non-zero listing every problem.
+    #[command(after_help = "Example:\n  \
+        mk-firstboot validate node-config.yaml --trust admin.pub\n  \
+        mk-firstboot validate rack1.yaml --now 2027-01-01T00:00:00Z")]
+    Validate(validate::Args),
+    /// Renew this node's leaf certificates past two thirds of their life.
+    ///
+    /// Run by mk-pki-renew.timer. Keys come from /dev/urandom, never
+    /// getrandom(2), which CentOS 7's kernel lacks; see mk_pki::entropy.
+    #[command(after_help = "Example:\n  \
+        mk-firstboot renew                                  # what mk-pki-renew.timer runs\n  \
+        mk-firstboot renew --root /mnt/node --metrics-file /tmp/mk-pki.prom")]
+    Renew {
+        /// Node root the manifest's paths are under.
+        #[arg(long, default_value = "/")]
+        root: PathBuf,
+        /// node_exporter textfile-collector file to write.
+        #[arg(long, default_value = mk_pki::renew::METRICS_FILE)]
+        metrics_file: PathBuf,
+    },
+}
