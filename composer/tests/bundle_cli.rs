@@ -169,6 +169,32 @@ fn bundle_from_a_createrepo_repository_refuses_an_rpm_that_changed_after_indexin
     assert_eq!(names(&site.p("out")), ["ok.iso"], "nothing half-written");
 }
 
+/// `repo index` checks headers only (as createrepo_c, which checks none), so
+/// a package damaged before indexing gets into repodata; the bundle, the
+/// last step before signing, checks payloads and refuses it.
+#[test]
+fn a_package_damaged_before_indexing_is_indexed_but_never_bundled() {
+    let site = Site::new();
+    let victim = site.p("rpms/example-etcd-3.4.23-1.el7.x86_64.rpm");
+    let mut bytes = std::fs::read(&victim).unwrap();
+    let at = bytes.len() - 100; // inside the compressed payload
+    bytes[at] ^= 0x01;
+    std::fs::write(&victim, bytes).unwrap();
+
+    run_ok(mk().args(["repo", "index"]).arg(site.p("rpms")));
+    let err = run_err(&mut site.bundle("rpms", "node.ks", "out/bad.iso"));
+    assert!(
+        err.contains("example-etcd-3.4.23-1.el7.x86_64.rpm"),
+        "{err}"
+    );
+    assert!(err.contains("payload digest mismatch"), "{err}");
+    assert!(err.contains("repo verify"), "{err}");
+    assert!(!site.p("out/bad.iso").exists(), "nothing half-written");
+    // `repo verify` says the same of the indexed repository.
+    let err = run_err(mk().args(["repo", "verify"]).arg(site.p("rpms")));
+    assert!(err.contains("payload digest mismatch"), "{err}");
+}
+
 #[test]
 fn unsatisfiable_kickstart_names_the_capability_and_leaves_nothing() {
     let site = Site::new();

@@ -8,7 +8,7 @@ use crate::select::select_from_args;
 use anyhow::{bail, Context};
 use mk_bundle::{finish_bundle, BundleOptions, PasswordSource, SecretKey};
 use mk_rpmrepo::repodata::{write_repodata, WriteOptions};
-use mk_rpmrepo::Package;
+use mk_rpmrepo::{verify_package_bytes, Package};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -140,9 +140,9 @@ fn create_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
 }
 
-/// Copies the chosen RPMs into `dest`, checking each file's SHA-256 against
-/// what its repository says while copying (so a file changed after it was
-/// indexed, or repodata that lies, is caught). Returns the packages with
+/// Copies the chosen RPMs into `dest`, checking each file against what its
+/// repository says and against its own digests (so a file changed after it
+/// was indexed, one damaged before, or repodata that lies, is caught). Returns the packages with
 /// their bundle locations.
 fn stage_packages(chosen: &[&Sourced], dest: &Path) -> anyhow::Result<Vec<Package>> {
     create_dir(dest)?;
@@ -165,7 +165,7 @@ fn stage_packages(chosen: &[&Sourced], dest: &Path) -> anyhow::Result<Vec<Packag
     let staged: Vec<Package> = by_name
         .par_iter()
         .map(|(name, s)| {
-            copy_checked(&s.file(), &dest.join(name), &s.package.checksum)?;
+            copy_checked(&s.file(), &dest.join(name), &s.package)?;
             bar.inc(1);
             let mut p = s.package.clone();
             p.location = format!("Packages/{name}");
@@ -184,26 +184,22 @@ fn file_name(location: &str) -> anyhow::Result<String> {
     }
 }
 
-fn copy_checked(src: &Path, dst: &Path, want_sha256: &str) -> anyhow::Result<()> {
-    let input = std::fs::File::open(src).with_context(|| format!("opening {}", src.display()))?;
-    let output =
-        std::fs::File::create(dst).with_context(|| format!("creating {}", dst.display()))?;
-    let (digest, _) = mk_durable::copy_hashed(input, output).map_err(|e| match e {
-        mk_durable::CopyError::Read(e) => {
-            anyhow::Error::new(e).context(format!("reading {}", src.display()))
-        }
-        mk_durable::CopyError::Write(e) => {
-            anyhow::Error::new(e).context(format!("writing {}", dst.display()))
-        }
-    })?;
-    let got = digest.hex();
-    if !got.eq_ignore_ascii_case(want_sha256) {
+/// Copies one package after checking it fully (`repo verify`'s check: the
+/// SHA-256 its repository lists, its size, header and payload digests). This
+/// is the last look before the bundle is signed, and `repo index` leaves
+/// payload digests unchecked (see mk_rpmrepo::Check::Header).
+fn copy_checked(src: &Path, dst: &Path, package: &Package) -> anyhow::Result<()> {
+    let bytes = std::fs::read(src).with_context(|| format!("reading {}", src.display()))?;
+    let problems = verify_package_bytes(&bytes, package);
+    if !problems.is_empty() {
+        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
         bail!(
-            "{}: SHA-256 is {got}, but its repository says {want_sha256}: the file changed or the repodata is wrong",
-            src.display()
+            "{}: {}; the file changed since it was indexed, or was damaged before (`mk-compose repo verify` checks a whole repository)",
+            src.display(),
+            list.join("; ")
         );
     }
-    Ok(())
+    std::fs::write(dst, &bytes).with_context(|| format!("writing {}", dst.display()))
 }
 
 fn stage_kickstarts(kickstarts: &[PathBuf], dest: &Path) -> anyhow::Result<()> {

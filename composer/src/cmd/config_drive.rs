@@ -1,26 +1,16 @@
 //! `mk-compose config-drive`: a node's (or a rack's) role config, checked,
 //! optionally filled with the certificates of `mk-compose pki issue-node`,
 //! signed with the admin key (minisign), on a small FAT or ISO 9660 image
-//! labelled MK-CONFIG that mk-firstboot finds at boot.
+//! labelled MK-CONFIG that mk-firstboot finds at boot. The drive is built
+//! by mk-configdrive.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{bail, Context};
-use mk_bundle::iso::{IsoOptions, IsoWriteError};
+use anyhow::Context;
 use mk_bundle::{PasswordSource, SecretKey};
-use mk_roleconfig::{Document, NodeConfig};
-use sha2::{Digest, Sha256};
+use mk_configdrive::{Draft, PkiDir, DEFAULT_EPOCH};
 
 use crate::inputs;
-
-/// What mk-firstboot looks for (firstboot/src/source/drive.rs).
-const LABEL: &str = "MK-CONFIG";
-const CONFIG_NAME: &str = "node-config.yaml";
-const SIGNATURE_NAME: &str = "node-config.yaml.minisig";
-/// Dates on the drive when SOURCE_DATE_EPOCH is unset: the earliest a FAT
-/// directory entry holds, so that the image depends only on its inputs.
-const DEFAULT_EPOCH: u64 = 315_532_800;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -70,80 +60,36 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let epoch = inputs::source_date_epoch()?.unwrap_or(DEFAULT_EPOCH);
-    let name = args.config.display().to_string();
-    let original = std::fs::read(&args.config).with_context(|| format!("reading {name}"))?;
-    let mut doc = mk_roleconfig::parse_document(&original, &name)?;
-    let config = if args.pki_dirs.is_empty() {
-        // Signed byte for byte as written (comments kept).
-        original
-    } else {
-        for spec in &args.pki_dirs {
-            add_certificates(&mut doc, spec, &name)?;
+    let mut draft = Draft::read(&args.config)?;
+    for spec in &args.pki_dirs {
+        draft.add_pki_dir(&PkiDir::parse(spec))?;
+    }
+    let config = match draft.check(time::OffsetDateTime::now_utc()) {
+        Ok(c) => c,
+        Err(e) => {
+            if let mk_configdrive::Error::Invalid { file, problems } = &e {
+                for p in problems {
+                    eprintln!("{file}: {p}");
+                }
+            }
+            return Err(e.into());
         }
-        let mut text = String::from(
-            "# Written by mk-compose config-drive: certificates from mk-compose pki issue-node.\n",
-        );
-        text.push_str(&serde_norway::to_string(&doc).context("serialising the role config")?);
-        text.into_bytes()
     };
-    let now = time::OffsetDateTime::now_utc();
-    if let Err(errors) = mk_roleconfig::validate_document(&doc, now) {
-        for e in &errors {
-            eprintln!("{name}: {e}");
-        }
-        bail!("{name}: {} problem(s); no drive written", errors.len());
-    }
     let key = read_key(&args)?;
-    let digest = hex::encode(Sha256::digest(&config));
-    let nodes: Vec<&str> = doc
-        .configs()
-        .iter()
-        .map(|c| c.metadata.name.as_str())
-        .collect();
-    let trusted = format!("mk role config sha256:{digest} for {}", nodes.join(","));
-    let sig = key.sign(&config, &trusted, "signature from mk-compose config-drive");
-    let sig_text = sig.to_file_text();
-
-    let out_dir = mk_durable::parent(&args.out).to_path_buf();
-    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".mk-config-drive.")
-        .tempdir_in(&out_dir)
-        .with_context(|| format!("creating a staging directory in {}", out_dir.display()))?;
-    let tree = staging.path().join("tree");
-    std::fs::create_dir(&tree)?;
-    std::fs::write(tree.join(CONFIG_NAME), &config)?;
-    std::fs::write(tree.join(SIGNATURE_NAME), sig_text.as_bytes())?;
-    match args.format {
-        Format::Iso => mk_bundle::iso::write(
-            &tree,
-            &args.out,
-            &IsoOptions {
-                volume_label: LABEL.into(),
-                source_date_epoch: epoch,
-            },
-        )
-        .map_err(|e| match e {
-            IsoWriteError::NoXorriso(e) => anyhow::anyhow!("running xorriso (install it): {e}"),
-            e => e.into(),
-        })?,
-        Format::Fat => write_fat(
-            staging.path(),
-            &tree,
-            &args.out,
-            epoch,
-            &digest,
-            config.len() + sig_text.len(),
-        )?,
-    }
+    let drive = config.sign(&key);
+    let format = match args.format {
+        Format::Fat => mk_configdrive::Format::Fat,
+        Format::Iso => mk_configdrive::Format::Iso,
+    };
+    drive.write(format, &args.out, epoch)?;
+    let config = drive.config();
     println!(
-        "{}: {} drive {LABEL} for {} (config sha256:{digest}, signed by {})",
+        "{}: {} drive {} for {} (config sha256:{}, signed by {})",
         args.out.display(),
-        match args.format {
-            Format::Fat => "FAT",
-            Format::Iso => "ISO 9660",
-        },
-        nodes.join(", "),
+        format.as_str(),
+        mk_configdrive::LABEL,
+        config.nodes().join(", "),
+        config.digest(),
         key.key_id()
     );
     Ok(())
@@ -161,152 +107,4 @@ fn read_key(args: &Args) -> anyhow::Result<SecretKey> {
         Default::default()
     };
     Ok(SecretKey::parse(&text, password.as_bytes(), &file)?)
-}
-
-/// Node-root-relative path of an issue-node file -> its key in
-/// spec.certificates.
-fn certificate_key(rel: &str) -> Option<String> {
-    if let Some(k) = rel.strip_prefix("etc/kubernetes/pki/") {
-        Some(k.to_string())
-    } else {
-        rel.strip_prefix("var/lib/kubelet/pki/")
-            .map(|k| format!("kubelet/{k}"))
-    }
-}
-
-fn add_certificates(doc: &mut Document, spec: &str, name: &str) -> anyhow::Result<()> {
-    let (node, dir) = match spec.split_once('=') {
-        Some((n, d)) => (Some(n), PathBuf::from(d)),
-        None => (None, PathBuf::from(spec)),
-    };
-    let target: &mut NodeConfig = match (doc, node) {
-        (Document::Single(c), None) => c,
-        (Document::Single(c), Some(n)) if c.metadata.name == n => c,
-        (Document::List(l), Some(n)) => l
-            .items
-            .iter_mut()
-            .find(|c| c.metadata.name == n)
-            .with_context(|| format!("--pki-dir {spec}: {name} has no config named {n}"))?,
-        (Document::List(_), None) => {
-            bail!(
-                "--pki-dir {spec}: {name} is a NodeConfigList; say which node: --pki-dir NAME=DIR"
-            )
-        }
-        (Document::Single(c), Some(n)) => bail!(
-            "--pki-dir {spec}: {name} is the config of {}, not {n}",
-            c.metadata.name
-        ),
-    };
-    let mut files = BTreeMap::new();
-    collect(&dir, &dir, &mut files)?;
-    if files.is_empty() {
-        bail!("--pki-dir {spec}: no files under {} (expected the tree of `mk-compose pki issue-node`)", dir.display());
-    }
-    for (rel, text) in files {
-        if Path::new("/").join(&rel) == Path::new(mk_pki::plan::MANIFEST_PATH) {
-            // issue-node's renewal manifest is no certificate: the role
-            // config has no field for it, so it is not carried (yet).
-            tracing::warn!(file = %dir.join(&rel).display(), "not carried on the config drive: the renewal manifest has no place in spec.certificates");
-            continue;
-        }
-        let key = certificate_key(&rel).with_context(|| {
-            format!("--pki-dir {spec}: {rel}: not under etc/kubernetes/pki or var/lib/kubelet/pki")
-        })?;
-        target.spec.certificates.insert(key, text);
-    }
-    Ok(())
-}
-
-fn collect(base: &Path, dir: &Path, out: &mut BTreeMap<String, String>) -> anyhow::Result<()> {
-    for e in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let e = e?;
-        let p = e.path();
-        if e.file_type()?.is_dir() {
-            collect(base, &p, out)?;
-        } else {
-            let rel = p.strip_prefix(base)?.to_string_lossy().into_owned();
-            let text = std::fs::read_to_string(&p)
-                .with_context(|| format!("reading {} (PEM text expected)", p.display()))?;
-            out.insert(rel, text);
-        }
-    }
-    Ok(())
-}
-
-/// mtools with a fixed environment: no user config, UTC, dates from
-/// SOURCE_DATE_EPOCH.
-fn mtools(program: &str, home: &Path, epoch: u64) -> std::process::Command {
-    let mut cmd = std::process::Command::new(program);
-    cmd.env("SOURCE_DATE_EPOCH", epoch.to_string())
-        .env("HOME", home)
-        .env("MTOOLSRC", "/dev/null")
-        .env("MTOOLS_SKIP_CHECK", "1")
-        .env("LC_ALL", "C")
-        .env("TZ", "UTC")
-        .stdin(std::process::Stdio::null());
-    cmd
-}
-
-fn run_tool(what: &str, cmd: &mut std::process::Command) -> anyhow::Result<()> {
-    let out = cmd
-        .output()
-        .with_context(|| format!("{what}: running {:?} (install mtools)", cmd.get_program()))?;
-    if !out.status.success() {
-        bail!(
-            "{what}: {:?} failed ({}): {}",
-            cmd.get_program(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(())
-}
-
-/// A FAT12/16 image just large enough (mtools picks the FAT type), volume
-/// serial from the config digest, written beside `out` and renamed.
-fn write_fat(
-    scratch: &Path,
-    tree: &Path,
-    out: &Path,
-    epoch: u64,
-    digest: &str,
-    bytes: usize,
-) -> anyhow::Result<()> {
-    const MIB: u64 = 1 << 20;
-    // Room for the files, FATs and root directory; at least 2 MiB.
-    let size = ((bytes as u64 * 2 + MIB).div_ceil(MIB) * MIB).max(2 * MIB);
-    let tmp = mk_durable::temp_beside(out)
-        .with_context(|| format!("creating a file beside {}", out.display()))?;
-    tmp.as_file().set_len(size)?;
-    let img = tmp.path().to_string_lossy().into_owned();
-    let serial = &digest[..8];
-    run_tool(
-        "formatting the config drive",
-        mtools("mformat", scratch, epoch).args([
-            "-i",
-            &img,
-            "-T",
-            &(size / 512).to_string(),
-            "-h",
-            "64",
-            "-s",
-            "32",
-            "-N",
-            serial,
-            "-v",
-            LABEL,
-            "::",
-        ]),
-    )?;
-    for name in [CONFIG_NAME, SIGNATURE_NAME] {
-        run_tool(
-            &format!("copying {name} onto the config drive"),
-            mtools("mcopy", scratch, epoch)
-                .args(["-i", &img])
-                .arg(tree.join(name))
-                .arg(format!("::/{name}")),
-        )?;
-    }
-    mk_durable::persist(tmp, out).with_context(|| format!("writing {}", out.display()))?;
-    Ok(())
 }

@@ -48,7 +48,7 @@ const TARGET_IN_BOOTSTRAP: &str = ".mk-target";
 const PACKAGES_IN_BOOTSTRAP: &str = "var/tmp/mk-install";
 /// Bumped whenever what a bootstrap tree holds changes for the same
 /// packages (unpacking, mount points), so older cached trees are not used.
-const BOOTSTRAP_FORMAT: u32 = 1;
+const BOOTSTRAP_FORMAT: u32 = 2;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InstallOptions {
@@ -342,8 +342,22 @@ fn run(
     for (d, mode) in [(target.join("dev"), 0o755), (target.join("proc"), 0o555)] {
         make_mount_point(&d, mode)?;
     }
+    // rpm's sqlite database (rpm >= 4.16) spills large transactions into
+    // temporary files under /var/tmp or /tmp ("disk I/O error" when it
+    // cannot): a per-install writable /tmp over the read-only tree.
+    let scratch = work.join("tmp");
+    std::fs::create_dir(&scratch).map_err(io_at(&scratch))?;
+    std::fs::set_permissions(
+        &scratch,
+        std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+    )
+    .map_err(io_at(&scratch))?;
     let mut mounts = vec![Mount::ReadOnly { path: bdir.clone() }];
     mounts.extend(Mount::dev_proc(&bdir));
+    mounts.push(Mount::Bind {
+        source: scratch,
+        target: bdir.join("tmp"),
+    });
     mounts.push(Mount::Bind {
         source: target.clone(),
         target: tmount.clone(),
@@ -434,6 +448,7 @@ fn build_bootstrap(bdir: &Path, ordered: &[&PlannedPackage]) -> Result<UnpackSta
     for (d, mode) in [
         ("dev", 0o755),
         ("proc", 0o555),
+        ("tmp", 0o1777),
         (TARGET_IN_BOOTSTRAP, 0o755),
         ("var", 0o755),
         ("var/tmp", 0o1777),

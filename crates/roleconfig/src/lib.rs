@@ -8,6 +8,7 @@
 //! tests fake). Runs on CentOS 7 nodes: no OpenSSL, no async runtime, no
 //! getrandom.
 
+pub mod drive;
 pub mod names;
 pub mod parse;
 pub mod pki;

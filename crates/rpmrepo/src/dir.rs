@@ -1,12 +1,14 @@
 //! Reading every binary RPM below a directory, in parallel.
 
-use crate::header::{read_rpm, HeaderError};
+use crate::header::{read_rpm_with, Check, HeaderError};
 use crate::package::Package;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Reads and verifies every `*.rpm` below `dir` (recursively), sorted by
+/// Reads every `*.rpm` below `dir` (recursively; structure, size and header
+/// digests checked, payload digests left to `repo verify`, `bundle` and
+/// rpm: [`Check::Header`]), sorted by
 /// path relative to `dir`, which becomes each package's `location` (with
 /// `/`). Source RPMs (`*.src.rpm`) are skipped with a log line. Hidden
 /// files and directories (`.name`, e.g. a `.repodata` temp dir) are not
@@ -31,7 +33,7 @@ pub fn scan_dir(dir: &Path) -> Result<Vec<Package>, HeaderError> {
     // first failing file's whatever thread finished first.
     let packages: Vec<Package> = binaries
         .par_iter()
-        .map(|rel| read_rpm(&dir.join(rel), rel))
+        .map(|rel| read_rpm_with(&dir.join(rel), rel, Check::Header))
         .collect::<Vec<_>>()
         .into_iter()
         .collect::<Result<_, _>>()?;

@@ -12,6 +12,6 @@ pub mod verify;
 
 pub use dir::scan_dir;
 pub use evr::{rpmvercmp, Evr};
-pub use header::{read_rpm, read_rpm_bytes, HeaderError};
+pub use header::{read_rpm, read_rpm_bytes, read_rpm_with, Check, HeaderError};
 pub use package::{Cmp, Dep, FileEntry, FileKind, Package};
-pub use verify::{verify_package_file, FileProblem};
+pub use verify::{verify_package_bytes, verify_package_file, FileProblem};

@@ -61,11 +61,15 @@ fn rpm_problem(e: &HeaderError) -> String {
 /// payload digest mismatch).
 pub fn verify_package_file(repo_root: &Path, pkg: &Package) -> Vec<FileProblem> {
     let path = repo_root.join(&pkg.location);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return vec![FileProblem::Missing],
-        Err(e) => return vec![FileProblem::Unreadable(e)],
-    };
+    match std::fs::read(&path) {
+        Ok(bytes) => verify_package_bytes(&bytes, pkg),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => vec![FileProblem::Missing],
+        Err(e) => vec![FileProblem::Unreadable(e)],
+    }
+}
+
+/// [`verify_package_file`] on a file's content already in memory.
+pub fn verify_package_bytes(bytes: &[u8], pkg: &Package) -> Vec<FileProblem> {
     let mut problems = Vec::new();
     let actual = bytes.len() as u64;
     if pkg.size_package != 0 && pkg.size_package != actual {
@@ -74,12 +78,12 @@ pub fn verify_package_file(repo_root: &Path, pkg: &Package) -> Vec<FileProblem> 
             actual,
         });
     }
-    let sha256 = match read_rpm_bytes(&bytes, &pkg.location) {
+    let sha256 = match read_rpm_bytes(bytes, &pkg.location) {
         // The header reader hashes the whole file already.
         Ok(read) => read.checksum,
         Err(e) => {
             problems.push(FileProblem::Rpm(e));
-            hex::encode(Sha256::digest(&bytes))
+            hex::encode(Sha256::digest(bytes))
         }
     };
     if !sha256.eq_ignore_ascii_case(&pkg.checksum) {

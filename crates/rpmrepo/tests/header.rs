@@ -5,7 +5,8 @@
 //! error naming the file.
 
 use mk_rpmrepo::{
-    read_rpm, read_rpm_bytes, scan_dir, Cmp, Dep, Evr, FileKind, HeaderError, Package,
+    read_rpm, read_rpm_bytes, read_rpm_with, scan_dir, Check, Cmp, Dep, Evr, FileKind, HeaderError,
+    Package,
 };
 use mk_synthrpm::{Compression, SynthPackage};
 use std::collections::BTreeMap;
@@ -703,6 +704,31 @@ fn flipped_payload_byte_is_refused() {
     assert_rpm_refuses(&bad);
     let e = refused(&bad);
     assert!(e.to_string().contains("payload digest mismatch"), "{e}");
+}
+
+/// Indexing (scan_dir, Check::Header) describes a package whose payload is
+/// damaged, as createrepo_c does; the full check (`repo verify`, `bundle`)
+/// refuses it. A damaged header is refused by both.
+#[test]
+fn indexing_checks_headers_and_leaves_payload_digests_to_the_full_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let el7 = fixture_dir("el7-base").join("hardlink-1.0-19.el7.x86_64.rpm");
+    let at = payload_start(&el7) + 100;
+    let dir = tmp.path().join("repo");
+    fs::create_dir_all(&dir).unwrap();
+    let bad = damaged_copy(&el7, &dir, "hardlink.rpm", |b| b[at] ^= 0x01);
+    let pkgs = scan_dir(&dir).unwrap();
+    assert_eq!(pkgs[0].name, "hardlink");
+    assert!(read_rpm_with(&bad, "hardlink.rpm", Check::Header).is_ok());
+    let e = read_rpm_with(&bad, "hardlink.rpm", Check::Full).unwrap_err();
+    assert!(e.to_string().contains("MD5 digest mismatch"), "{e}");
+
+    // A flipped header byte: both refuse.
+    let at = payload_start(&el7) - 40;
+    fs::remove_file(&bad).unwrap();
+    damaged_copy(&el7, &dir, "hardlink.rpm", |b| b[at] ^= 0x01);
+    let e = scan_dir(&dir).unwrap_err();
+    assert!(e.to_string().contains("hardlink.rpm"), "{e}");
 }
 
 #[test]

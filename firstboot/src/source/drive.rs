@@ -12,9 +12,7 @@ use thiserror::Error;
 
 use crate::errors::one_line;
 
-pub const LABEL: &str = "MK-CONFIG";
-pub const CONFIG_NAME: &str = "node-config.yaml";
-pub const SIGNATURE_NAME: &str = "node-config.yaml.minisig";
+pub use mk_roleconfig::drive::{CONFIG_NAME, LABEL, SIGNATURE_NAME};
 /// Configs are small; anything larger on the drive is refused.
 const MAX_FILE: u64 = 16 << 20;
 
