@@ -341,4 +341,41 @@ fn a_docker_save_archive_is_refused_with_the_command_that_converts_it() {
         e.contains("packages[0]: no package matches `etcd-server-nosuch`"),
         "{e}"
     );
+
+    // The same archive unpacked into a directory, given as `layout:`.
+    let unpacked = c.root.join("docker-dir");
+    std::fs::create_dir(&unpacked).unwrap();
+    run_ok(
+        std::process::Command::new("tar")
+            .arg("-C")
+            .arg(&unpacked)
+            .arg("-xf")
+            .arg(&docker),
+    );
+    let recipe = c
+        .recipe(
+            &format!(
+                "  layout: ../../docker-dir
+  digest: {}
+",
+                c.base_digest
+            ),
+            "",
+        )
+        .replace("[etcd-server]", "[etcd-server-nosuch]");
+    let e = c.fails(&recipe, &[]);
+    assert!(e.contains("holds an unpacked `docker save` archive"), "{e}");
+    let command = e
+        .split("convert it with: ")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .unwrap_or_else(|| panic!("no command in: {e}"));
+    assert!(command.contains("docker-archive:FILE.tar"), "{e}");
+    std::fs::remove_file(c.root.join("OUT.tar")).unwrap();
+    run_ok(
+        std::process::Command::new("sh")
+            .args(["-c", command])
+            .current_dir(&c.root),
+    );
+    assert!(c.root.join("OUT.tar").is_file());
 }

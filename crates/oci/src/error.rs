@@ -40,6 +40,8 @@ pub enum Error {
     },
     #[error("{} is a `docker save` archive (docker-archive format: manifest.json and no oci-layout), not an OCI archive; convert it with: skopeo copy docker-archive:{} oci-archive:OUT.tar", path.display(), path.display())]
     DockerArchive { path: PathBuf },
+    #[error("{} holds an unpacked `docker save` archive (manifest.json and no oci-layout), not an OCI layout; pack it again and convert it with: tar -C {} -cf FILE.tar . && skopeo copy docker-archive:FILE.tar oci-archive:OUT.tar", path.display(), path.display())]
+    DockerArchiveDir { path: PathBuf },
     #[error("{what} in layout {}: invalid JSON", layout.display())]
     Json {
         layout: PathBuf,

@@ -80,6 +80,11 @@ impl Layout {
     pub fn open(path: &Path) -> Result<Layout> {
         let meta = fs::metadata(path).map_err(io_err("cannot open OCI layout", path))?;
         if meta.is_dir() {
+            if !path.join("oci-layout").exists() && path.join("manifest.json").is_file() {
+                return Err(Error::DockerArchiveDir {
+                    path: path.to_path_buf(),
+                });
+            }
             check_layout_dir(path, path)?;
             return Ok(Layout {
                 dir: path.to_path_buf(),

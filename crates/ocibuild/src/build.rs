@@ -189,7 +189,9 @@ fn open_base(
         _ => {}
     }
     let layout = mk_oci::Layout::open(&path).map_err(|e| match e {
-        mk_oci::Error::DockerArchive { .. } => BuildError::BaseImage(e),
+        mk_oci::Error::DockerArchive { .. } | mk_oci::Error::DockerArchiveDir { .. } => {
+            BuildError::BaseImage(e)
+        }
         e => base_err(e.to_string()),
     })?;
     let image = match &b.reference {
