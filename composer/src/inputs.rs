@@ -3,6 +3,7 @@
 //! build date.
 
 use anyhow::{bail, Context};
+use mk_bundle::{PasswordSource, SecretKey};
 use mk_depsolve::{Comps, Request};
 use mk_kickstart::Kickstart;
 use mk_rpmrepo::repodata::{read_group, read_repodata};
@@ -168,6 +169,26 @@ pub fn comps(path: Option<&Path>, repos: &[PathBuf]) -> anyhow::Result<Option<Co
     let comps = Comps::parse_file(&xml, &path)?;
     tracing::info!(comps = %path.display(), groups = comps.groups.len(), "comps read");
     Ok(Some(CompsFile { xml, comps }))
+}
+
+/// The signing key at `key`, asking for its password (from the file, the
+/// descriptor, or the terminal) only when the key is encrypted.
+pub fn secret_key(
+    key: &Path,
+    password_file: Option<PathBuf>,
+    password_fd: Option<i32>,
+) -> anyhow::Result<SecretKey> {
+    let text = std::fs::read_to_string(key)
+        .with_context(|| format!("reading secret key {}", key.display()))?;
+    let file = key.display().to_string();
+    let password = if SecretKey::file_is_encrypted(&text, &file)? {
+        PasswordSource::from_options(password_file, password_fd)
+            .read(false)
+            .with_context(|| format!("password for {file}"))?
+    } else {
+        Default::default()
+    };
+    Ok(SecretKey::parse(&text, password.as_bytes(), &file)?)
 }
 
 /// SOURCE_DATE_EPOCH as the reproducible-builds spec defines it: unset or

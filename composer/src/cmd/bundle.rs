@@ -6,7 +6,7 @@
 use crate::inputs::{self, SelectionArgs, Sourced};
 use crate::select::select_from_args;
 use anyhow::{bail, Context};
-use mk_bundle::{finish_bundle, BundleOptions, PasswordSource, SecretKey};
+use mk_bundle::{finish_bundle, BundleOptions};
 use mk_rpmrepo::repodata::{write_repodata, WriteOptions};
 use mk_rpmrepo::{verify_package_bytes, Package};
 use rayon::prelude::*;
@@ -59,7 +59,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     // Cheap checks first: a wrong password should not cost a resolution.
     let epoch = inputs::source_date_epoch()?;
-    let key = read_key(&args)?;
+    let key = inputs::secret_key(&args.key, args.password_file.clone(), args.password_fd)?;
     let sel = select_from_args(&args.selection)?;
     let chosen: Vec<&Sourced> = sel.chosen.iter().map(|&i| &sel.pool[i]).collect();
     let source_date_epoch = epoch.unwrap_or_else(|| {
@@ -122,28 +122,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn read_key(args: &Args) -> anyhow::Result<SecretKey> {
-    let text = std::fs::read_to_string(&args.key)
-        .with_context(|| format!("reading secret key {}", args.key.display()))?;
-    let file = args.key.display().to_string();
-    let password = if SecretKey::file_is_encrypted(&text, &file)? {
-        PasswordSource::from_options(args.password_file.clone(), args.password_fd)
-            .read(false)
-            .with_context(|| format!("password for {file}"))?
-    } else {
-        Default::default()
-    };
-    Ok(SecretKey::parse(&text, password.as_bytes(), &file)?)
-}
-
 fn create_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
 }
 
 /// Copies the chosen RPMs into `dest`, checking each file against what its
 /// repository says and against its own digests (so a file changed after it
-/// was indexed, one damaged before, or repodata that lies, is caught). Returns the packages with
-/// their bundle locations.
+/// was indexed, one damaged before, or repodata that lies, is caught).
+/// Returns the packages with their bundle locations.
 fn stage_packages(chosen: &[&Sourced], dest: &Path) -> anyhow::Result<Vec<Package>> {
     create_dir(dest)?;
     // Two repositories may carry the same file; the same name with other

@@ -6,8 +6,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-use mk_bundle::{PasswordSource, SecretKey};
 use mk_configdrive::{Draft, PkiDir, DEFAULT_EPOCH};
 
 use crate::inputs;
@@ -75,7 +73,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             return Err(e.into());
         }
     };
-    let key = read_key(&args)?;
+    let key = inputs::secret_key(&args.key, args.password_file.clone(), args.password_fd)?;
     let drive = config.sign(&key);
     let format = match args.format {
         Format::Fat => mk_configdrive::Format::Fat,
@@ -93,18 +91,4 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         key.key_id()
     );
     Ok(())
-}
-
-fn read_key(args: &Args) -> anyhow::Result<SecretKey> {
-    let text = std::fs::read_to_string(&args.key)
-        .with_context(|| format!("reading secret key {}", args.key.display()))?;
-    let file = args.key.display().to_string();
-    let password = if SecretKey::file_is_encrypted(&text, &file)? {
-        PasswordSource::from_options(args.password_file.clone(), args.password_fd)
-            .read(false)
-            .with_context(|| format!("password for {file}"))?
-    } else {
-        Default::default()
-    };
-    Ok(SecretKey::parse(&text, password.as_bytes(), &file)?)
 }
