@@ -23,7 +23,8 @@ trap 'rm -rf "$work"' EXIT
 export SOURCE_DATE_EPOCH=1700000000
 allow=()
 for p in /etc/passwd- /etc/group- /etc/shadow- /etc/gshadow- /etc/.pwd.lock \
-    /etc/subuid /etc/subgid /etc/subuid- /etc/subgid- '/var/lib/selinux/**' '/etc/selinux/default/**'; do
+    /etc/subuid /etc/subgid /etc/subuid- /etc/subgid- '/var/lib/selinux/**' '/etc/selinux/default/**' \
+    '/etc/ssl/certs/**'; do
     allow+=(--allow-unowned "$p")
 done
 now() { date +%s.%N; }
@@ -54,7 +55,7 @@ rebuild=$(elapsed "$t0" "$t1")
 
 # umoci repacks of the same roots.
 umoci unpack --image "$work/base:1" "$work/ours-base" >/dev/null
-umoci unpack --image "$work/etcd:3.4.23-0" "$work/ours-etcd" >/dev/null
+umoci unpack --image "$work/etcd:3.5.12-0" "$work/ours-etcd" >/dev/null
 umoci init --layout "$work/u-base" >/dev/null
 umoci new --image "$work/u-base:umoci" >/dev/null
 umoci unpack --image "$work/u-base:umoci" "$work/ub" >/dev/null

@@ -18,7 +18,8 @@ bin=$(cargo metadata --format-version 1 --no-deps |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/mk-compose
 allow=()
 for p in /etc/passwd- /etc/group- /etc/shadow- /etc/gshadow- /etc/.pwd.lock \
-    /etc/subuid /etc/subgid /etc/subuid- /etc/subgid- '/var/lib/selinux/**' '/etc/selinux/default/**'; do
+    /etc/subuid /etc/subgid /etc/subuid- /etc/subgid- '/var/lib/selinux/**' '/etc/selinux/default/**' \
+    '/etc/ssl/certs/**'; do
     allow+=(--allow-unowned "$p")
 done
 cache=$(mktemp -d "$repo/target/image-bench-cache.XXXXXX")

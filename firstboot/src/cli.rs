@@ -67,16 +67,18 @@ pub enum Command {
     /// Find, check and apply this node's role config; change only what differs.
     ///
     /// Exit 0 when done (or failed under failurePolicy continue), 1 when the
-    /// config was refused (nothing changed), 2 when a step failed under
-    /// failurePolicy halt.
+    /// config was refused (nothing changed; also when the static pods'
+    /// preflight finds problems), 2 when a step failed under failurePolicy
+    /// halt.
     #[command(after_help = "Example:\n  \
         mk-firstboot apply                                  # what mk-firstboot.service runs at every boot\n  \
         mk-firstboot apply --root /mnt/node --config node-config.yaml")]
     Apply(Common),
     /// Print what `apply` would change, changing nothing.
     ///
-    /// Per step: files, directories, users, groups. Exit 2 when a step would
-    /// fail.
+    /// Per step: files, directories, users, groups; then the preflight of the
+    /// static pods against ROOT. Exit 1 when apply would refuse the config
+    /// (preflight problems), 2 when a step would fail.
     #[command(after_help = "Example:\n  \
         mk-firstboot plan --root / --config node-config.yaml\n  \
         mk-firstboot plan --root /tmp/n --config rack1.yaml --node w1.example.com --address 10.0.0.21 --json")]

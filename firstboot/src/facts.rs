@@ -1,9 +1,12 @@
-//! This host's interface addresses, for the planner (R30: services bind to
-//! the host's address in their plane). Read with iproute2 (`ip -j addr`),
-//! which every node has; tests and `plan` on the admin's machine pass
-//! addresses instead (`--address`).
+//! Facts about this host, for the planner: its interface addresses (R30:
+//! services bind to the host's address in their plane), read with iproute2
+//! (`ip -j addr`), which every node has (tests and `plan` on the admin's
+//! machine pass addresses instead: `--address`); and which of kubeadm's
+//! CA-trust directories the node's root has (the control-plane pods mount
+//! only those: the root is read-only, the kubelet cannot create them).
 
 use std::net::IpAddr;
+use std::path::Path;
 use std::process::Command;
 
 /// Every address on the host's interfaces (loopback included: it never
@@ -39,6 +42,15 @@ pub fn parse_ip_json(json: &[u8]) -> Result<Vec<IpAddr>, String> {
     Ok(out)
 }
 
+/// Which of [`mk_nodeconf::CA_TRUST_DIRS`] are directories under `root`
+/// (symlinks followed, resolved inside `root`: CentOS' /etc/ssl/certs is a
+/// link to ../pki/tls/certs), as absolute node paths in the table's order:
+/// [`mk_preflight::root::directories`], the resolver the preflight checks
+/// host paths with.
+pub fn trust_dirs(root: &Path) -> Vec<String> {
+    mk_preflight::root::directories(root, mk_nodeconf::CA_TRUST_DIRS.iter().map(|(_, p)| *p))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -56,5 +68,48 @@ mod tests {
         // iproute2 is on every node and in CI; loopback is always there.
         let a = super::host_addresses().unwrap();
         assert!(a.iter().any(|a| a.is_loopback()), "{a:?}");
+    }
+
+    #[test]
+    fn trust_dirs_are_the_ones_the_root_has() {
+        use std::os::unix::fs::symlink;
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        assert!(super::trust_dirs(r).is_empty());
+        // CentOS: /etc/ssl/certs -> ../pki/tls/certs, and /etc/pki.
+        std::fs::create_dir_all(r.join("etc/pki/tls/certs")).unwrap();
+        std::fs::create_dir_all(r.join("etc/ssl")).unwrap();
+        symlink("../pki/tls/certs", r.join("etc/ssl/certs")).unwrap();
+        // A file where a directory is expected does not count.
+        std::fs::create_dir_all(r.join("usr/share")).unwrap();
+        std::fs::write(r.join("usr/share/ca-certificates"), "").unwrap();
+        // An absolute link resolves inside the root, not on this machine.
+        std::fs::create_dir_all(r.join("usr/local/share")).unwrap();
+        std::fs::create_dir_all(r.join("srv/ca")).unwrap();
+        symlink("/srv/ca", r.join("usr/local/share/ca-certificates")).unwrap();
+        // A dangling link does not count.
+        symlink("/nonexistent", r.join("etc/ca-certificates")).unwrap();
+        assert_eq!(
+            super::trust_dirs(r),
+            [
+                "/etc/ssl/certs",
+                "/etc/pki",
+                "/usr/local/share/ca-certificates"
+            ]
+        );
+        // Link loops end, and a loop is no directory.
+        std::fs::create_dir_all(r.join("etc/ca-certificates.d")).unwrap();
+        symlink("loop", r.join("loop")).unwrap();
+        std::fs::remove_file(r.join("etc/ca-certificates")).unwrap();
+        symlink("/loop", r.join("etc/ca-certificates")).unwrap();
+        assert!(!super::trust_dirs(r).contains(&"/etc/ca-certificates".to_string()));
+        // `..` never leaves the root.
+        std::fs::remove_file(r.join("etc/ca-certificates")).unwrap();
+        symlink(
+            "../../../../etc/ca-certificates.d",
+            r.join("etc/ca-certificates"),
+        )
+        .unwrap();
+        assert!(super::trust_dirs(r).contains(&"/etc/ca-certificates".to_string()));
     }
 }

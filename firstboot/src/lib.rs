@@ -12,6 +12,7 @@ pub mod errors;
 pub mod facts;
 pub mod firewall;
 pub mod planner;
+pub mod preflight;
 pub mod preview;
 pub mod run;
 pub mod source;

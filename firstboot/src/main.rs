@@ -8,6 +8,7 @@ use clap::Parser;
 use mk_firstboot::cli::{Cli, Command};
 use mk_firstboot::engine::CrashPoints;
 use mk_firstboot::errors;
+use mk_firstboot::preflight;
 use mk_firstboot::preview;
 use mk_firstboot::run::{self, RunError};
 use mk_firstboot::state::{self, Outcome};
@@ -52,6 +53,10 @@ fn main() -> ExitCode {
                 Ok(p) => p,
                 Err(e) => return refused(&e),
             };
+            // Nothing is written before the static pods are known to fit.
+            if let Err(e) = preflight::refuse(&opts.root, &prepared.plan) {
+                return refused(&e.into());
+            }
             let mut crash = CrashPoints::from_env();
             let report = match run::apply(&opts.root, &prepared, &mut crash) {
                 Ok(r) => r,
@@ -80,7 +85,11 @@ fn main() -> ExitCode {
             }
             let preview = preview::preview(&prepared, &opts.root);
             print!("{}", preview.text);
-            if preview.would_fail {
+            let (preflight, would_refuse) = preflight::report(&opts.root, &prepared.plan);
+            print!("{preflight}");
+            if would_refuse {
+                ExitCode::from(1)
+            } else if preview.would_fail {
                 ExitCode::from(2)
             } else {
                 ExitCode::SUCCESS

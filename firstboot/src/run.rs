@@ -55,6 +55,8 @@ pub enum RunError {
     Addresses(String),
     #[error("{path}: {error}")]
     PlanFile { path: String, error: String },
+    #[error(transparent)]
+    Preflight(#[from] crate::preflight::Refusal),
 }
 
 /// What `apply` and `plan` are told.
@@ -180,9 +182,11 @@ pub fn prepare(opts: &Options, require_signature: bool) -> Result<Prepared, RunE
                 Some(a) => a.clone(),
                 None => crate::facts::host_addresses().map_err(RunError::Addresses)?,
             };
-            crate::planner::plan(&digest, &config, addresses).map_err(|error| RunError::Plan {
-                name: name.clone(),
-                error,
+            crate::planner::plan(&digest, &config, addresses, &opts.root).map_err(|error| {
+                RunError::Plan {
+                    name: name.clone(),
+                    error,
+                }
             })?
         }
     };

@@ -13,6 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// The containerd namespace of the kubelet's CRI (pods run there) and of
+/// the images a node imports for it.
+pub const K8S_NAMESPACE: &str = "k8s.io";
+
 /// A running containerd.
 pub struct Containerd {
     dir: Option<tempfile::TempDir>,
@@ -33,11 +37,61 @@ fn config(dir: &Path) -> String {
     )
 }
 
+/// The config with the CRI plugin on (issue 16: tests/cri.rs drives it
+/// with mk-cri-probe): as on nodes (runc, SystemdCgroup when systemd is
+/// this host's init, else cgroupfs; SELinux off, as on this host), its
+/// state, CNI dirs and streaming server (loopback, any port) kept in `dir`.
+/// `restrict_oom_score_adj`: sandboxes get -998 and critical pods -997,
+/// which a test host may not grant (runc: `failed to update
+/// /proc/self/oom_score_adj: Permission denied`); clamped to containerd's own.
+fn cri_config(dir: &Path, sandbox_image: &str, systemd_cgroup: bool) -> String {
+    let base = config(dir).replace("disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n", "");
+    format!(
+        "{base}\n[plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"{d}/opt\"\n\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  sandbox_image = \"{sandbox_image}\"\n  enable_selinux = false\n  restrict_oom_score_adj = true\n  stream_server_address = \"127.0.0.1\"\n  stream_server_port = \"0\"\n\n  [plugins.\"io.containerd.grpc.v1.cri\".containerd]\n    default_runtime_name = \"runc\"\n\n    [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc]\n      runtime_type = \"io.containerd.runc.v2\"\n\n      [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc.options]\n        SystemdCgroup = {systemd_cgroup}\n\n  [plugins.\"io.containerd.grpc.v1.cri\".cni]\n    bin_dir = \"{d}/cni/bin\"\n    conf_dir = \"{d}/cni/net.d\"\n",
+        d = dir.display()
+    )
+}
+
+/// Whether systemd is PID 1 here (containerd then manages cgroups through
+/// it, as on nodes).
+pub fn systemd_is_init() -> bool {
+    std::fs::read_to_string("/proc/1/comm").is_ok_and(|c| c.trim() == "systemd")
+}
+
 impl Containerd {
     /// Starts containerd in a new scratch directory (under
     /// target/qemu-tests/scratch: real disk, overlayfs-capable) and waits
     /// until `ctr version` answers on its socket.
     pub fn start() -> Containerd {
+        Self::start_with(config)
+    }
+
+    /// [`Containerd::start`] with the CRI plugin on ([`cri_config`]);
+    /// waits until `ctr plugins ls` reports it ok. Pods run in namespace
+    /// k8s.io; the sandbox image must be imported there.
+    pub fn start_cri(sandbox_image: &str) -> Containerd {
+        let c = Self::start_with(|d| cri_config(d, sandbox_image, systemd_is_init()));
+        let t = Instant::now();
+        loop {
+            let plugins = String::from_utf8_lossy(&c.ctr(&["plugins", "ls"]).stdout).into_owned();
+            if plugins.lines().any(|l| {
+                l.contains("io.containerd.grpc.v1")
+                    && l.contains(" cri ")
+                    && l.trim_end().ends_with("ok")
+            }) {
+                return c;
+            }
+            if t.elapsed() > Duration::from_secs(30) {
+                panic!(
+                    "containerd's CRI plugin is not ok:\n{plugins}\n{}",
+                    c.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn start_with(config: impl FnOnce(&Path) -> String) -> Containerd {
         let dir = crate::scratch("containerd.");
         let d = dir.path().to_path_buf();
         let cfg = d.join("config.toml");
@@ -221,5 +275,15 @@ mod tests {
         assert!(c.contains("state = \"/s/x/state\""));
         assert!(c.contains("address = \"/s/x/containerd.sock\""));
         assert!(!c.contains("/var/lib/containerd") && !c.contains("/run/containerd"));
+    }
+
+    #[test]
+    fn cri_config_enables_the_plugin_in_the_scratch_directory() {
+        let c = cri_config(Path::new("/s/x"), "registry.k8s.io/pause:3.9", true);
+        assert!(!c.contains("disabled_plugins"), "{c}");
+        assert!(c.contains("sandbox_image = \"registry.k8s.io/pause:3.9\""));
+        assert!(c.contains("SystemdCgroup = true"));
+        assert!(c.contains("conf_dir = \"/s/x/cni/net.d\""));
+        assert!(!c.contains("/var/lib/containerd") && !c.contains("/etc/cni"));
     }
 }

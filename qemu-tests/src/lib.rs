@@ -13,6 +13,7 @@
 
 pub mod containerd;
 pub mod containers;
+pub mod cri;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -128,8 +129,15 @@ pub fn write_recipe_with_archives(
             overlays.push_str(&format!("  - {}\n", a.display()));
         }
     }
+    // Baked images are imported into containerd's store on /var at boot
+    // (content and unpacked snapshots): room for them and etcd's data.
+    let state_size = if image_archives.is_empty() {
+        "512MiB"
+    } else {
+        "2GiB"
+    };
     let recipe = format!(
-        "kickstart: node.ks\nrepos:\n  - {}\n  - {}\noutputs:\n  raw: out/node.raw\n  qcow2: out/node.qcow2\n  root_size: {root_size}\n  state_size: 512MiB\noverlays:\n{overlays}source_date_epoch: 1700000000\n",
+        "kickstart: node.ks\nrepos:\n  - {}\n  - {}\noutputs:\n  raw: out/node.raw\n  qcow2: out/node.qcow2\n  root_size: {root_size}\n  state_size: {state_size}\noverlays:\n{overlays}source_date_epoch: 1700000000\n",
         inputs.fixture_repo.display(),
         inputs.mk_repo.display(),
     );
@@ -146,6 +154,16 @@ pub fn scratch(prefix: &str) -> tempfile::TempDir {
         .prefix(prefix)
         .tempdir_in(base)
         .unwrap()
+}
+
+/// A TCP port on 127.0.0.1 free at the time of asking (the OS picks it),
+/// for a server a test starts next (etcd's client and peer URLs).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn init_logs() {
@@ -194,18 +212,31 @@ pub fn boot(image: &Path, until: &str, timeout: Duration) -> Boot {
 /// [`boot`] with `drives` (raw images, e.g. a config drive) attached
 /// read-only as further virtio disks after the image (vdb, vdc, ...).
 pub fn boot_with_drives(image: &Path, drives: &[PathBuf], until: &str, timeout: Duration) -> Boot {
-    boot_inner(image, drives, true, until, timeout)
+    boot_inner(image, drives, true, false, until, timeout)
+}
+
+/// [`boot_with_drives`] where a reboot inside the guest boots the same
+/// disk again in the same QEMU (no `-no-reboot`): state written before the
+/// reboot is there after it, as on a real machine.
+pub fn boot_with_drives_rebooting(
+    image: &Path,
+    drives: &[PathBuf],
+    until: &str,
+    timeout: Duration,
+) -> Boot {
+    boot_inner(image, drives, true, true, until, timeout)
 }
 
 /// [`boot`] with no network device at all (`-nic none`): an offline node.
 pub fn boot_offline(image: &Path, until: &str, timeout: Duration) -> Boot {
-    boot_inner(image, &[], false, until, timeout)
+    boot_inner(image, &[], false, false, until, timeout)
 }
 
 fn boot_inner(
     image: &Path,
     drives: &[PathBuf],
     network: bool,
+    reboot: bool,
     until: &str,
     timeout: Duration,
 ) -> Boot {
@@ -223,7 +254,11 @@ fn boot_inner(
     let started = Instant::now();
     let mut child = Command::new("qemu-system-x86_64")
         .args(["-accel", "tcg", "-m", "2048", "-smp", "2", "-nographic"])
-        .args(["-monitor", "none", "-display", "none", "-no-reboot"])
+        .args(["-monitor", "none", "-display", "none"])
+        .args(if reboot { &[][..] } else { &["-no-reboot"][..] })
+        // Servers have a hardware RNG; without one the guest's entropy
+        // pool fills slowly under TCG and systemd-random-seed holds boots.
+        .args(["-device", "virtio-rng-pci"])
         .arg("-drive")
         .arg(format!(
             "if=pflash,format=raw,readonly=on,file={}",

@@ -213,10 +213,25 @@ fn example_image_boots_enforcing_read_only_to_multi_user() {
         "etc-containerd.mount",
         "etc-firewalld-zones.mount",
         "etc-firewalld-services.mount",
+        "etc-cni.mount",
     ] {
         if c.contains(&format!("MK-CHECK failed-unit {unit}")) {
             fail(&format!("{unit} failed"));
         }
+    }
+    // Node paths (docs/image.md): one /run for clients and daemons, CNI
+    // configuration writable and persistent, a resolv.conf that can be
+    // written at run time.
+    if !matches!(check_value(c, "var-run"), Some("../run" | "/run")) {
+        fail("/var/run is not a link to /run");
+    }
+    if !check_value(c, "etc-cni")
+        .is_some_and(|v| v.contains("[/lib/mk/etc/cni]") && v.contains("rw"))
+    {
+        fail("/etc/cni is not bound read-write from /var/lib/mk/etc/cni");
+    }
+    if check_value(c, "resolv-conf") != Some("/var/lib/mk/etc/resolv.conf") {
+        fail("/etc/resolv.conf is not the link to /var/lib/mk/etc/resolv.conf");
     }
 
     for l in c

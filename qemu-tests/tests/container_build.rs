@@ -3,7 +3,10 @@
 //! `skopeo inspect` (digest, user, labels, ports) and `umoci unpack`; the
 //! unpacked etcd root has /usr/bin/etcd owned by root and its own rpm lists
 //! etcd-server; a second build in another directory gives the same
-//! digests. Needs root, skopeo, umoci and the fixture distribution.
+//! digests. The shared set holds every image a control-plane node runs
+//! (etcd and the stand-ins for kube-apiserver, kube-controller-manager,
+//! kube-scheduler and pause), named as the Kubernetes 1.30 manifests ask.
+//! Needs root, skopeo, umoci and the fixture distribution.
 
 use mk_qemu_tests::containers::{self, Built};
 use std::path::Path;
@@ -67,8 +70,8 @@ fn fixture_images_are_read_by_skopeo_and_umoci_rebuild_identically_and_bad_packa
     );
     let labels = &i["Labels"];
     for (k, v) in [
-        ("org.opencontainers.image.title", "etcd"),
-        ("org.opencontainers.image.version", "3.4.23-0"),
+        ("org.opencontainers.image.title", "registry.k8s.io/etcd"),
+        ("org.opencontainers.image.version", "3.5.12-0"),
         ("org.opencontainers.image.revision", "fixture"),
         (
             "org.opencontainers.image.source",
@@ -123,10 +126,25 @@ fn fixture_images_are_read_by_skopeo_and_umoci_rebuild_identically_and_bad_packa
     for n in ["etcd-server", "rpm", "bash", "coreutils"] {
         assert!(names.contains(&n), "{n} not in rpm -qa: {names:?}");
     }
+    // Debian's etcd 3.4 under the tag the 1.30 manifests ask for.
+    assert_eq!(etcd.reference, "registry.k8s.io/etcd:3.5.12-0");
     let v = run(Command::new("chroot")
         .arg(&rootfs)
         .args(["/usr/bin/etcd", "--version"]));
     assert!(v.contains("3.4.23"), "{v}");
+    // etcdctl, what the etcd pod's exec probes run (etcd-client).
+    let v = run(Command::new("chroot")
+        .arg(&rootfs)
+        .args(["/usr/bin/etcdctl", "version"]));
+    assert!(v.contains("etcdctl version:"), "{v}");
+    assert!(names.contains(&"etcd-client"), "{names:?}");
+    // No ETCD_* variable that a flag of the manifest would shadow.
+    let env = cfg["config"]["Env"].as_array().cloned().unwrap_or_default();
+    assert!(
+        !env.iter()
+            .any(|e| e.as_str().is_some_and(|e| e.starts_with("ETCD_"))),
+        "{env:?}"
+    );
     // No rpm transient state in the new layer.
     assert!(!rootfs.join(".mk-ocibuild-rpms").exists());
 
@@ -218,4 +236,83 @@ fn shared_fixture_images_are_built_once_and_reused() {
     assert_eq!(etcd2.manifest_digest, etcd.manifest_digest);
     let i = skopeo_inspect(&format!("oci-archive:{}", etcd2.archive.display()));
     assert_eq!(i["Digest"], etcd.manifest_digest.as_str());
+
+    // Every image a control-plane node runs, in the same directory: the
+    // base and etcd are the ones above, reused.
+    let all = containers::shared_node_fixture_images();
+    assert_eq!(all.base.manifest_digest, base.manifest_digest);
+    assert!(all.base.reused && all.image("etcd").reused);
+    assert_eq!(all.image("etcd").manifest_digest, etcd.manifest_digest);
+    let again = containers::shared_node_fixture_images();
+    assert!(
+        again.images.iter().all(|(_, b)| b.reused),
+        "second call rebuilt"
+    );
+    assert_eq!(again, {
+        let mut a = all.clone();
+        a.base.reused = true;
+        for (_, b) in &mut a.images {
+            b.reused = true;
+        }
+        a
+    });
+    assert_eq!(all.archives().len(), containers::NODE_IMAGES.len());
+    // Names, users and entrypoints as the static pods need them.
+    for (recipe, reference, user, entrypoint) in [
+        (
+            "etcd",
+            "registry.k8s.io/etcd:3.5.12-0",
+            "401:401",
+            "/usr/bin/etcd",
+        ),
+        (
+            "kube-apiserver",
+            "registry.k8s.io/kube-apiserver:v1.30.14",
+            "402:402",
+            "/usr/bin/sleep",
+        ),
+        (
+            "kube-controller-manager",
+            "registry.k8s.io/kube-controller-manager:v1.30.14",
+            "403:403",
+            "/usr/bin/sleep",
+        ),
+        (
+            "kube-scheduler",
+            "registry.k8s.io/kube-scheduler:v1.30.14",
+            "404:404",
+            "/usr/bin/sleep",
+        ),
+        (
+            "pause",
+            "registry.k8s.io/pause:3.9",
+            "65535:65535",
+            "/usr/bin/sleep",
+        ),
+    ] {
+        let b = all.image(recipe);
+        assert_eq!(b.reference, reference, "{recipe}");
+        let archive = format!("oci-archive:{}", b.archive.display());
+        assert_eq!(
+            skopeo_inspect(&archive)["Digest"],
+            b.manifest_digest.as_str()
+        );
+        let cfg = skopeo_config(&archive);
+        assert_eq!(cfg["config"]["User"], user, "{recipe}: {cfg:#}");
+        assert_eq!(cfg["config"]["Entrypoint"][0], entrypoint, "{recipe}");
+        // The name `ctr images import` gives it.
+        let index: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(b.layout.join("index.json")).unwrap()).unwrap();
+        assert_eq!(
+            index["manifests"][0]["annotations"]["io.containerd.image.name"], reference,
+            "{recipe}: {index:#}"
+        );
+        // The entrypoint exists in the image (a stand-in adds nothing to
+        // the base, so its layer is empty).
+        let bundle = mk_qemu_tests::scratch(&format!("unpack-{recipe}."));
+        let dst = bundle.path().join("b");
+        umoci_unpack(b, &dst);
+        let ep = dst.join("rootfs").join(&entrypoint[1..]);
+        assert!(ep.is_file(), "{recipe}: no {entrypoint} in the image");
+    }
 }

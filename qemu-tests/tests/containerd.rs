@@ -1,9 +1,13 @@
 //! The fixture etcd image (qemu-tests/fixture-images/etcd, built by
 //! mk-ocibuild) run by real containerd and runc (Debian packages) in a
 //! scratch root (issue 4): `ctr images import` of its OCI archive names it
-//! with our manifest digest; `ctr run --read-only` starts etcd as the
-//! image's non-root user (401:401, R12) with a read-only root filesystem
-//! (R14) and a writable data directory; etcd answers on localhost. Then the
+//! `registry.k8s.io/etcd:3.5.12-0` with our manifest digest; `ctr run
+//! --read-only` starts etcd as the image's non-root user (401:401, R12)
+//! with a read-only root filesystem (R14), a writable data directory and
+//! every setting as a flag (`--data-dir`: the image sets no ETCD_*
+//! variable a flag would shadow, issue 16); etcd answers on localhost, and
+//! `etcdctl`, what the static pod's exec probes run, works inside the
+//! running container. Then the
 //! node's import script (overlays/node, mk-image-import.service) against
 //! the same containerd: imports, is idempotent on a second run, and fails
 //! loudly on a corrupt archive.
@@ -11,25 +15,16 @@
 //! Needs root, apt packages containerd and runc, and what the fixture
 //! distribution needs (containers.rs).
 
-use mk_qemu_tests::containerd::Containerd;
+use mk_qemu_tests::containerd::{Containerd, K8S_NAMESPACE as NS};
 use mk_qemu_tests::*;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const NS: &str = "k8s.io";
 const ID: &str = "mk-etcd-test";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `GET path` over plain HTTP/1.0 on localhost: (status line, body).
 fn http_get(port: u16, path: &str) -> std::io::Result<(String, String)> {
@@ -127,8 +122,11 @@ fn containerd_runs_the_fixture_etcd_image_read_only_as_non_root() {
         &etcd.reference,
         ID,
         "/usr/bin/etcd",
-        // The data dir comes from the image's ETCD_DATA_DIR (etcd refuses
-        // a flag that shadows it).
+        // Flags only, as the static pod passes them: the image sets no
+        // ETCD_DATA_DIR (etcd exits when a variable and a flag both set
+        // the data directory).
+        "--data-dir",
+        "/var/lib/etcd",
         "--name",
         "t",
         "--listen-client-urls",
@@ -167,6 +165,64 @@ fn containerd_runs_the_fixture_etcd_image_read_only_as_non_root() {
     assert!(version.contains("etcdserver"), "{version}");
     eprintln!("etcd answers: {health} {version}");
 
+    // The image's environment sets no etcd setting: the manifest's flags
+    // are the only source (issue 16).
+    let info: serde_json::Value =
+        serde_json::from_str(&cd.ctr_ok(&["-n", NS, "containers", "info", ID])).unwrap();
+    let env: Vec<&str> = info["Spec"]["process"]["env"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no process env: {}", info["Spec"]["process"]))
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(
+        !env.iter().any(|e| e.starts_with("ETCD_")),
+        "the etcd image sets ETCD_* variables, which shadow the manifest's flags: {env:?}"
+    );
+
+    // etcdctl, what the etcd pod's exec probes run, is in the image and
+    // reaches this etcd from inside the container (as the image's user).
+    let v = cd.ctr_ok(&[
+        "-n",
+        NS,
+        "tasks",
+        "exec",
+        "--exec-id",
+        "etcdctl-version",
+        ID,
+        "etcdctl",
+        "version",
+    ]);
+    assert!(v.contains("etcdctl version:"), "{v}");
+    let health = cd.ctr(&[
+        "-n",
+        NS,
+        "tasks",
+        "exec",
+        "--exec-id",
+        "etcdctl-health",
+        ID,
+        "etcdctl",
+        "--endpoints",
+        &curl,
+        "endpoint",
+        "health",
+    ]);
+    let health_text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&health.stdout),
+        String::from_utf8_lossy(&health.stderr)
+    );
+    assert!(
+        health.status.success() && health_text.contains("is healthy"),
+        "etcdctl endpoint health in the container: {}\n{health_text}",
+        health.status
+    );
+    eprintln!(
+        "etcdctl in the container: {}",
+        v.lines().next().unwrap_or("")
+    );
+
     // Its process runs as 401:401 (the image config's User; ctr 1.6 has no
     // --user for run).
     let tasks = cd.ctr_ok(&["-n", NS, "tasks", "ls"]);
@@ -194,8 +250,6 @@ fn containerd_runs_the_fixture_etcd_image_read_only_as_non_root() {
     // The root filesystem is read-only: the OCI spec says so, and a write
     // fails with EROFS even as root inside the container (as 401 it would
     // fail on permissions first, proving nothing).
-    let info: serde_json::Value =
-        serde_json::from_str(&cd.ctr_ok(&["-n", NS, "containers", "info", ID])).unwrap();
     assert_eq!(
         info["Spec"]["root"]["readonly"],
         serde_json::Value::Bool(true),
@@ -274,4 +328,60 @@ fn containerd_runs_the_fixture_etcd_image_read_only_as_non_root() {
         text.contains(&format!("mk-image-import: present {line}")),
         "{text}"
     );
+}
+
+/// Every fixture image a control-plane node runs (etcd and the stand-ins
+/// for kube-apiserver, kube-controller-manager, kube-scheduler and pause)
+/// is imported under the reference the 1.30 manifests name, and its
+/// entrypoint starts and stays up as the image's user with a read-only
+/// root filesystem.
+#[test]
+fn containerd_runs_every_fixture_node_image_as_its_user() {
+    init_logs();
+    let all = containers::shared_node_fixture_images();
+    let cd = Containerd::start();
+    for (recipe, b) in &all.images {
+        cd.ctr_ok(&["-n", NS, "images", "import", b.archive.to_str().unwrap()]);
+        let ls = cd.ctr_ok(&["-n", NS, "images", "ls", "-q"]);
+        assert!(
+            ls.lines().any(|l| l.trim() == b.reference),
+            "{recipe}: {} not imported:\n{ls}",
+            b.reference
+        );
+        if recipe == "etcd" {
+            // Runs with its flags in the test above.
+            continue;
+        }
+        let id = format!("mk-{recipe}-test");
+        cd.ctr_ok(&["-n", NS, "run", "-d", "--read-only", &b.reference, &id]);
+        let started = Instant::now();
+        let pid: u32 = loop {
+            let tasks = cd.ctr_ok(&["-n", NS, "tasks", "ls"]);
+            let line = tasks
+                .lines()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>())
+                .find(|f| f.first() == Some(&id.as_str()))
+                .unwrap_or_default();
+            if line.get(2) == Some(&"RUNNING") {
+                break line[1].parse().unwrap();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{recipe}: task not running:\n{tasks}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+        assert_eq!(comm.trim(), "sleep", "{recipe}");
+        let want = match recipe.as_str() {
+            "kube-apiserver" => 402,
+            "kube-controller-manager" => 403,
+            "kube-scheduler" => 404,
+            "pause" => 65535,
+            other => panic!("unexpected fixture image {other}"),
+        };
+        let ids_want = format!("{want} {want} {want} {want}");
+        assert_eq!(ids(pid), (ids_want.clone(), ids_want), "{recipe}: uid/gid");
+        eprintln!("{recipe}: {} runs as {want}", b.reference);
+    }
 }

@@ -90,6 +90,15 @@ pub fn render_loader_entry(
         }
     }
     let mut options = kernel_options(root_partuuid);
+    // An extra `enforcing=` / `selinux=` replaces the fixed one: libselinux
+    // reads the first `enforcing=` on the command line, so appending
+    // `enforcing=0` after `enforcing=1` would leave a permissive image
+    // enforcing.
+    for key in ["enforcing=", "selinux="] {
+        if entry.extra_options.iter().any(|o| o.starts_with(key)) {
+            options.retain(|o| !o.starts_with(key));
+        }
+    }
     options.extend(entry.extra_options.iter().cloned());
     Ok(format!(
         "title {}\nlinux {}\ninitrd {}\noptions {}\n",
@@ -143,6 +152,20 @@ mod tests {
         assert_eq!(opts.last(), Some(&"console=ttyS0,115200"));
         assert_eq!(lines.len(), 4);
         assert!(text.ends_with('\n'));
+    }
+
+    #[test]
+    fn an_extra_selinux_mode_replaces_the_fixed_one() {
+        let mut e = entry();
+        e.extra_options = vec!["enforcing=0".into(), "console=ttyS0,115200".into()];
+        let text = render_loader_entry(&e, Uuid::nil()).unwrap();
+        let opts = text.lines().find(|l| l.starts_with("options ")).unwrap();
+        let n = opts
+            .split(' ')
+            .filter(|o| o.starts_with("enforcing="))
+            .count();
+        assert_eq!(n, 1, "{opts}");
+        assert!(opts.contains(" enforcing=0 "), "{opts}");
     }
 
     #[test]

@@ -79,6 +79,21 @@ fn is_full_reference(name: &str) -> bool {
     name.contains(['/', ':', '@'])
 }
 
+/// Checks an image name found in an archive: a reference by the OCI
+/// distribution grammar (`[HOST[:PORT]/]PATH:TAG` or `...@DIGEST`, e.g.
+/// `registry.k8s.io/etcd:3.5.12-0`; mk_ocibuild::reference), with a tag or
+/// a digest, since pods ask for one. `what` says where the name was found.
+fn check_image_name(name: &str, what: &str) -> Result<(), String> {
+    let r = mk_ocibuild::reference::check_reference(name)
+        .map_err(|m| format!("{what}: not an image reference: {m}"))?;
+    if r.tag.is_none() && r.digest.is_none() {
+        return Err(format!(
+            "{what}: `{name}` has no tag or digest; pods ask for NAME:TAG (e.g. registry.k8s.io/etcd:3.5.12-0)"
+        ));
+    }
+    Ok(())
+}
+
 /// The images an archive's top-level JSON names. Pure.
 fn named_images(format: ArchiveFormat, json: &[u8]) -> Result<Vec<NamedImage>, String> {
     let v: serde_json::Value =
@@ -110,6 +125,12 @@ fn named_images(format: ArchiveFormat, json: &[u8]) -> Result<Vec<NamedImage>, S
                         ))
                     }
                 };
+                let source = if ann(ANNOTATION_CONTAINERD_NAME).is_some() {
+                    ANNOTATION_CONTAINERD_NAME
+                } else {
+                    ANNOTATION_REF_NAME
+                };
+                check_image_name(name, &format!("index.json: manifest {digest}: {source}"))?;
                 out.push(NamedImage {
                     name: name.to_string(),
                     digest: Some(digest.to_string()),
@@ -126,6 +147,7 @@ fn named_images(format: ArchiveFormat, json: &[u8]) -> Result<Vec<NamedImage>, S
                     .flatten()
                     .filter_map(|t| t.as_str())
                 {
+                    check_image_name(t, "manifest.json: RepoTags")?;
                     out.push(NamedImage {
                         name: t.to_string(),
                         digest: None,
@@ -386,6 +408,39 @@ mod tests {
         );
         let e = named_images(ArchiveFormat::Oci, oci("").as_bytes()).unwrap_err();
         assert!(e.contains("no name annotation"), "{e}");
+        // Full references with a registry host and port are names ctr keeps.
+        let port = named_images(
+            ArchiveFormat::Oci,
+            oci(r#""io.containerd.image.name":"localhost:5000/coredns/coredns:v1.11.1""#)
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(port[0].name, "localhost:5000/coredns/coredns:v1.11.1");
+        // Names that are not references, or carry no tag, are refused by
+        // where they were found and what is wrong.
+        for (ann, want) in [
+            (
+                r#""io.containerd.image.name":"registry.k8s.io/Etcd:3.5""#,
+                "io.containerd.image.name: not an image reference: reference `registry.k8s.io/Etcd:3.5`: `registry.k8s.io/Etcd`: path component `Etcd`",
+            ),
+            (
+                r#""io.containerd.image.name":"registry.k8s.io/etcd""#,
+                "`registry.k8s.io/etcd` has no tag or digest",
+            ),
+            (
+                r#""org.opencontainers.image.ref.name":"registry.k8s.io:x/etcd:1""#,
+                "org.opencontainers.image.ref.name: not an image reference",
+            ),
+        ] {
+            let e = named_images(ArchiveFormat::Oci, oci(ann).as_bytes()).unwrap_err();
+            assert!(e.contains("manifest sha256:ab") && e.contains(want), "{e}");
+        }
+        let e = named_images(
+            ArchiveFormat::Docker,
+            br#"[{"Config":"c.json","RepoTags":["Pause:3.9"],"Layers":[]}]"#,
+        )
+        .unwrap_err();
+        assert!(e.contains("RepoTags") && e.contains("`Pause`"), "{e}");
         let d = named_images(
             ArchiveFormat::Docker,
             br#"[{"Config":"c.json","RepoTags":["pause:3.9"],"Layers":[]}]"#,

@@ -73,6 +73,8 @@ pub enum ImageError {
     Step { step: String, message: String },
     #[error("SELinux labels")]
     Selinux(#[from] mk_selinux::SelinuxError),
+    #[error(transparent)]
+    Preflight(#[from] mk_preflight::NodeImageError),
     #[error("disk image")]
     Disk(#[from] mk_disk::DiskError),
     #[error("{}", path.display())]
@@ -467,6 +469,13 @@ pub fn build(opts: &BuildOptions) -> Result<Report, ImageError> {
     system::run_post_scripts(&root, &ks, &logs, epoch)?;
     system::reset_machine_id(&root)?;
     system::remove_unreproducible_caches(&root)?;
+    // /var/run -> /run, /etc/hosts, /etc/resolv.conf, /etc/ssl/certs.
+    system::check_node_paths(&root, &|p| system::rpm_owner(&root, p))?;
+    // Preflight (issue 16, mk-preflight): with a kube-apiserver archive
+    // baked, the control plane's static pods must find their host paths,
+    // mounts, images, probe commands and a clean environment in this tree
+    // (/var still inside it); otherwise the build stops here.
+    mk_preflight::check_node_image(&root)?;
     times.configure = t.elapsed();
 
     // Initramfs and ESP.
@@ -554,6 +563,13 @@ pub fn build(opts: &BuildOptions) -> Result<Report, ImageError> {
     let (mut root_labels, mut state_labels) = (BTreeMap::new(), BTreeMap::new());
     if !selinux_off {
         let ptype = mk_selinux::policy_type(&root)?;
+        // containerd's CRI plugin labels containers with the types the
+        // policy's lxc_contexts names: a policy without them fails every
+        // pod sandbox at run time, so the build stops here instead.
+        if root.join("usr/bin/containerd").exists() {
+            let types = mk_selinux::policy::check_container_types(&root, &ptype)?;
+            tracing::info!(types = ?types, "the policy defines the container types");
+        }
         let fc = mk_selinux::load(&mk_selinux::file_contexts_path(&root, &ptype))?;
         root_labels = mk_selinux::label_tree(&root, "/", &fc)?.labels;
         let st = mk_selinux::label_tree(&state, "/var", &fc)?;

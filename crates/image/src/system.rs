@@ -277,3 +277,307 @@ pub fn reset_machine_id(root: &Path) -> Result<(), ImageError> {
     std::fs::write(&p, b"").map_err(ImageError::io(&p))?;
     Ok(())
 }
+
+/// How a path looks in the root (not following a final symlink).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathKind {
+    Missing,
+    Dir,
+    File,
+    Symlink(String),
+    Other,
+}
+
+impl std::fmt::Display for PathKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PathKind::Missing => write!(f, "missing"),
+            PathKind::Dir => write!(f, "a directory"),
+            PathKind::File => write!(f, "a regular file"),
+            PathKind::Symlink(t) => write!(f, "a symlink to {t}"),
+            PathKind::Other => write!(f, "a special file"),
+        }
+    }
+}
+
+/// What `path` (absolute, in the node's view) is in `root`.
+pub fn path_kind(root: &Path, path: &str) -> PathKind {
+    let p = root.join(path.trim_start_matches('/'));
+    match std::fs::symlink_metadata(&p) {
+        Err(_) => PathKind::Missing,
+        Ok(m) if m.file_type().is_symlink() => PathKind::Symlink(
+            std::fs::read_link(&p)
+                .map(|t| t.display().to_string())
+                .unwrap_or_default(),
+        ),
+        Ok(m) if m.is_dir() => PathKind::Dir,
+        Ok(m) if m.is_file() => PathKind::File,
+        Ok(_) => PathKind::Other,
+    }
+}
+
+/// What `path` is once its symlinks are followed inside `root` (absolute
+/// targets are the root's, not the build host's; at most 40 links):
+/// [`mk_preflight::root::resolve`], the one resolver for node roots. A
+/// path that cannot exist (a link loop, a file where a directory is
+/// expected) is [`PathKind::Missing`].
+pub fn resolved_kind(root: &Path, path: &str) -> PathKind {
+    use mk_preflight::tree::Resolved;
+    use mk_preflight::Kind;
+    match mk_preflight::root::resolve(root, path) {
+        Resolved::Found {
+            kind: Kind::Directory,
+            ..
+        } => PathKind::Dir,
+        Resolved::Found {
+            kind: Kind::File { .. },
+            ..
+        } => PathKind::File,
+        Resolved::Found { .. } => PathKind::Other,
+        Resolved::Missing { .. } | Resolved::Broken { .. } => PathKind::Missing,
+    }
+}
+
+/// The package owning `path` in the root's rpm database (`rpm -qf`, the
+/// root's own rpm), or `None`.
+pub fn rpm_owner(root: &Path, path: &str) -> Option<String> {
+    let o = mk_install::verify::rpm_in_root(
+        root,
+        &[
+            "-qf",
+            "--qf",
+            "%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\\n",
+            path,
+        ],
+    )
+    .ok()?;
+    if !o.status.success() {
+        return None;
+    }
+    let owners: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    (!owners.is_empty()).then(|| owners.join(", "))
+}
+
+/// Paths every node needs in its root, what they must be, and where
+/// CentOS gets them from (for the error).
+struct Needed {
+    path: &'static str,
+    ok: fn(&Path) -> bool,
+    what: &'static str,
+    why: &'static str,
+    fix: &'static str,
+}
+
+const NEEDED: &[Needed] = &[
+    Needed {
+        path: "/var/run",
+        ok: |root| {
+            matches!(path_kind(root, "/var/run"), PathKind::Symlink(t) if t == "/run" || t == "../run")
+        },
+        what: "a symlink to /run (or ../run)",
+        why: "on a node /var is the persistent state partition and /run a tmpfs: daemons and clients must meet on one path (the kubelet's /var/run/containerd/containerd.sock is containerd's /run/containerd/containerd.sock), and nothing stale may survive a reboot",
+        fix: "CentOS's `filesystem` package ships /var/run -> ../run; the package that ships it must ship that link instead",
+    },
+    Needed {
+        path: "/etc/hosts",
+        ok: |root| resolved_kind(root, "/etc/hosts") == PathKind::File,
+        what: "a file",
+        why: "the kubelet mounts the host's /etc/hosts into host-network pods, and name lookups of localhost need it",
+        fix: "CentOS's `setup` package ships it: add `setup` to %packages",
+    },
+    Needed {
+        path: "/etc/resolv.conf",
+        ok: |root| {
+            matches!(
+                path_kind(root, "/etc/resolv.conf"),
+                PathKind::File | PathKind::Symlink(_)
+            )
+        },
+        what: "a file, or a symlink to one written at run time",
+        why: "the kubelet reads it for pods' DNS (and mounts it into host-network pods); pod sandboxes fail without it",
+        fix: "no CentOS package ships it (the network configuration writes it); on mk's read-only root overlays/node ships it as a link to /var/lib/mk/etc/resolv.conf on the state partition: add overlays/node to the recipe's overlays",
+    },
+    Needed {
+        path: "/etc/ssl/certs",
+        ok: |root| resolved_kind(root, "/etc/ssl/certs") == PathKind::Dir,
+        what: "a directory (CentOS: a link to ../pki/tls/certs)",
+        why: "the CA trust store the static pods' and the node's TLS clients read",
+        fix: "CentOS's `ca-certificates` package ships it: add `ca-certificates` to %packages",
+    },
+];
+
+/// Checks the paths every node needs in its installed root (issue 16):
+/// `/var/run` is a link to /run, and `/etc/hosts`, `/etc/resolv.conf`
+/// (a file or a link) and `/etc/ssl/certs` exist. `owner` names the
+/// package that ships a path (the root's rpm database, [`rpm_owner`]).
+/// All problems at once, each naming the path, what it is, its package,
+/// why it matters and the fix.
+pub fn check_node_paths(
+    root: &Path,
+    owner: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), ImageError> {
+    let mut problems = Vec::new();
+    for n in NEEDED {
+        if (n.ok)(root) {
+            continue;
+        }
+        let kind = path_kind(root, n.path);
+        let shipped = match (&kind, owner(n.path)) {
+            (PathKind::Missing, _) => String::new(),
+            (_, Some(p)) => format!(", shipped by {p}"),
+            (_, None) => ", owned by no package".to_string(),
+        };
+        let resolved = match &kind {
+            PathKind::Symlink(_) => format!(" (resolving to {})", resolved_kind(root, n.path)),
+            _ => String::new(),
+        };
+        problems.push(format!(
+            "{} is {kind}{resolved}{shipped}; it must be {}: {}. {}",
+            n.path, n.what, n.why, n.fix
+        ));
+    }
+    if problems.is_empty() {
+        tracing::info!(
+            paths = NEEDED.len(),
+            "node paths checked (/var/run -> /run, /etc/hosts, /etc/resolv.conf, /etc/ssl/certs)"
+        );
+        return Ok(());
+    }
+    Err(ImageError::Step {
+        step: "node paths".into(),
+        message: format!(
+            "{} problem(s) in the installed root:\n  {}",
+            problems.len(),
+            problems.join("\n  ")
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// A root with everything a node needs, laid out as CentOS 7 has it.
+    fn good_root() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        for dir in [
+            "run",
+            "var",
+            "etc/pki/tls/certs",
+            "etc/ssl",
+            "var/lib/mk/etc",
+        ] {
+            std::fs::create_dir_all(r.join(dir)).unwrap();
+        }
+        symlink("../run", r.join("var/run")).unwrap();
+        std::fs::write(r.join("etc/hosts"), "127.0.0.1 localhost\n").unwrap();
+        symlink("../pki/tls/certs", r.join("etc/ssl/certs")).unwrap();
+        // Dangling at build time is fine: written on the node.
+        symlink("/var/lib/mk/etc/resolv.conf", r.join("etc/resolv.conf")).unwrap();
+        d
+    }
+
+    fn no_owner(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn a_centos_like_root_passes() {
+        let d = good_root();
+        check_node_paths(d.path(), &no_owner).unwrap();
+        // /var/run -> /run (absolute) and a plain resolv.conf are fine too.
+        std::fs::remove_file(d.path().join("var/run")).unwrap();
+        symlink("/run", d.path().join("var/run")).unwrap();
+        std::fs::remove_file(d.path().join("etc/resolv.conf")).unwrap();
+        std::fs::write(d.path().join("etc/resolv.conf"), "").unwrap();
+        check_node_paths(d.path(), &no_owner).unwrap();
+    }
+
+    #[test]
+    fn var_run_as_a_directory_names_its_package_and_the_fix() {
+        let d = good_root();
+        std::fs::remove_file(d.path().join("var/run")).unwrap();
+        std::fs::create_dir(d.path().join("var/run")).unwrap();
+        let owner = |p: &str| (p == "/var/run").then(|| "base-files-12.4-1.x86_64".to_string());
+        let e = check_node_paths(d.path(), &owner).unwrap_err().to_string();
+        assert!(
+            e.contains("/var/run is a directory, shipped by base-files-12.4-1.x86_64; it must be a symlink to /run"),
+            "{e}"
+        );
+        assert!(
+            e.contains("CentOS's `filesystem` package ships /var/run -> ../run"),
+            "{e}"
+        );
+        assert!(e.starts_with("node paths: 1 problem(s)"), "{e}");
+        // A link elsewhere is wrong too, and says where it points.
+        std::fs::remove_dir(d.path().join("var/run")).unwrap();
+        symlink("lib/run", d.path().join("var/run")).unwrap();
+        let e = check_node_paths(d.path(), &no_owner)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(
+                "/var/run is a symlink to lib/run (resolving to missing), owned by no package"
+            ),
+            "{e}"
+        );
+        std::fs::remove_file(d.path().join("var/run")).unwrap();
+        let e = check_node_paths(d.path(), &no_owner)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/var/run is missing; it must be"), "{e}");
+    }
+
+    #[test]
+    fn missing_etc_files_name_the_centos_package() {
+        let d = good_root();
+        std::fs::remove_file(d.path().join("etc/hosts")).unwrap();
+        std::fs::remove_file(d.path().join("etc/resolv.conf")).unwrap();
+        std::fs::remove_dir(d.path().join("etc/pki/tls/certs")).unwrap();
+        let e = check_node_paths(d.path(), &no_owner)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("3 problem(s)"), "{e}");
+        assert!(
+            e.contains("/etc/hosts is missing") && e.contains("`setup` package ships it"),
+            "{e}"
+        );
+        assert!(
+            e.contains("/etc/resolv.conf is missing") && e.contains("add overlays/node"),
+            "{e}"
+        );
+        // A dangling link to the trust store: resolved inside the root.
+        assert!(
+            e.contains("/etc/ssl/certs is a symlink to ../pki/tls/certs (resolving to missing)")
+                && e.contains("`ca-certificates` package ships it"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn links_resolve_inside_the_root_not_on_the_build_host() {
+        let d = good_root();
+        let r = d.path();
+        // /etc/hosts -> /etc/hosts.real (absolute: the root's, not the host's).
+        std::fs::rename(r.join("etc/hosts"), r.join("etc/hosts.real")).unwrap();
+        symlink("/etc/hosts.real", r.join("etc/hosts")).unwrap();
+        assert_eq!(resolved_kind(r, "/etc/hosts"), PathKind::File);
+        // An absolute link to a path only the build host has.
+        std::fs::remove_file(r.join("etc/ssl/certs")).unwrap();
+        symlink("/proc/self", r.join("etc/ssl/certs")).unwrap();
+        assert_eq!(resolved_kind(r, "/etc/ssl/certs"), PathKind::Missing);
+        // A loop ends.
+        symlink("loop2", r.join("etc/loop1")).unwrap();
+        symlink("loop1", r.join("etc/loop2")).unwrap();
+        assert_eq!(resolved_kind(r, "/etc/loop1"), PathKind::Missing);
+        assert_eq!(resolved_kind(r, "/var/run"), PathKind::Dir);
+        assert_eq!(resolved_kind(r, "/var/../etc/hosts"), PathKind::File);
+    }
+}

@@ -1,7 +1,9 @@
 //! What the planner needs to know about this host that the role config does
 //! not say: its interface addresses (R30: each service binds to the host's
-//! address inside its plane), and, for a control plane joining an existing
-//! etcd cluster, the members it joins.
+//! address inside its plane), which CA-trust directories its image has
+//! (mounted into the control-plane pods only where they exist, as kubeadm
+//! does), and, for a control plane joining an existing etcd cluster, the
+//! members it joins.
 
 use std::net::IpAddr;
 
@@ -24,7 +26,30 @@ pub struct HostFacts {
     /// which creates the cluster with itself as the only member.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub etcd_members: Vec<EtcdMember>,
+    /// Which of kubeadm's CA-trust directories ([`CA_TRUST_DIRS`]) exist
+    /// on the host as directories (symlinks followed inside the node's
+    /// root), as absolute paths. kube-apiserver and kube-controller-manager
+    /// mount exactly these, read-only; paths not in [`CA_TRUST_DIRS`] are
+    /// ignored. The root is read-only, so nothing may be created for them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trust_dirs: Vec<String>,
 }
+
+/// kubeadm's CA-trust host mounts of kube-apiserver and
+/// kube-controller-manager (cmd/kubeadm/app/phases/controlplane/volumes.go):
+/// (volume name, host path). kubeadm always mounts `/etc/ssl/certs` and the
+/// others when they exist; mk mounts each only when the host has it
+/// ([`HostFacts::trust_dirs`]).
+pub const CA_TRUST_DIRS: &[(&str, &str)] = &[
+    ("ca-certs", "/etc/ssl/certs"),
+    ("etc-ca-certificates", "/etc/ca-certificates"),
+    ("etc-pki", "/etc/pki"),
+    (
+        "usr-local-share-ca-certificates",
+        "/usr/local/share/ca-certificates",
+    ),
+    ("usr-share-ca-certificates", "/usr/share/ca-certificates"),
+];
 
 /// One etcd member, by DNS name (R28).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

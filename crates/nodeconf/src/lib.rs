@@ -12,6 +12,6 @@ pub mod users;
 pub mod versions;
 
 pub use action::{Action, Owner, Plan, Step};
-pub use facts::{EtcdMember, HostFacts};
+pub use facts::{EtcdMember, HostFacts, CA_TRUST_DIRS};
 pub use plan::{plan, PlanError};
 pub use steps::kubelet::api_only_labels;

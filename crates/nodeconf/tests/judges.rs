@@ -15,8 +15,6 @@ use std::process::Command;
 use common::*;
 use mk_nodeconf::plan;
 
-const CP: &str = "cp1.example.test";
-
 fn run(cmd: &mut Command) -> (bool, String) {
     let out = cmd
         .output()
@@ -41,7 +39,10 @@ fn cp_plan() -> mk_nodeconf::Plan {
     let mut c = c;
     c.spec.dns_names = vec!["cp1-etcd.example.test".into()];
     c.spec.cluster.api_endpoint.vip = Some("10.0.1.5".into());
-    plan(DIGEST, &c, &facts(&["10.0.1.11", "10.0.2.11", "10.0.3.11"])).unwrap()
+    let mut f = facts(&["10.0.1.11", "10.0.2.11", "10.0.3.11"]);
+    // The CA-trust mounts in the manifests too.
+    f.trust_dirs = centos_trust_dirs();
+    plan(DIGEST, &c, &f).unwrap()
 }
 
 #[test]
@@ -50,15 +51,10 @@ fn kubernetes_validate_accepts_every_static_pod() {
     let tmp = tempfile::tempdir().unwrap();
     write_plan(&p, tmp.path(), false);
     let dir = tmp.path().join("etc/kubernetes/manifests");
-    let manifests: Vec<PathBuf> = [
-        "etcd",
-        "kube-apiserver",
-        "kube-controller-manager",
-        "kube-scheduler",
-    ]
-    .iter()
-    .map(|n| dir.join(format!("{n}.yaml")))
-    .collect();
+    let manifests: Vec<PathBuf> = CONTROL_PLANE_PODS
+        .iter()
+        .map(|n| dir.join(format!("{n}.yaml")))
+        .collect();
     let (ok, out) = run(Command::new("kubernetes-validate")
         .args(["--strict", "--kubernetes-version", "1.30.0"])
         .args(&manifests));

@@ -6,19 +6,6 @@ mod common;
 use common::*;
 use mk_nodeconf::{plan, Action, HostFacts, Owner, PlanError};
 
-const CP: &str = "cp1.example.test";
-const PLANES: (&str, Option<&str>, Option<&str>) =
-    ("10.0.1.0/24", Some("10.0.2.0/24"), Some("10.0.1.0/24"));
-
-fn cp_config() -> mk_roleconfig::NodeConfig {
-    config(
-        CP,
-        &["bootstrap-control-plane", "worker"],
-        PLANES,
-        fake_certs(true),
-    )
-}
-
 fn cp_facts() -> HostFacts {
     facts(&["127.0.0.1", "10.0.1.11", "10.0.2.11", "fe80::1"])
 }
@@ -67,13 +54,7 @@ fn a_new_address_reapplies_only_what_binds_to_it() {
         &facts(&["127.0.0.1", "10.0.1.99", "10.0.2.11"]),
     )
     .unwrap();
-    let changed: Vec<&str> = before
-        .steps
-        .iter()
-        .zip(&after.steps)
-        .filter(|(a, b)| a.input_digest != b.input_digest)
-        .map(|(a, _)| a.name.as_str())
-        .collect();
+    let changed = changed_steps(&before, &after);
     assert_eq!(changed, ["staticpods", "kubelet"]);
     for (a, b) in before.steps.iter().zip(&after.steps) {
         assert_eq!(
@@ -103,13 +84,7 @@ fn a_new_certificate_changes_only_the_pki_step() {
         "-----BEGIN CERTIFICATE-----\nBBBB\n-----END CERTIFICATE-----\n".into(),
     );
     let after = plan(DIGEST, &c, &cp_facts()).unwrap();
-    let changed: Vec<&str> = before
-        .steps
-        .iter()
-        .zip(&after.steps)
-        .filter(|(a, b)| a.input_digest != b.input_digest)
-        .map(|(a, _)| a.name.as_str())
-        .collect();
+    let changed = changed_steps(&before, &after);
     assert_eq!(changed, ["pki"]);
 }
 

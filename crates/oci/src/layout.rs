@@ -570,7 +570,9 @@ fn check_ref_name(name: &str) -> Result<()> {
     }
 }
 
-fn pick_platform(index: &Index) -> Option<Descriptor> {
+/// The linux/amd64 manifest of an image index (or its only manifest
+/// when none names a platform).
+pub fn pick_platform(index: &Index) -> Option<Descriptor> {
     let manifests: Vec<&Descriptor> = index
         .manifests
         .iter()

@@ -92,8 +92,9 @@ pub fn unpack_image(layout: &Layout, image: &Image, root: &Path) -> Result<Unpac
     Ok(stats)
 }
 
-/// The uncompressed tar stream of a layer blob, by its media type.
-pub(crate) fn decoder(layer: &Descriptor, file: File) -> Result<Box<dyn Read>> {
+/// The uncompressed tar stream of a layer blob (a file, or a member of
+/// an archive read in place), by its media type.
+pub fn decoder(layer: &Descriptor, file: impl Read + 'static) -> Result<Box<dyn Read>> {
     let mt = layer.media_type.as_str();
     let file = BufReader::with_capacity(1 << 20, file);
     Ok(

@@ -321,7 +321,7 @@ pub fn build(opts: &BuildOptions) -> Result<Built, BuildError> {
 
     // 2. The staging root, in a work directory beside the output.
     let work = tempfile::Builder::new()
-        .prefix(&format!(".{}.mk-ocibuild.", recipe.name))
+        .prefix(&format!(".{}.mk-ocibuild.", file_name_part(&recipe.name)))
         .tempdir_in(parent)
         .map_err(io(parent))?;
     let root = work.path().join("rootfs");
@@ -628,6 +628,18 @@ fn reuse(
     Ok(Some(built))
 }
 
+/// The last path component of an image name (`registry.k8s.io/etcd` ->
+/// `etcd`): the recipe directory under `images/` by convention. Pure.
+fn last_component(name: &str) -> &str {
+    name.rsplit('/').next().unwrap_or(name)
+}
+
+/// An image name as one file name (work directory prefix): `/` and `:`
+/// become `_`. Pure.
+fn file_name_part(name: &str) -> String {
+    name.replace(['/', ':'], "_")
+}
+
 /// The image config the recipe describes. Pure.
 pub fn image_config(
     recipe: &Recipe,
@@ -652,7 +664,7 @@ pub fn image_config(
         recipe
             .source
             .clone()
-            .unwrap_or_else(|| format!("images/{}", recipe.name)),
+            .unwrap_or_else(|| format!("images/{}", last_component(&recipe.name))),
     );
     labels.insert("org.opencontainers.image.created".into(), created);
     let mut annotations = BTreeMap::new();
@@ -765,6 +777,25 @@ mod tests {
         );
         // A base brings its own PATH.
         assert!(c.env.is_empty());
+    }
+
+    #[test]
+    fn full_names_keep_their_host_in_the_title_and_a_plain_source() {
+        let text = "name: registry.k8s.io/coredns/coredns\nversion: v1.11.1\nbase: scratch\npackages: [coredns]\nuser: \"406:406\"\nentrypoint: [/usr/bin/coredns]\n";
+        let r = Recipe::parse(Path::new("image.yaml"), text).unwrap();
+        let c = image_config(&r, "r", None, 0, &[]);
+        assert_eq!(
+            c.labels["org.opencontainers.image.title"],
+            "registry.k8s.io/coredns/coredns"
+        );
+        assert_eq!(
+            c.labels["org.opencontainers.image.source"],
+            "images/coredns"
+        );
+        assert_eq!(
+            file_name_part("localhost:5000/coredns/coredns"),
+            "localhost_5000_coredns_coredns"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@
 pub mod build;
 pub mod packages;
 pub mod recipe;
+pub mod reference;
 pub mod rootfs;
 
 pub use build::{

@@ -10,6 +10,8 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub use crate::reference::check_tag;
+
 /// Keys that would bring a non-RPM file into an image: refused anywhere in
 /// the recipe with an explicit message.
 pub const NON_RPM_KEYS: &[&str] = &[
@@ -152,7 +154,9 @@ impl std::fmt::Display for Port {
 /// A checked recipe.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recipe {
-    /// Repository name (`etcd`): lower-case, as in registry paths.
+    /// Image name, `[HOST[:PORT]/]PATH` (`registry.k8s.io/etcd`): what
+    /// `ctr images import` and the kubelet call the image, without the tag
+    /// ([`crate::reference::check_name`]).
     pub name: String,
     /// Tag and `org.opencontainers.image.version` (`3.5.12-0`).
     pub version: String,
@@ -171,7 +175,8 @@ pub struct Recipe {
     pub labels: BTreeMap<String, String>,
     /// `org.opencontainers.image.revision` unless `--revision` is given.
     pub revision: Option<String>,
-    /// `org.opencontainers.image.source`; default `images/<name>`.
+    /// `org.opencontainers.image.source`; default `images/<last path
+    /// component of the name>`.
     pub source: Option<String>,
     pub compression: Compression,
 }
@@ -276,42 +281,6 @@ pub fn parse_port(s: &str) -> Result<Port, String> {
     })
 }
 
-/// Registry repository name component rules (lower-case alphanumerics
-/// separated by `.`, `_`, `-`).
-fn check_name(s: &str) -> Result<(), String> {
-    let ok = !s.is_empty()
-        && s.len() <= 128
-        && s.split(['.', '_', '-']).all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{s}`: expected lower-case letters and digits separated by `.`, `_` or `-`"
-        ))
-    }
-}
-
-/// OCI/Docker tag grammar: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
-pub fn check_tag(s: &str) -> Result<(), String> {
-    let b = s.as_bytes();
-    let ok = !b.is_empty()
-        && b.len() <= 128
-        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{s}`: expected a tag (letters, digits, `_`, `.`, `-`; at most 128; not starting with `.` or `-`)"
-        ))
-    }
-}
-
 fn check_local(s: &str) -> Result<PathBuf, String> {
     if s.is_empty() {
         return Err("empty path".into());
@@ -401,7 +370,7 @@ impl Recipe {
             err(&field, e.into_inner().to_string())
         })?;
 
-        check_name(&raw.name).map_err(|m| err("name", m))?;
+        crate::reference::check_name(&raw.name).map_err(|m| err("name", m))?;
         check_tag(&raw.version).map_err(|m| err("version", m))?;
         let base = match raw.base {
             RawBase::Word(w) if w == "scratch" => Base::Scratch,
@@ -473,15 +442,18 @@ impl Recipe {
                 "expected an entrypoint (or a cmd): the program the container runs".into(),
             ));
         }
-        for (field, v) in [("entrypoint", &raw.entrypoint), ("cmd", &raw.cmd)] {
-            if let Some(first) = v.first() {
-                if !first.starts_with('/') {
-                    return Err(err(
-                        field,
-                        format!("`{first}`: the program must be an absolute path in the image"),
-                    ));
-                }
-            }
+        // The program is the entrypoint's first word, or the cmd's when
+        // there is no entrypoint (with one, cmd holds its arguments).
+        let (field, program) = if raw.entrypoint.is_empty() {
+            ("cmd", raw.cmd.first())
+        } else {
+            ("entrypoint", raw.entrypoint.first())
+        };
+        if let Some(first) = program.filter(|p| !p.starts_with('/')) {
+            return Err(err(
+                field,
+                format!("`{first}`: the program must be an absolute path in the image"),
+            ));
         }
         let mut ports = Vec::new();
         for (i, p) in raw.ports.iter().enumerate() {
@@ -574,6 +546,36 @@ mod tests {
     }
 
     #[test]
+    fn full_names_with_a_registry_host_are_names() {
+        for name in [
+            "registry.k8s.io/kube-apiserver",
+            "registry.k8s.io/coredns/coredns",
+            "localhost:5000/etcd",
+            "etcd",
+        ] {
+            let r = parse(&ETCD.replace("name: etcd", &format!("name: {name}")))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(r.name, name);
+        }
+    }
+
+    #[test]
+    fn with_an_entrypoint_cmd_holds_its_arguments() {
+        let r = parse(&ETCD.replace(
+            "entrypoint: [/usr/bin/etcd]",
+            "entrypoint: [/usr/bin/sleep]\ncmd: [infinity]",
+        ))
+        .unwrap();
+        assert_eq!(
+            (r.entrypoint.as_slice(), r.cmd.as_slice()),
+            (
+                &["/usr/bin/sleep".to_string()][..],
+                &["infinity".to_string()][..]
+            )
+        );
+    }
+
+    #[test]
     fn scratch_base() {
         let t = ETCD.replace(
             "base:\n  archive: base.tar\n  digest: sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n",
@@ -626,6 +628,14 @@ mod tests {
             (ETCD.replace("sha256:0123", "sha256:X123"), "base.digest: "),
             (ETCD.replace("name: etcd", "name: Etcd"), "name: `Etcd`"),
             (
+                ETCD.replace("name: etcd", "name: registry.k8s.io/etcd:3.5"),
+                "name: `registry.k8s.io/etcd:3.5`: path component `etcd:3.5`: a name carries no tag",
+            ),
+            (
+                ETCD.replace("name: etcd", "name: \"registry.k8s.io:x/etcd\""),
+                "name: `registry.k8s.io:x/etcd`: registry host `registry.k8s.io:x`: port `x`",
+            ),
+            (
                 ETCD.replace("version: 3.4.23-0", "version: 3.4/23"),
                 "version: ",
             ),
@@ -638,6 +648,10 @@ mod tests {
             (
                 ETCD.replace("[/usr/bin/etcd]", "[etcd]"),
                 "entrypoint: `etcd`",
+            ),
+            (
+                ETCD.replace("entrypoint: [/usr/bin/etcd]", "cmd: [etcd]"),
+                "cmd: `etcd`",
             ),
             (
                 ETCD.replace("  archive: base.tar\n", "  archive: a\n  layout: b\n"),

@@ -29,7 +29,10 @@ pub fn check_repository(name: &str) -> Result<(), NameError> {
     Ok(())
 }
 
-fn component_ok(c: &str) -> bool {
+/// One path component of a repository name,
+/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*` (also what mk-ocibuild checks the
+/// path of an image name with).
+pub fn component_ok(c: &str) -> bool {
     let b = c.as_bytes();
     let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
     if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {

@@ -16,7 +16,7 @@ use crate::select;
 use crate::types::{Document, NodeConfig, NodeConfigList, NodeSpec, Role, SelinuxMode};
 
 /// Kubernetes minor versions this mk release has static-pod flags for.
-pub const SUPPORTED_MINORS: std::ops::RangeInclusive<u32> = 30..=33;
+pub const SUPPORTED_MINORS: std::ops::RangeInclusive<u32> = 28..=33;
 
 /// One problem, at `path` (e.g. `spec.planes.etcd.cidr`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,6 +20,7 @@
 //! ```
 
 pub mod fcontext;
+pub mod policy;
 
 pub use fcontext::{FileContexts, FileType, Label, ParseError};
 

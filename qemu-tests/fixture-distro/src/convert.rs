@@ -205,7 +205,25 @@ pub fn convert(
         p.requires_pre(Dep::any("filesystem"));
     }
 
-    // Files.
+    // Files. Curated additions first: some replace a payload entry.
+    let payload: Vec<String> = deb
+        .entries
+        .iter()
+        .filter(|e| !usrmerge::is_merged_top(&e.path))
+        .map(|e| usrmerge::canonical(&e.path))
+        .collect();
+    let cur = curated(
+        name,
+        &payload.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    for r in &cur.replaces {
+        if !payload.contains(&r.path) {
+            return Err(ctx(format!(
+                "curated replacement {} is not in the payload",
+                r.path
+            )));
+        }
+    }
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     let mut file_bytes: BTreeMap<String, &[u8]> = BTreeMap::new();
     for e in &deb.entries {
@@ -219,6 +237,9 @@ pub fn convert(
             continue;
         }
         let path = usrmerge::canonical(&e.path);
+        if cur.replaces.iter().any(|r| r.path == path) {
+            continue;
+        }
         if path != e.path
             && (e.path.starts_with("/bin/") || e.path.starts_with("/sbin/"))
             && !matches!(e.kind, EntryKind::Dir)
@@ -267,7 +288,9 @@ pub fn convert(
         p.provides(Dep::any(&old));
     }
 
-    let cur = curated(name);
+    for f in cur.replaces {
+        p.add(f);
+    }
     for f in cur.files {
         if seen.contains_key(&f.path) {
             return Err(ctx(format!(
@@ -340,3 +363,141 @@ pub const FILESYSTEM_DIRS: &[(&str, u16)] = &[
     ("/var/log", 0o755),
     ("/var/tmp", 0o1777),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::parse_stanzas;
+    use crate::deb::Entry;
+    use mk_rpmpack::{Content, FileKind};
+
+    fn entry(path: &str, kind: EntryKind) -> Entry {
+        Entry {
+            path: path.into(),
+            mode: if matches!(kind, EntryKind::Dir) {
+                0o755
+            } else {
+                0o644
+            },
+            kind,
+            user: "root".into(),
+            group: "root".into(),
+        }
+    }
+
+    /// Converts a crafted .deb of `package` holding `entries`.
+    fn convert_one(package: &str, entries: Vec<Entry>) -> Package {
+        let st = parse_stanzas(&format!(
+            "Package: {package}\nVersion: 1.0-1\nArchitecture: all\nDescription: test\n"
+        ))
+        .unwrap()
+        .remove(0);
+        let stanzas = BTreeMap::from([(package.to_string(), st.clone())]);
+        let set = SetIndex::new(&stanzas).unwrap();
+        let deb = Deb {
+            path: format!("{package}.deb").into(),
+            control: st,
+            conffiles: Default::default(),
+            scripts: Default::default(),
+            entries,
+        };
+        convert(&deb, &set, &DirAttrs::default(), 0).unwrap().0
+    }
+
+    fn file<'a>(p: &'a Package, path: &str) -> Option<&'a FileSpec> {
+        p.files().iter().find(|f| f.path == path)
+    }
+
+    #[test]
+    fn base_files_ships_var_run_as_a_link_to_run_and_etc_hosts() {
+        let p = convert_one(
+            "base-files",
+            vec![
+                entry("/run", EntryKind::Dir),
+                entry("/var", EntryKind::Dir),
+                entry("/var/run", EntryKind::Dir),
+                entry("/etc/issue", EntryKind::File(b"Debian\n".to_vec())),
+            ],
+        );
+        // As CentOS's filesystem package ships it.
+        let run = file(&p, "/var/run").expect("/var/run");
+        assert_eq!(
+            run.kind,
+            FileKind::Symlink {
+                target: "../run".into()
+            }
+        );
+        assert_eq!(
+            p.files().iter().filter(|f| f.path == "/var/run").count(),
+            1,
+            "the directory is gone"
+        );
+        assert!(matches!(file(&p, "/run").unwrap().kind, FileKind::Dir));
+        // As CentOS's setup package ships it.
+        let hosts = file(&p, "/etc/hosts").expect("/etc/hosts");
+        assert_eq!(
+            hosts.kind,
+            FileKind::Regular(Content::Bytes(crate::scripts::ETC_HOSTS.into()))
+        );
+        assert!(hosts.noreplace && hosts.mode == 0o644);
+        assert!(crate::scripts::ETC_HOSTS.starts_with("127.0.0.1   localhost "));
+    }
+
+    #[test]
+    fn a_replacement_must_replace_something() {
+        let st =
+            parse_stanzas("Package: base-files\nVersion: 1\nArchitecture: all\nDescription: t\n")
+                .unwrap()
+                .remove(0);
+        let stanzas = BTreeMap::from([("base-files".to_string(), st.clone())]);
+        let deb = Deb {
+            path: "base-files.deb".into(),
+            control: st,
+            conffiles: Default::default(),
+            scripts: Default::default(),
+            entries: vec![entry("/run", EntryKind::Dir)],
+        };
+        let e = convert(
+            &deb,
+            &SetIndex::new(&stanzas).unwrap(),
+            &DirAttrs::default(),
+            0,
+        )
+        .unwrap_err();
+        assert!(e.contains("/var/run is not in the payload"), "{e}");
+    }
+
+    #[test]
+    fn ca_certificates_trusts_every_certificate_it_ships() {
+        let p = convert_one(
+            "ca-certificates",
+            vec![
+                entry("/etc/ssl/certs", EntryKind::Dir),
+                entry(
+                    "/usr/share/ca-certificates/mozilla/B_Root.crt",
+                    EntryKind::File(b"b".to_vec()),
+                ),
+                entry(
+                    "/usr/share/ca-certificates/mozilla/A Root (2).crt",
+                    EntryKind::File(b"a".to_vec()),
+                ),
+                entry(
+                    "/usr/share/ca-certificates/README",
+                    EntryKind::File(b"r".to_vec()),
+                ),
+            ],
+        );
+        let conf = file(&p, "/etc/ca-certificates.conf").expect("conf");
+        let FileKind::Regular(Content::Bytes(b)) = &conf.kind else {
+            panic!("{conf:?}")
+        };
+        let text = String::from_utf8(b.clone()).unwrap();
+        let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(lines, ["mozilla/A Root (2).crt", "mozilla/B_Root.crt"]);
+        assert!(conf.noreplace);
+        assert_eq!(
+            file(&p, "/etc/ssl/certs/ca-certificates.crt").unwrap().kind,
+            FileKind::Ghost
+        );
+    }
+}

@@ -17,6 +17,7 @@ pub mod convert;
 pub mod deb;
 pub mod resolve;
 pub mod scripts;
+pub mod selinux;
 pub mod usrmerge;
 pub mod version;
 
@@ -30,7 +31,7 @@ use std::time::Instant;
 
 /// Bump when the conversion's output changes for the same inputs: it is
 /// part of the cache key.
-pub const CONVERTER_REVISION: u32 = 3;
+pub const CONVERTER_REVISION: u32 = 4;
 
 /// Build time of every package and the repodata timestamp.
 pub const BUILD_TIME: u32 = mk_rpmpack::DEFAULT_BUILD_TIME;
@@ -136,6 +137,8 @@ pub fn cache_key(list: &[String], resolved: &[Resolved]) -> String {
             r.name, r.version, r.arch, r.sha256
         ));
     }
+    // The container policy module's sources (selinux.rs).
+    h.update(format!("selinux {}\n{}\n", selinux::TE, selinux::FC));
     hex::encode(&h.finalize()[..8])
 }
 
@@ -263,6 +266,11 @@ fn convert_all(
     let dirs = shared_paths(&debs)?;
     let fs = convert::filesystem_package(BUILD_TIME, &dirs);
     fs.build_to_dir(out)?;
+    // Ours, not Debian's: the container types (selinux.rs).
+    let scratch = tempfile::tempdir_in(out).map_err(io(out))?;
+    let pp = selinux::compile(scratch.path()).map_err(Error::Convert)?;
+    drop(scratch);
+    selinux::package(pp, BUILD_TIME).build_to_dir(out)?;
     let done = std::sync::atomic::AtomicUsize::new(0);
     let total = debs.len();
     let notes: Vec<convert::Notes> = debs

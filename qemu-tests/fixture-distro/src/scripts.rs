@@ -5,7 +5,9 @@
 //! booting, SELinux-enforcing root needs, with the files those scriptlets
 //! create declared `%ghost` so that the image's unowned-file check passes.
 //! What scriptlets create below directories we cannot list file by file
-//! is in [`SCRIPTLET_STATE`].
+//! is in [`SCRIPTLET_STATE`]. A few packages also get files Debian's
+//! installer or scripts would create (/etc/hosts, /etc/ca-certificates.conf)
+//! or a payload entry replaced (/var/run: a link to /run, as on CentOS).
 
 use mk_rpmpack::{FileSpec, ScriptKind};
 
@@ -26,7 +28,20 @@ pub const SCRIPTLET_STATE: &[&str] = &[
     // (policy.33 and file_contexts are ghosts; the rest varies).
     "/var/lib/selinux/**",
     "/etc/selinux/default/**",
+    // update-ca-certificates' links: one per certificate (NAME.pem) and one
+    // per subject hash (HASH.0), names only openssl computes. The bundle
+    // programs read, ca-certificates.crt, is a ghost of ca-certificates.
+    "/etc/ssl/certs/**",
 ];
+
+/// `/etc/hosts` as CentOS 7's `setup` package ships it (byte for byte):
+/// Debian's installer writes one, no package ships it.
+pub const ETC_HOSTS: &str =
+    "127.0.0.1   localhost localhost.localdomain localhost4 localhost4.localdomain4\n\
+::1         localhost localhost.localdomain localhost6 localhost6.localdomain6\n";
+
+/// Where Debian's ca-certificates keeps the certificates it ships.
+const CA_CERTS_DIR: &str = "/usr/share/ca-certificates/";
 
 /// The curated additions for one package.
 #[derive(Debug, Default)]
@@ -34,6 +49,9 @@ pub struct Curated {
     pub scripts: Vec<(ScriptKind, String)>,
     /// Extra entries (ghosts, or files Debian creates in scripts).
     pub files: Vec<FileSpec>,
+    /// Entries that replace the payload's entry at the same path (a
+    /// directory Debian's scripts turn into a symlink).
+    pub replaces: Vec<FileSpec>,
     /// `Requires(post)` for what the scriptlets run.
     pub requires_post: Vec<&'static str>,
     /// `Requires(pre)`.
@@ -54,9 +72,60 @@ const DEPMOD_OUTPUT: &[&str] = &[
     "modules.symbols.bin",
 ];
 
-pub fn curated(package: &str) -> Curated {
+/// The curated additions for `package`, whose payload holds `paths`
+/// (canonical, merged-usr).
+pub fn curated(package: &str, paths: &[&str]) -> Curated {
     let mut c = Curated::default();
     match package {
+        // The root layout CentOS's `filesystem` and `setup` packages ship
+        // and Debian's base-files does not: /var/run is a link to /run
+        // (base-files ships a directory, which its postinst, not carried
+        // over, migrates), so that /var/run/... and /run/... are the same
+        // tmpfs on a node whose /var is the persistent state partition;
+        // and /etc/hosts (localhost), which the kubelet mounts into
+        // host-network pods.
+        "base-files" => {
+            c.replaces.push(FileSpec::symlink("/var/run", "../run"));
+            c.files.push(
+                FileSpec::bytes("/etc/hosts", ETC_HOSTS)
+                    .mode(0o644)
+                    .noreplace(),
+            );
+        }
+        // Debian's postinst writes /etc/ca-certificates.conf from debconf
+        // (every certificate enabled by default) and runs
+        // update-ca-certificates: links in /etc/ssl/certs and the bundle
+        // /etc/ssl/certs/ca-certificates.crt. The same here, the list from
+        // the payload; after the whole transaction (openssl's rehash).
+        "ca-certificates" => {
+            let mut conf = String::from(
+                "# Written by mk-fixture-distro (Debian's ca-certificates postinst writes it\n\
+                 # from debconf): every certificate the package ships is trusted.\n",
+            );
+            let mut certs: Vec<&str> = paths
+                .iter()
+                .filter_map(|p| p.strip_prefix(CA_CERTS_DIR))
+                .filter(|p| p.ends_with(".crt"))
+                .collect();
+            certs.sort();
+            for crt in certs {
+                conf.push_str(crt);
+                conf.push('\n');
+            }
+            c.files.push(
+                FileSpec::bytes("/etc/ca-certificates.conf", conf)
+                    .mode(0o644)
+                    .noreplace(),
+            );
+            c.scripts.push((
+                ScriptKind::Posttrans,
+                "update-ca-certificates --hooksdir \"\"\n".into(),
+            ));
+            c.files
+                .push(FileSpec::ghost("/etc/ssl/certs/ca-certificates.crt").mode(0o644));
+            c.requires_post
+                .extend(["openssl", "coreutils", "sed", "findutils"]);
+        }
         // dpkg's base-passwd postinst copies the master files when absent:
         // every other account tool edits them.
         "base-passwd" => {

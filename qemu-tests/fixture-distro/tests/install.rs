@@ -1,7 +1,8 @@
 //! Acceptance test of the fixture distribution: the whole converted set
 //! installs into an empty root with mk-install (the set's own rpm 4.18, in
 //! a chroot), and the result is what a booting SELinux node needs, checked
-//! with the root's own tools.
+//! with the root's own tools: accounts, policy, kernel, boot loader, the
+//! merged-usr and /var/run links, /etc/hosts, the CA trust store.
 
 mod common;
 
@@ -49,6 +50,9 @@ fn whole_set_installs_and_is_a_bootable_selinux_root() {
         "dracut",
         "systemd-boot-efi",
         "filesystem",
+        "etcd-client",
+        "netbase",
+        "ca-certificates",
     ] {
         assert!(names.contains(n), "{n} not in the repository");
     }
@@ -131,6 +135,19 @@ fn whole_set_installs_and_is_a_bootable_selinux_root() {
     );
     let config = std::fs::read_to_string(root.join("etc/selinux/config")).unwrap();
     assert!(config.contains("SELINUX=enforcing") && config.contains("SELINUXTYPE=default"));
+    // Our container module is in that policy: the types containerd labels
+    // containers with, and the domains of containerd and the kubelet.
+    let types = mk_selinux::policy::check_container_types(&root, "default")
+        .unwrap_or_else(|e| panic!("container types: {e}"));
+    assert_eq!(
+        types,
+        ["container_t", "container_file_t", "container_ro_file_t"]
+    );
+    assert!(
+        fc.contains("/usr/bin/containerd\t--\tsystem_u:object_r:container_runtime_exec_t:s0")
+            && fc.contains("kubelet_exec_t"),
+        "file_contexts lacks the mkcontainer module's entries"
+    );
 
     // Kernel, modules.dep, boot loader.
     let vmlinuz: Vec<_> = std::fs::read_dir(root.join("boot"))
@@ -159,6 +176,42 @@ fn whole_set_installs_and_is_a_bootable_selinux_root() {
             Path::new(target)
         );
     }
+    // The root layout CentOS's filesystem and setup packages give (issue
+    // 16): /var/run is a link to /run, /etc/hosts names localhost.
+    assert_eq!(
+        std::fs::read_link(root.join("var/run")).unwrap(),
+        Path::new("../run")
+    );
+    let (ok, owner, err) = in_chroot(&root, "rpm -qf --qf '%{NAME}' /var/run");
+    assert!(ok && owner == "base-files", "{owner}{err}");
+    let hosts = std::fs::read_to_string(root.join("etc/hosts")).unwrap();
+    assert_eq!(hosts, mk_fixture_distro::scripts::ETC_HOSTS);
+    assert!(root.join("etc/services").is_file(), "netbase");
+    // ca-certificates' scriptlet filled the trust store: the bundle, a link
+    // per certificate and openssl's hash links.
+    let certs = root.join("etc/ssl/certs");
+    let bundle = std::fs::read_to_string(certs.join("ca-certificates.crt")).unwrap();
+    let n = bundle.matches("-----BEGIN CERTIFICATE-----").count();
+    assert!(n > 100, "{n} certificates in the bundle");
+    let names: Vec<String> = std::fs::read_dir(&certs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let pems = names.iter().filter(|n| n.ends_with(".pem")).count();
+    let hashes = names.iter().filter(|n| n.ends_with(".0")).count();
+    assert!(
+        pems == n && hashes >= n,
+        "{pems} .pem, {hashes} hash links, {n} certificates"
+    );
+    let (ok, out, err) = in_chroot(
+        &root,
+        "openssl verify -CApath /etc/ssl/certs /usr/share/ca-certificates/mozilla/ISRG_Root_X1.crt",
+    );
+    assert!(ok && out.contains(": OK"), "{out}{err}");
+    // etcdctl for the etcd pod's probes.
+    let (ok, out, err) = in_chroot(&root, "etcdctl version");
+    assert!(ok && out.contains("etcdctl version:"), "{out}{err}");
+
     // Programs run from the root: the dynamic loader through /lib64.
     let (ok, out, err) = in_chroot(&root, "/bin/sh -c 'systemctl --version && bash --version'");
     assert!(ok && out.contains("systemd 252"), "{out}{err}");

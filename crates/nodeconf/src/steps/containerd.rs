@@ -13,6 +13,9 @@ use crate::steps::pki::PKI;
 pub const NAME: &str = "containerd";
 pub const CONFIG: &str = "/etc/containerd/config.toml";
 pub const CERTS_D: &str = "/etc/containerd/certs.d";
+/// containerd's socket (`[grpc] address`); the kubelet's
+/// `containerRuntimeEndpoint` is `unix://` + this.
+pub const SOCKET: &str = "/run/containerd/containerd.sock";
 /// Registries whose images the bundle carries under their own names.
 pub const MIRRORED: &[(&str, &str)] = &[
     ("registry.k8s.io", "https://registry.k8s.io"),
@@ -40,7 +43,7 @@ root = "/var/lib/containerd"
 state = "/run/containerd"
 
 [grpc]
-  address = "/run/containerd/containerd.sock"
+  address = "{SOCKET}"
 
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "{pause}"

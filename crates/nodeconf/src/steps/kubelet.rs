@@ -17,7 +17,11 @@ use crate::steps::staticpods::{MANIFESTS, SERVICE_DOMAIN};
 pub const NAME: &str = "kubelet";
 pub const CONFIG: &str = "/var/lib/kubelet/config.yaml";
 pub const FLAGS: &str = "/var/lib/kubelet/kubeadm-flags.env";
-pub const CONTAINERD_SOCKET: &str = "unix:///var/run/containerd/containerd.sock";
+/// Where containerd listens (`[grpc] address` in step containerd's
+/// config.toml). Under /run itself, not /var/run: on mk's image /var is the
+/// state partition, and /var/run must not be relied on to be a link to /run
+/// (kubeadm's default is `unix:///var/run/containerd/containerd.sock`).
+pub const CONTAINERD_SOCKET: &str = "unix:///run/containerd/containerd.sock";
 
 /// Label keys the kubelet may set on its own Node (NodeRestriction and the
 /// kubelet's --node-labels check): outside the kubernetes.io and k8s.io

@@ -3,6 +3,13 @@
 //! container as its own service account with a read-only root filesystem,
 //! binds and probes on the plane addresses, DNS names for etcd, no plain
 //! HTTP, encryption at rest, OIDC and static users.
+//!
+//! Host mounts: the root filesystem is read-only, so no hostPath may ask
+//! the kubelet to create anything (`DirectoryOrCreate`, `FileOrCreate`):
+//! each is a `Directory` or `File` that first boot creates before the
+//! kubelet starts, or a CA-trust directory the host has (host facts).
+//! Every file a pod's flags or kubeconfig name lies under one of its
+//! mounts, read-only except etcd's data directory.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -11,6 +18,7 @@ use mk_roleconfig::{EncryptionProvider, Role};
 use serde_json::{json, Value};
 
 use crate::action::{Action, Owner, Step};
+use crate::facts::CA_TRUST_DIRS;
 use crate::plan::{config_error, Ctx, PlanError};
 use crate::render::{dir, owner_of, write, yaml_file};
 use crate::steps::kubeconfig::{CONTROLLER_MANAGER, LOCAL_API_PORT, SCHEDULER};
@@ -192,14 +200,30 @@ fn pod(
     })
 }
 
-/// The host mounts kubeadm gives apiserver and controller-manager on a
-/// Red Hat-family host (CA trust and the PKI directory, read-only).
-fn trust_mounts() -> Vec<Mount> {
-    vec![
-        Mount::host("ca-certs", "/etc/ssl/certs", "DirectoryOrCreate", true),
-        Mount::host("etc-pki", "/etc/pki", "DirectoryOrCreate", true),
-        Mount::host("k8s-certs", PKI, "DirectoryOrCreate", true),
-    ]
+/// kubeadm's CA-trust directories that this host has (host facts), in
+/// kubeadm's order: what kube-apiserver and kube-controller-manager mount.
+fn trust_dirs(ctx: &Ctx) -> Vec<(&'static str, &'static str)> {
+    CA_TRUST_DIRS
+        .iter()
+        .copied()
+        .filter(|(_, path)| ctx.facts.trust_dirs.iter().any(|d| d == path))
+        .collect()
+}
+
+/// The PKI directory, read-only. First boot creates it (step pki).
+fn pki_mount() -> Mount {
+    Mount::host("k8s-certs", PKI, "Directory", true)
+}
+
+/// The host mounts kubeadm gives apiserver and controller-manager: the
+/// CA-trust directories the host has and the PKI directory, read-only.
+fn trust_mounts(dirs: &[(&'static str, &'static str)]) -> Vec<Mount> {
+    let mut v: Vec<Mount> = dirs
+        .iter()
+        .map(|&(name, path)| Mount::host(name, path, "Directory", true))
+        .collect();
+    v.push(pki_mount());
+    v
 }
 
 fn encryption_config(ctx: &Ctx) -> Result<Value, PlanError> {
@@ -303,6 +327,7 @@ pub(crate) fn step(ctx: &Ctx) -> Result<Step, PlanError> {
     let tokens = token_csv(ctx);
     let oidc = ctx.spec.auth.as_ref().and_then(|a| a.oidc.clone());
     let cert_names = ctx.cert_names();
+    let trust = trust_dirs(ctx);
 
     let inputs = json!({
         "node": ctx.node,
@@ -319,6 +344,7 @@ pub(crate) fn step(ctx: &Ctx) -> Result<Step, PlanError> {
         "tokens": tokens,
         "oidc": oidc,
         "certificates": cert_names,
+        "trustDirs": trust.iter().map(|(_, p)| *p).collect::<Vec<_>>(),
     });
 
     // kube-apiserver
@@ -442,7 +468,7 @@ pub(crate) fn step(ctx: &Ctx) -> Result<Step, PlanError> {
             set(&mut api, "oidc-ca-file", OIDC_CA.into());
         }
     }
-    let mut api_mounts = trust_mounts();
+    let mut api_mounts = trust_mounts(&trust);
     api_mounts.push(Mount::host(
         "mk-encryption",
         ENCRYPTION_DIR,
@@ -560,19 +586,12 @@ pub(crate) fn step(ctx: &Ctx) -> Result<Step, PlanError> {
         ctx.spec.cluster.service_cidr.clone(),
     );
     set(&mut cm, "use-service-account-credentials", "true".into());
-    let mut cm_mounts = trust_mounts();
-    cm_mounts.push(Mount::host(
-        "flexvolume-dir",
-        "/usr/libexec/kubernetes/kubelet-plugins/volume/exec",
-        "DirectoryOrCreate",
-        false,
-    ));
-    cm_mounts.push(Mount::host(
-        "kubeconfig",
-        CONTROLLER_MANAGER,
-        "FileOrCreate",
-        true,
-    ));
+    // No flexvolume-dir: FlexVolume is deprecated, and the directory does
+    // not exist on the read-only image (docs/kubeadm-differences.md).
+    // controller-manager.conf names ca.crt and controller-manager.{crt,key}
+    // under the PKI directory (k8s-certs).
+    let mut cm_mounts = trust_mounts(&trust);
+    cm_mounts.push(Mount::host("kubeconfig", CONTROLLER_MANAGER, "File", true));
     let controller_manager = pod(
         "kube-controller-manager",
         &KUBE_CONTROLLER_MANAGER,
@@ -599,7 +618,15 @@ pub(crate) fn step(ctx: &Ctx) -> Result<Step, PlanError> {
         &KUBE_SCHEDULER,
         ctx.versions.image("kube-scheduler"),
         command("kube-scheduler", &sc),
-        vec![Mount::host("kubeconfig", SCHEDULER, "FileOrCreate", true)],
+        // scheduler.conf references ca.crt and scheduler.{crt,key} (not
+        // embedded, as kubeadm has them): the PKI directory, read-only, as
+        // the controller-manager has it. Not the three files alone: a file
+        // bind mount keeps the inode it was made with, and renewal replaces
+        // scheduler.crt/.key by rename, which client-go would never see.
+        vec![
+            pki_mount(),
+            Mount::host("kubeconfig", SCHEDULER, "File", true),
+        ],
         json!({
             "livenessProbe": http_probe(cp_ip, "/healthz", SCHEDULER_PORT, 10, 8, 10),
             "startupProbe": http_probe(cp_ip, "/healthz", SCHEDULER_PORT, 10, STARTUP_FAILURE_THRESHOLD, 10),
@@ -694,8 +721,10 @@ pub(crate) fn step(ctx: &Ctx) -> Result<Step, PlanError> {
         ctx.versions.etcd_image(),
         command("etcd", &et),
         vec![
-            Mount::host("etcd-data", ETCD.home, "DirectoryOrCreate", false),
-            Mount::host("etcd-certs", &etcd_pki, "DirectoryOrCreate", true),
+            // Step users creates the data directory (etcd, 0700), step pki
+            // the certificate directory.
+            Mount::host("etcd-data", ETCD.home, "Directory", false),
+            Mount::host("etcd-certs", &etcd_pki, "Directory", true),
         ],
         json!({
             "livenessProbe": exec_probe(&live, 10, 8, 10),

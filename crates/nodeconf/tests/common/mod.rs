@@ -14,6 +14,19 @@ pub const DIGEST: &str = "sha256:00000000000000000000000000000000000000000000000
 /// 32 bytes, base64: a test key, never a real one.
 pub const ENC_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
+/// The control-plane node most tests plan for.
+pub const CP: &str = "cp1.example.test";
+/// [`CP`]'s planes: control and etcd on one network, workload on another.
+pub const PLANES: (&str, Option<&str>, Option<&str>) =
+    ("10.0.1.0/24", Some("10.0.2.0/24"), Some("10.0.1.0/24"));
+/// The control plane's static pods (`/etc/kubernetes/manifests/NAME.yaml`).
+pub const CONTROL_PLANE_PODS: [&str; 4] = [
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+];
+
 /// A role config for `name` with `roles`, planes as given (control,
 /// workload, etcd), and `certs` as `spec.certificates`.
 pub fn config(
@@ -115,11 +128,39 @@ pub fn fake_certs(control_plane: bool) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// [`CP`] as bootstrap control plane and worker on [`PLANES`], with
+/// placeholder certificates.
+pub fn cp_config() -> NodeConfig {
+    config(
+        CP,
+        &["bootstrap-control-plane", "worker"],
+        PLANES,
+        fake_certs(true),
+    )
+}
+
 pub fn facts(addrs: &[&str]) -> HostFacts {
     HostFacts {
         addresses: addrs.iter().map(|a| a.parse::<IpAddr>().unwrap()).collect(),
-        etcd_members: vec![],
+        ..HostFacts::default()
     }
+}
+
+/// A CentOS 7 host's CA-trust directories (`ca-certificates` ships
+/// /etc/pki and the /etc/ssl/certs link).
+pub fn centos_trust_dirs() -> Vec<String> {
+    vec!["/etc/ssl/certs".into(), "/etc/pki".into()]
+}
+
+/// The steps whose input digest differs between two plans, by name.
+pub fn changed_steps<'a>(before: &'a Plan, after: &Plan) -> Vec<&'a str> {
+    before
+        .steps
+        .iter()
+        .zip(&after.steps)
+        .filter(|(a, b)| a.input_digest != b.input_digest)
+        .map(|(a, _)| a.name.as_str())
+        .collect()
 }
 
 /// Every file the plan writes: path -> contents.
