@@ -89,15 +89,27 @@ pub fn defined_types(policy: &Path) -> Result<BTreeSet<String>, SelinuxError> {
         source,
     })?;
     let cil = dir.path().join("policy.cil");
-    let out = Command::new("checkpolicy")
-        .args(["-M", "-b", "-C", "-o"])
-        .arg(&cil)
-        .arg(policy)
-        .output()
-        .map_err(|e| SelinuxError::Config {
-            path: policy.to_path_buf(),
-            message: format!("cannot run checkpolicy (apt package checkpolicy): {e}"),
-        })?;
+    // checkpolicy must be told whether the policy is MLS/MCS (-M), and
+    // refuses the wrong guess: MCS policies (CentOS, Debian) first, then
+    // without.
+    let run = |mls: bool| {
+        let mut cmd = Command::new("checkpolicy");
+        if mls {
+            cmd.arg("-M");
+        }
+        cmd.args(["-b", "-C", "-o"])
+            .arg(&cil)
+            .arg(policy)
+            .output()
+            .map_err(|e| SelinuxError::Config {
+                path: policy.to_path_buf(),
+                message: format!("cannot run checkpolicy (apt package checkpolicy): {e}"),
+            })
+    };
+    let mut out = run(true)?;
+    if !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("non-MLS policy") {
+        out = run(false)?;
+    }
     if !out.status.success() {
         return Err(SelinuxError::Config {
             path: policy.to_path_buf(),
