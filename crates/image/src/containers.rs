@@ -66,18 +66,8 @@ pub struct NamedImage {
     pub digest: Option<String>,
 }
 
-/// containerd's annotation for the full image name (what `ctr export`
-/// writes and `ctr images import` reads first).
-pub const ANNOTATION_CONTAINERD_NAME: &str = "io.containerd.image.name";
-/// The OCI tag annotation.
-pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
-
-/// Whether `ctr images import` keeps `name` as is: it treats a name with
-/// `/`, `:` or `@` as a full reference and prefixes anything else (a bare
-/// tag) with `import-<date>`, which no pod spec can name.
-fn is_full_reference(name: &str) -> bool {
-    name.contains(['/', ':', '@'])
-}
+use mk_oci::spec::ctr_keeps_name;
+pub use mk_oci::spec::{ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME};
 
 /// Checks an image name found in an archive: a reference by the OCI
 /// distribution grammar (`[HOST[:PORT]/]PATH:TAG` or `...@DIGEST`, e.g.
@@ -114,7 +104,7 @@ fn named_images(format: ArchiveFormat, json: &[u8]) -> Result<Vec<NamedImage>, S
                 };
                 let name = match (ann(ANNOTATION_CONTAINERD_NAME), ann(ANNOTATION_REF_NAME)) {
                     (Some(n), _) => n,
-                    (None, Some(r)) if is_full_reference(r) => r,
+                    (None, Some(r)) if ctr_keeps_name(r) => r,
                     (None, r) => {
                         return Err(format!(
                             "index.json: manifest {digest} has no full image name ({}); `ctr images import` would name it import-<date>:TAG. Give it the annotation {ANNOTATION_CONTAINERD_NAME} (e.g. registry.k8s.io/etcd:3.5.12-0) or a full reference in {ANNOTATION_REF_NAME}",

@@ -29,6 +29,17 @@ pub const MEDIA_TYPE_DOCKER_CONFIG: &str = "application/vnd.docker.container.ima
 pub const MEDIA_TYPE_DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 /// The annotation naming an image in `index.json` (the "tag" of `oci:DIR:TAG`).
 pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// containerd's annotation for the full image name (what `ctr export`
+/// writes and `ctr images import` reads first).
+pub const ANNOTATION_CONTAINERD_NAME: &str = "io.containerd.image.name";
+
+/// Whether `ctr images import` keeps a ref-name annotation as the image's
+/// name: it treats a name with `/`, `:` or `@` as a full reference and
+/// prefixes anything else (a bare tag) with `import-<date>`, which no pod
+/// spec can name.
+pub fn ctr_keeps_name(name: &str) -> bool {
+    name.contains(['/', ':', '@'])
+}
 /// Content of the `oci-layout` file.
 pub const OCI_LAYOUT_CONTENT: &str = r#"{"imageLayoutVersion":"1.0.0"}"#;
 

@@ -16,8 +16,8 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use mk_oci::spec::{
-    MEDIA_TYPE_DOCKER_MANIFEST_LIST, MEDIA_TYPE_INDEX, MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_LAYER_TAR,
-    MEDIA_TYPE_LAYER_ZSTD,
+    ctr_keeps_name, ANNOTATION_CONTAINERD_NAME, MEDIA_TYPE_DOCKER_MANIFEST_LIST, MEDIA_TYPE_INDEX,
+    MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_LAYER_TAR, MEDIA_TYPE_LAYER_ZSTD,
 };
 use mk_oci::{ConfigFile, Descriptor, Digest, Index, Manifest};
 use serde::de::DeserializeOwned;
@@ -26,8 +26,6 @@ use crate::inventory::{ImageFacts, ReadError};
 use crate::pods::Kind;
 use crate::tree::{self, Entry, FileTree, Member};
 
-/// containerd's annotation for the full image name.
-pub const ANNOTATION_CONTAINERD_NAME: &str = "io.containerd.image.name";
 /// Archives read from one directory, at most.
 const MAX_ARCHIVES: usize = 1000;
 /// Members of one archive, at most.
@@ -235,7 +233,7 @@ impl Members {
         for d in &index.manifests {
             let ann = |k: &str| d.annotations.get(k).map(String::as_str);
             let name = ann(ANNOTATION_CONTAINERD_NAME)
-                .or_else(|| d.ref_name().filter(|r| r.contains(['/', ':', '@'])));
+                .or_else(|| d.ref_name().filter(|r| ctr_keeps_name(r)));
             let Some(name) = name else {
                 // `ctr images import` would call it import-<date>:TAG,
                 // which no pod names; mk-image refuses such archives.
