@@ -19,14 +19,16 @@ fn digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
-/// Every file path the plan writes.
+/// Every file and symlink path the plan writes.
 pub fn planned(plan: &Plan) -> BTreeSet<String> {
     plan.steps
         .iter()
         .flat_map(|s| &s.actions)
         .filter_map(|a| match a {
-            Action::WriteFile { path, .. } => Some(path.clone()),
-            _ => None,
+            Action::WriteFile { path, .. } | Action::Symlink { path, .. } => Some(path.clone()),
+            Action::EnsureGroup { .. } | Action::EnsureUser { .. } | Action::EnsureDir { .. } => {
+                None
+            }
         })
         .collect()
 }
@@ -46,8 +48,16 @@ pub fn files_to_record(
             Action::WriteFile { path, contents, .. } => Some(WrittenFile {
                 path: path.clone(),
                 sha256: digest(contents),
+                symlink_target: None,
             }),
-            _ => None,
+            Action::Symlink { path, target } => Some(WrittenFile {
+                path: path.clone(),
+                sha256: digest(target.as_bytes()),
+                symlink_target: Some(target.clone()),
+            }),
+            Action::EnsureGroup { .. } | Action::EnsureUser { .. } | Action::EnsureDir { .. } => {
+                None
+            }
         })
         .collect();
     for f in previous.map(|p| p.files.as_slice()).unwrap_or_default() {
@@ -76,8 +86,9 @@ pub fn stale(journal: &Journal, planned: &BTreeSet<String>) -> Vec<(String, Writ
 pub enum Removal {
     /// Still ours: removed (or, for `plan`, would be).
     Removed,
-    /// Changed since first boot wrote it (or no longer a regular file):
-    /// left in place.
+    /// Changed since first boot wrote it (or no longer a regular file; a
+    /// symlink: no longer a link to where it was made to point): left in
+    /// place.
     Kept,
     /// Already gone.
     Missing,
@@ -106,6 +117,18 @@ pub fn check(node: &Node, f: &WrittenFile) -> Result<Removal, EngineError> {
     match std::fs::symlink_metadata(&p) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Removal::Missing),
         Err(e) => Err(io_err(e)),
+        Ok(m) if m.file_type().is_symlink() => {
+            let Some(target) = &f.symlink_target else {
+                return Ok(Removal::Kept);
+            };
+            let now = std::fs::read_link(&p).map_err(io_err)?;
+            Ok(if now.as_os_str() == std::ffi::OsStr::new(target) {
+                Removal::Removed
+            } else {
+                Removal::Kept
+            })
+        }
+        Ok(_) if f.symlink_target.is_some() => Ok(Removal::Kept),
         Ok(m) if !m.is_file() => Ok(Removal::Kept),
         Ok(_) => {
             let bytes = std::fs::read(&p).map_err(io_err)?;
@@ -213,6 +236,7 @@ mod tests {
         let f = |p: &str| WrittenFile {
             path: p.into(),
             sha256: digest(b"ours"),
+            symlink_target: None,
         };
         assert_eq!(check(&node, &f("/etc/a")).unwrap(), Removal::Removed);
         assert!(tmp.path().join("etc/a").exists(), "check changes nothing");
@@ -226,5 +250,52 @@ mod tests {
             .line("/etc/b")
             .unwrap()
             .contains("left in place"));
+    }
+
+    #[test]
+    fn links_are_recorded_with_their_target_and_removed_only_while_it_holds() {
+        let plan_step = step(
+            "pki",
+            vec![
+                write("/k/client-1.pem", "C"),
+                Action::Symlink {
+                    path: "/k/client-current.pem".into(),
+                    target: "/k/client-1.pem".into(),
+                },
+            ],
+        );
+        let rec = files_to_record(&plan_step, None, &BTreeSet::new());
+        assert_eq!(rec[1].symlink_target.as_deref(), Some("/k/client-1.pem"));
+        assert_eq!(rec[1].sha256, digest(b"/k/client-1.pem"));
+        assert!(planned(&Plan {
+            config_digest: String::new(),
+            steps: vec![plan_step],
+        })
+        .contains("/k/client-current.pem"));
+
+        let tmp = tempfile::tempdir().unwrap();
+        let node = Node::new(tmp.path());
+        let k = tmp.path().join("k");
+        std::fs::create_dir_all(&k).unwrap();
+        let link = k.join("client-current.pem");
+        // The kubelet rotated: the link points at its newer file.
+        std::os::unix::fs::symlink("/k/client-2.pem", &link).unwrap();
+        assert_eq!(check(&node, &rec[1]).unwrap(), Removal::Kept);
+        // A regular file at the link's path is not ours either.
+        std::fs::remove_file(&link).unwrap();
+        std::fs::write(&link, "/k/client-1.pem").unwrap();
+        assert_eq!(check(&node, &rec[1]).unwrap(), Removal::Kept);
+        // Still pointing where first boot put it (dangling or not): removed.
+        std::fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink("/k/client-1.pem", &link).unwrap();
+        assert_eq!(remove(&node, &rec[1]).unwrap(), Removal::Removed);
+        assert!(std::fs::symlink_metadata(&link).is_err());
+        // A file record never removes a link.
+        std::os::unix::fs::symlink("/k/client-1.pem", &link).unwrap();
+        let as_file = WrittenFile {
+            symlink_target: None,
+            ..rec[1].clone()
+        };
+        assert_eq!(check(&node, &as_file).unwrap(), Removal::Kept);
     }
 }

@@ -1,7 +1,8 @@
 //! The applier: compares each action of a plan with the node under a root
 //! directory, and makes only the differences true. Files are replaced
 //! atomically (temporary file beside the target with its final mode, owner
-//! and SELinux label, fsync, rename, fsync of the directory), so a crash at
+//! and SELinux label, fsync, rename, fsync of the directory; symlinks made
+//! beside the target and renamed over it), so a crash at
 //! any point leaves either the old or the new file, and the next run
 //! finishes the job. Nothing is written when nothing differs.
 
@@ -222,6 +223,25 @@ impl Node {
                     }
                 }
             }
+            Action::Symlink { path, target } => {
+                let link = self.path(path)?;
+                Ok(match link_state(&link, target)? {
+                    LinkState::Holds => Vec::new(),
+                    LinkState::Missing => {
+                        vec![diff('+', path.clone(), format!("symlink -> {target}"))]
+                    }
+                    LinkState::Other(old) => vec![diff(
+                        '~',
+                        path.clone(),
+                        format!("symlink -> {old} becomes -> {target}"),
+                    )],
+                    LinkState::File => vec![diff(
+                        '~',
+                        path.clone(),
+                        format!("file replaced by symlink -> {target}"),
+                    )],
+                })
+            }
         }
     }
 
@@ -339,6 +359,14 @@ impl Node {
                 }
                 self.make_parents(&target)?;
                 write_replace(&target, contents, *mode, *owner, crash)
+            }
+            Action::Symlink { path, target } => {
+                let link = self.path(path)?;
+                if link_state(&link, target)? == LinkState::Holds {
+                    return Ok(());
+                }
+                self.make_parents(&link)?;
+                link_replace(&link, target, crash)
             }
         }
     }
@@ -505,6 +533,70 @@ fn write_replace(
     Ok(())
 }
 
+/// What is at the path of a planned symlink.
+#[derive(Debug, PartialEq, Eq)]
+enum LinkState {
+    /// The link, with the planned target.
+    Holds,
+    Missing,
+    /// A link to somewhere else (its target).
+    Other(String),
+    /// A file (or another non-directory) in the way.
+    File,
+}
+
+/// A directory in the way is an error: it may hold anything, and first
+/// boot removes only files it wrote (docs/firstboot.md).
+fn link_state(link: &Path, target: &str) -> Result<LinkState, EngineError> {
+    match fs::symlink_metadata(link) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(LinkState::Missing),
+        Err(e) => Err(io_err(link)(e)),
+        Ok(m) if m.file_type().is_symlink() => {
+            let old = fs::read_link(link).map_err(io_err(link))?;
+            Ok(if old.as_os_str() == std::ffi::OsStr::new(target) {
+                LinkState::Holds
+            } else {
+                LinkState::Other(old.display().to_string())
+            })
+        }
+        Ok(m) if m.is_dir() => Err(EngineError::WrongType {
+            path: link.display().to_string(),
+            wanted: "symbolic link",
+        }),
+        Ok(_) => Ok(LinkState::File),
+    }
+}
+
+/// Atomic replace of whatever file is at `link` by a symlink: the link is
+/// made beside it under a temporary name (`.NAME.XXXXXX.tmp`, what
+/// [`remove_stale_temps`] clears after a crash), renamed over it, and the
+/// directory fsynced. The replaced entry's SELinux label is kept.
+fn link_replace(link: &Path, target: &str, crash: &mut CrashPoints) -> Result<(), EngineError> {
+    remove_stale_temps(link)?;
+    let dir = mk_durable::parent(link);
+    let name = link.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .rand_bytes(6)
+        .make_in(dir, |p| std::os::unix::fs::symlink(target, p))
+        .map_err(io_err(link))?;
+    let mut buf = vec![0u8; 256];
+    if let Ok(n) = rustix::fs::lgetxattr(link, SELINUX_XATTR, &mut buf) {
+        let _ = rustix::fs::lsetxattr(
+            tmp.path(),
+            SELINUX_XATTR,
+            &buf[..n],
+            rustix::fs::XattrFlags::empty(),
+        );
+    }
+    crash.point();
+    tmp.persist(link).map_err(|e| io_err(link)(e.error))?;
+    mk_durable::sync_dir(dir).map_err(io_err(link))?;
+    crash.point();
+    Ok(())
+}
+
 /// Temporary files `mk_durable::temp_beside` names `.NAME.XXXXXX.tmp`; a
 /// killed run leaves them behind.
 fn remove_stale_temps(target: &Path) -> Result<(), EngineError> {
@@ -531,4 +623,102 @@ fn remove_stale_temps(target: &Path) -> Result<(), EngineError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(path: &str, target: &str) -> Action {
+        Action::Symlink {
+            path: path.into(),
+            target: target.into(),
+        }
+    }
+
+    fn lines(node: &Node, a: &Action) -> Vec<String> {
+        node.diff(a)
+            .unwrap()
+            .iter()
+            .map(|d| d.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn symlinks_are_made_replaced_and_left_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let node = Node::new(tmp.path());
+        let at = tmp
+            .path()
+            .join("var/lib/kubelet/pki/kubelet-client-current.pem");
+        let path = "/var/lib/kubelet/pki/kubelet-client-current.pem";
+        let a = link(
+            path,
+            "/var/lib/kubelet/pki/kubelet-client-2026-12-07-06-51-19.pem",
+        );
+        let mut crash = CrashPoints::none();
+
+        assert_eq!(
+            lines(&node, &a),
+            [format!(
+                "+ {path}: symlink -> /var/lib/kubelet/pki/kubelet-client-2026-12-07-06-51-19.pem"
+            )]
+        );
+        node.apply(&a, &mut crash).unwrap();
+        assert_eq!(
+            fs::read_link(&at).unwrap().to_str(),
+            Some("/var/lib/kubelet/pki/kubelet-client-2026-12-07-06-51-19.pem")
+        );
+        assert!(lines(&node, &a).is_empty());
+        let ino = fs::symlink_metadata(&at).unwrap().ino();
+        node.apply(&a, &mut crash).unwrap();
+        assert_eq!(fs::symlink_metadata(&at).unwrap().ino(), ino, "untouched");
+
+        // Pointing elsewhere (the kubelet rotated, or an older plan).
+        let b = link(
+            path,
+            "/var/lib/kubelet/pki/kubelet-client-2027-01-01-00-00-00.pem",
+        );
+        assert_eq!(
+            lines(&node, &b),
+            [format!(
+                "~ {path}: symlink -> /var/lib/kubelet/pki/kubelet-client-2026-12-07-06-51-19.pem \
+                 becomes -> /var/lib/kubelet/pki/kubelet-client-2027-01-01-00-00-00.pem"
+            )]
+        );
+        node.apply(&b, &mut crash).unwrap();
+        assert!(lines(&node, &b).is_empty());
+
+        // A regular file in the way (earlier versions wrote one there), and
+        // a temporary link a killed run left behind.
+        fs::remove_file(&at).unwrap();
+        fs::write(&at, "CERT").unwrap();
+        let stale = at.with_file_name(".kubelet-client-current.pem.AbC123.tmp");
+        std::os::unix::fs::symlink("/nowhere", &stale).unwrap();
+        assert_eq!(
+            lines(&node, &a),
+            [format!(
+                "~ {path}: file replaced by symlink -> /var/lib/kubelet/pki/kubelet-client-2026-12-07-06-51-19.pem"
+            )]
+        );
+        node.apply(&a, &mut crash).unwrap();
+        assert!(lines(&node, &a).is_empty());
+        assert!(fs::symlink_metadata(&stale).is_err(), "stale temp removed");
+        let left: Vec<String> = fs::read_dir(at.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, ["kubelet-client-current.pem"]);
+
+        // A directory in the way is not ours to remove.
+        fs::remove_file(&at).unwrap();
+        fs::create_dir(&at).unwrap();
+        let e = node.diff(&a).unwrap_err().to_string();
+        assert!(
+            e.ends_with("kubelet-client-current.pem: exists but is not a symbolic link; refusing to replace it"),
+            "{e}"
+        );
+        assert!(node.apply(&a, &mut crash).is_err());
+        assert!(at.is_dir());
+    }
 }

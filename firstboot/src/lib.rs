@@ -14,6 +14,7 @@ pub mod firewall;
 pub mod planner;
 pub mod preflight;
 pub mod preview;
+pub mod renewal;
 pub mod run;
 pub mod source;
 pub mod state;

@@ -115,10 +115,10 @@ fn main() -> ExitCode {
                         renewed.join(" ")
                     );
                     if report.failures() > 0 {
-                        eprintln!(
-                            "mk-firstboot: {} renewal step(s) failed; see the log above",
-                            report.failures()
-                        );
+                        // Every leaf and intermediate with its expiry, and
+                        // the admin's commands when an intermediate expired.
+                        eprint!("{}", report.summary());
+                        eprintln!("mk-firstboot: {} renewal step(s) failed", report.failures());
                         return ExitCode::from(1);
                     }
                     ExitCode::SUCCESS

@@ -30,7 +30,10 @@ pub fn preview(prepared: &Prepared, root: &Path) -> Preview {
     let node = Node::new(root);
     let mut total = 0;
     let mut would_fail = false;
-    for (name, diffs) in run::differences(&node, &prepared.plan) {
+    // As apply does: certificates the node renewed itself stay.
+    let mut plan = prepared.plan.clone();
+    crate::renewal::keep_renewed(root, &mut plan);
+    for (name, diffs) in run::differences(&node, &plan) {
         match diffs {
             Ok(d) => {
                 let _ = writeln!(text, "step {name}: {}", state::changes(d.len()));

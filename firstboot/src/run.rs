@@ -57,6 +57,10 @@ pub enum RunError {
     PlanFile { path: String, error: String },
     #[error(transparent)]
     Preflight(#[from] crate::preflight::Refusal),
+    /// The node's clock cannot be right (before the config was signed, or
+    /// long before its certificates begin).
+    #[error("{0}")]
+    Clock(String),
 }
 
 /// What `apply` and `plan` are told.
@@ -144,6 +148,9 @@ pub fn prepare(opts: &Options, require_signature: bool) -> Result<Prepared, RunE
         .unwrap_or_else(|| opts.root.join(TRUST_DIR));
     let keys = trusted_keys(&trust_dir)?;
     let allow_unsigned = opts.root.join(ALLOW_UNSIGNED).exists();
+    // `plan` on the admin's machine without keys checks nothing; everywhere
+    // else a signature that came along is checked (and refused when it
+    // cannot be: no key), and a missing one is allowed only by the image.
     let signature = if !require_signature && keys.is_empty() {
         "signature not checked (no trusted keys)".to_string()
     } else {
@@ -154,7 +161,13 @@ pub fn prepare(opts: &Options, require_signature: bool) -> Result<Prepared, RunE
             allow_unsigned || !require_signature,
             &name,
         )? {
-            Verified::Signed { key_id, .. } => format!("signed by {key_id}"),
+            Verified::Signed {
+                key_id,
+                trusted_comment,
+            } => {
+                check_signing_time(&trusted_comment, opts.now)?;
+                format!("signed by {key_id}")
+            }
             Verified::UnsignedAllowed => "unsigned (allowed by this image)".to_string(),
         }
     };
@@ -164,7 +177,8 @@ pub fn prepare(opts: &Options, require_signature: bool) -> Result<Prepared, RunE
             errors: errors.iter().map(|e| format!("{name}: {e}")).collect(),
         });
     }
-    let config = select(&doc, opts, &name)?.clone();
+    let config = select(&doc, opts, &name, require_signature)?.clone();
+    check_certificate_times(&config, opts.now)?;
     let digest = format!("sha256:{}", hex::encode(Sha256::digest(&delivered.config)));
     let plan = match &opts.plan_file {
         Some(p) => {
@@ -198,22 +212,109 @@ pub fn prepare(opts: &Options, require_signature: bool) -> Result<Prepared, RunE
     })
 }
 
-fn select<'a>(doc: &'a Document, opts: &Options, name: &str) -> Result<&'a NodeConfig, RunError> {
+/// This machine's config. `--node NAME` picks the item by name (`plan` on
+/// the admin's machine, which has none of the node's facts); on the node
+/// (`on_node`: apply) the picked item's `match` must still be this
+/// machine's, or `--node` would apply another machine's config.
+fn select<'a>(
+    doc: &'a Document,
+    opts: &Options,
+    name: &str,
+    on_node: bool,
+) -> Result<&'a NodeConfig, RunError> {
     if let Some(node) = &opts.node {
-        return doc
+        let picked = doc
             .configs()
             .into_iter()
             .find(|c| &c.metadata.name == node)
             .ok_or_else(|| RunError::NoSuchNode {
                 name: name.into(),
                 node: node.clone(),
-            });
+            })?;
+        if on_node {
+            let facts = mk_roleconfig::MachineFacts::read(&opts.places.sys)?;
+            mk_roleconfig::check_single(picked, &facts)?;
+        }
+        return Ok(picked);
     }
     let facts = mk_roleconfig::MachineFacts::read(&opts.places.sys)?;
     Ok(match doc {
         Document::Single(c) => mk_roleconfig::check_single(c, &facts)?,
         Document::List(l) => mk_roleconfig::select(l, &facts)?,
     })
+}
+
+/// What a node whose clock is wrong is told to do (in every component TLS
+/// would then fail: certificates not yet valid, or expired).
+const CLOCK_ADVICE: &str = "set the hardware clock (hwclock) or give the node an NTP server \
+     (the image recipe's `timezone --ntpservers`); TLS would fail in every component";
+
+/// How far the node's clock may be behind the signing time: clocks of the
+/// admin's machine and the node drift a little.
+const SIGNING_SLACK: time::Duration = time::Duration::minutes(5);
+
+/// How far behind a certificate's notBefore: issuers backdate a little, and
+/// a certificate about to begin is no reason to stop a boot.
+const NOT_BEFORE_SLACK: time::Duration = time::Duration::hours(1);
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&mk_roleconfig::time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
+/// The signing time `mk-compose config-drive` puts into the signed trusted
+/// comment (`... signed=2026-12-07T06:40:00Z`); `None` for comments made
+/// otherwise (minisign by hand, older drives).
+pub fn signing_time(trusted_comment: &str) -> Option<OffsetDateTime> {
+    let text = trusted_comment
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("signed="))?;
+    match OffsetDateTime::parse(
+        text,
+        &mk_roleconfig::time::format_description::well_known::Rfc3339,
+    ) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            tracing::warn!(signed = text, error = %e, "trusted comment: signing time not RFC 3339; not checked");
+            None
+        }
+    }
+}
+
+/// A node whose clock is before the config was signed has a clock that is
+/// wrong (a dead CMOS battery, no NTP): refused with what to do, instead
+/// of every TLS connection failing later with "certificate not yet valid".
+fn check_signing_time(trusted_comment: &str, now: OffsetDateTime) -> Result<(), RunError> {
+    let Some(signed) = signing_time(trusted_comment) else {
+        return Ok(());
+    };
+    if now < signed - SIGNING_SLACK {
+        return Err(RunError::Clock(format!(
+            "this node's clock ({}) is before the config was signed ({}): {CLOCK_ADVICE}",
+            rfc3339(now),
+            rfc3339(signed)
+        )));
+    }
+    Ok(())
+}
+
+/// The same for the certificates delivered in `spec.certificates`: a clock
+/// more than [`NOT_BEFORE_SLACK`] before one's notBefore.
+fn check_certificate_times(config: &NodeConfig, now: OffsetDateTime) -> Result<(), RunError> {
+    let Some((file, subject, not_before)) =
+        mk_roleconfig::pki::latest_not_before(&config.spec.certificates)
+    else {
+        return Ok(());
+    };
+    if now < not_before - NOT_BEFORE_SLACK {
+        return Err(RunError::Clock(format!(
+            "this node's clock ({}) is before certificate {subject:?} \
+             (spec.certificates[{file:?}]) becomes valid ({}): {CLOCK_ADVICE}",
+            rfc3339(now),
+            rfc3339(not_before)
+        )));
+    }
+    Ok(())
 }
 
 /// What each step of `plan` would change on the node.
@@ -296,7 +397,10 @@ pub fn apply_with(
         .format(&mk_roleconfig::time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     let node = Node::new(root);
-    let plan = &prepared.plan;
+    // What the node renewed itself stays (a boot never goes backwards).
+    let mut kept_plan = prepared.plan.clone();
+    let kept = crate::renewal::keep_renewed(root, &mut kept_plan);
+    let plan = &kept_plan;
     let policy = prepared.config.spec.failure_policy;
     let mut journal = Journal::load(root);
     let previous = journal.clone();
@@ -365,6 +469,9 @@ pub fn apply_with(
                 Err(e) => error = Some(crate::errors::one_line(&e)),
             }
         }
+        if step.name == mk_nodeconf::steps::pki::NAME {
+            lines.extend(kept.iter().map(crate::renewal::Kept::line));
+        }
         let status = match (&error, changed) {
             (Some(_), _) => StepStatus::Failed,
             (None, 0) => StepStatus::Unchanged,
@@ -397,6 +504,14 @@ pub fn apply_with(
             differences: lines,
         });
     }
+    // Leaves that are due or expired (a node powered off for days) are
+    // renewed now, before containerd, the kubelet and the static pods
+    // start; the renewal timer takes over once the node runs. Only a node
+    // holding a host intermediate's key can (workers renew through the
+    // kubelet).
+    if crate::renewal::renews_at_boot(plan) {
+        steps.push(renewal_step(root, OffsetDateTime::now_utc(), halted));
+    }
     // Files no longer planned go once every step has applied (a failed
     // run keeps them, and the journal keeps them listed, for the next).
     if !steps.iter().any(|s| s.status == StepStatus::Failed) {
@@ -427,6 +542,41 @@ pub fn apply_with(
         source,
     })?;
     Ok(report)
+}
+
+/// The boot-time renewal as a report step (skipped after a halting
+/// failure: the files it would renew may not be there).
+fn renewal_step(root: &Path, now: OffsetDateTime, halted: bool) -> StepReport {
+    let t0 = Instant::now();
+    let mut report = StepReport {
+        name: crate::renewal::STEP.into(),
+        input_digest: String::new(),
+        inputs_changed: false,
+        changed: 0,
+        duration_ms: 0.0,
+        status: StepStatus::Skipped,
+        error: None,
+        differences: Vec::new(),
+    };
+    if halted {
+        return report;
+    }
+    let r = crate::renewal::renew_at_boot(root, now);
+    tracing::info!(
+        renewed = r.changed,
+        error = r.error,
+        "boot-time certificate renewal"
+    );
+    report.changed = r.changed;
+    report.differences = r.lines;
+    report.status = match (&r.error, r.changed) {
+        (Some(_), _) => StepStatus::Failed,
+        (None, 0) => StepStatus::Unchanged,
+        (None, _) => StepStatus::Applied,
+    };
+    report.error = r.error;
+    report.duration_ms = t0.elapsed().as_secs_f64() * 1e3;
+    report
 }
 
 /// Removes the journal's files that `planned` no longer has; each removal

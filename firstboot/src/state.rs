@@ -47,14 +47,19 @@ pub enum StepOutcome {
     Failed,
 }
 
-/// A file first boot wrote.
+/// A file (or symlink) first boot wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WrittenFile {
     /// Node path.
     pub path: String,
-    /// `sha256:<hex>` of the contents written.
+    /// `sha256:<hex>` of the contents written; of the target text for a
+    /// symlink.
     pub sha256: String,
+    /// Set for a symlink: the target it was made with. A link is removed
+    /// only while it still points there (never a regular file at its path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub symlink_target: Option<String>,
 }
 
 impl Journal {

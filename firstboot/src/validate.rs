@@ -31,7 +31,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         None => OffsetDateTime::now_utc(),
     };
     let name = args.file.display().to_string();
-    let bytes = std::fs::read(&args.file).with_context(|| format!("reading {name}"))?;
+    // Size first: a 200 MB file is refused unread.
+    let bytes =
+        mk_roleconfig::parse::read_limited(&args.file, mk_roleconfig::parse::MAX_CONFIG_BYTES)
+            .with_context(|| format!("reading {name}"))?;
     let signature = if args.trust.is_empty() {
         "signature not checked (no --trust)".to_string()
     } else {
@@ -59,7 +62,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 }
 
 fn read_optional(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
-    match std::fs::read(path) {
+    match mk_roleconfig::parse::read_limited(path, mk_roleconfig::signature::MAX_SIGNATURE_BYTES) {
         Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),

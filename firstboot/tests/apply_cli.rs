@@ -213,6 +213,8 @@ fn snapshot(root: &Path, except: &[&str]) -> BTreeMap<String, String> {
                 let content = if m.is_file() {
                     use sha2::Digest;
                     hex::encode(sha2::Sha256::digest(std::fs::read(&p).unwrap()))
+                } else if m.file_type().is_symlink() {
+                    format!("-> {}", std::fs::read_link(&p).unwrap().display())
                 } else {
                     String::new()
                 };
@@ -475,14 +477,36 @@ fn kill_9_at_every_point_converges() {
     let s = Site::new();
     let cfg = s.drive_tree(WORKER, true).join("node-config.yaml");
     let cfg = cfg.to_str().unwrap().to_string();
-    let plan = write_plan(&s.p("plan.json"), &plan_json("KEY\n"));
+    let mut plan = plan_json("KEY\n");
+    // A link replacing a file, as the kubelet's `*-current.pem` replace
+    // files written by earlier versions.
+    plan["steps"][2]["actions"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "action": "symlink",
+            "path": "/etc/kubernetes/pki/etcd/current.pem",
+            "target": "/etc/kubernetes/pki/etcd/server.crt"
+        }));
+    let plan = write_plan(&s.p("plan.json"), &plan);
+    let old_file = |root: &Path| {
+        std::fs::create_dir_all(root.join("etc/kubernetes/pki/etcd")).unwrap();
+        std::fs::write(root.join("etc/kubernetes/pki/etcd/current.pem"), "old").unwrap();
+    };
     let reference = s.root("reference");
+    old_file(&reference);
     let out = apply(&reference, &plan, &["--config", &cfg]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let want = state(&reference);
+    let link = &want["etc/kubernetes/pki/etcd/current.pem"];
+    assert!(
+        link.starts_with("120777 ") && link.ends_with(" -> /etc/kubernetes/pki/etcd/server.crt"),
+        "{link}"
+    );
     let mut killed = 0;
     for k in 1.. {
         let root = s.root(&format!("k{k}"));
+        old_file(&root);
         let out = bin()
             .arg("apply")
             .arg("--root")
@@ -505,8 +529,8 @@ fn kill_9_at_every_point_converges() {
         let out = apply(&root, &plan, &["--config", &cfg]);
         assert!(text(&out.stdout).contains("total: 0 changes"), "k={k}");
     }
-    // 5 changing actions, 11 crash points (before each action, before and after each rename).
-    assert!(killed >= 10, "only {killed} crash points");
+    // 6 changing actions, 14 crash points (before each action, before and after each rename).
+    assert!(killed >= 13, "only {killed} crash points");
 }
 
 #[test]

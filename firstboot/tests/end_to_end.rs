@@ -344,11 +344,44 @@ fn changed_steps(root: &Path) -> Vec<(String, u64)> {
         .collect()
 }
 
-/// (uid, gid, mode) of `path` under `root`.
+/// (uid, gid, mode) of `path` under `root`, following a link as the node
+/// would (its absolute target taken under `root`).
 fn meta(root: &Path, path: &str) -> (u32, u32, u32) {
-    let p = root.join(path.trim_start_matches('/'));
+    let mut p = root.join(path.trim_start_matches('/'));
+    if let Ok(t) = std::fs::read_link(&p) {
+        p = root.join(t.strip_prefix("/").unwrap_or(&t));
+    }
     let m = std::fs::metadata(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     (m.uid(), m.gid(), m.mode() & 0o7777)
+}
+
+/// `var/lib/kubelet/pki/<prefix>-current.pem` under `root` is a link to
+/// `<prefix>-YYYY-MM-DD-HH-MM-SS.pem` beside it (absolute, as the kubelet's
+/// certificate manager makes them), which exists: its node path.
+fn kubelet_link(root: &Path, prefix: &str) -> String {
+    let link = root.join(format!("var/lib/kubelet/pki/{prefix}-current.pem"));
+    let target = std::fs::read_link(&link)
+        .unwrap_or_else(|e| panic!("{}: not a symlink: {e}", link.display()))
+        .display()
+        .to_string();
+    let stamp = target
+        .strip_prefix(&format!("/var/lib/kubelet/pki/{prefix}-"))
+        .and_then(|t| t.strip_suffix(".pem"))
+        .unwrap_or_else(|| panic!("{target}"));
+    assert!(
+        stamp.len() == 19
+            && stamp
+                .chars()
+                .enumerate()
+                .all(|(i, c)| if [4, 7, 10, 13, 16].contains(&i) {
+                    c == '-'
+                } else {
+                    c.is_ascii_digit()
+                }),
+        "{target}"
+    );
+    assert!(root.join(&target[1..]).is_file(), "{target}");
+    target
 }
 
 fn assert_files(root: &Path, want: &[(&str, u32, u32, u32)]) {
@@ -439,14 +472,19 @@ fn single_server_from_a_signed_config_drive() {
             "staticpods",
             "kubelet",
             "containerd",
-            "firewall"
+            "firewall",
+            "renew-certificates"
         ]
     );
-    assert!(r["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|s| s["status"] == "applied"));
+    // Every step wrote something; the leaves are fresh: nothing to renew.
+    for s in r["steps"].as_array().unwrap() {
+        let want = if s["name"] == "renew-certificates" {
+            "unchanged"
+        } else {
+            "applied"
+        };
+        assert_eq!(s["status"], want, "{s}");
+    }
 
     // Service accounts with the documented IDs (docs/node-users.md).
     let passwd = std::fs::read_to_string(root.join("etc/passwd")).unwrap();
@@ -551,6 +589,15 @@ fn single_server_from_a_signed_config_drive() {
             ("var/lib/etcd", etcd, etcd, 0o700),
             ("etc/kubernetes/manifests", 0, 0, 0o700),
         ],
+    );
+    // The kubelet's certificate manager stores rotated pairs only behind
+    // `*-current.pem` links.
+    let client = kubelet_link(&root, "kubelet-client");
+    let server = kubelet_link(&root, "kubelet-server");
+    assert_eq!(meta(&root, &server), (0, 0, 0o600));
+    assert_eq!(
+        std::fs::read(root.join(&client[1..])).unwrap(),
+        std::fs::read(issued.join("var/lib/kubelet/pki/kubelet-client-current.pem")).unwrap()
     );
     // Every key anywhere is 0600 (sa.key 0640: two readers, documented).
     for (path, _) in snapshot(&root) {
@@ -721,6 +768,7 @@ fn worker_from_an_iso_drive() {
             ("var/lib/kubelet/pki/kubelet.key", 0, 0, 0o600),
         ],
     );
+    kubelet_link(&root, "kubelet-client");
     let kubelet_conf = std::fs::read_to_string(root.join("etc/kubernetes/kubelet.conf")).unwrap();
     for want in [
         "server: https://api.example.test:6443",
@@ -778,4 +826,214 @@ fn worker_from_an_iso_drive() {
         text(&out.stdout),
         text(&out.stderr)
     );
+}
+
+/// `mk-firstboot apply` with the clock `days` ahead (libfaketime: the
+/// binary's clock_gettime is shifted, nothing else on the machine).
+fn apply_days_later(root: &Path, address: &str, days: u32) -> Output {
+    Command::new("faketime")
+        .arg(format!("+{days} days"))
+        .arg(env!("CARGO_BIN_EXE_mk-firstboot"))
+        .arg("apply")
+        .arg("--root")
+        .arg(root)
+        .args(["--address", address])
+        .output()
+        .expect("faketime (Debian package faketime)")
+}
+
+/// `openssl x509 -enddate` of a node file, compared with the clock `days`
+/// ahead: whether the certificate is still valid then.
+fn valid_days_later(root: &Path, path: &str, days: u32) -> bool {
+    let out = Command::new("faketime")
+        .arg(format!("+{days} days"))
+        .args(["openssl", "x509", "-noout", "-checkend", "0", "-in"])
+        .arg(root.join(path.trim_start_matches('/')))
+        .output()
+        .unwrap();
+    out.status.success()
+}
+
+#[test]
+fn a_control_plane_comes_back_after_ten_days_off_and_says_what_to_do_after_a_hundred() {
+    let site = Site::new();
+    let issued = site.issue(
+        CP,
+        "control-plane, etcd, worker",
+        &["etcd", "kubernetes", "front-proxy", "kubelet-serving"],
+    );
+    let img = site.drive("cp1", CP_CONFIG, &issued, "fat");
+    let root = site.node_root("cp1-root", CP_MAC, &img);
+    let out = apply(&root, "10.0.0.11");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let leaves = [
+        "etc/kubernetes/pki/apiserver.crt",
+        "etc/kubernetes/pki/apiserver-etcd-client.crt",
+        "etc/kubernetes/pki/apiserver-kubelet-client.crt",
+        "etc/kubernetes/pki/front-proxy-client.crt",
+        "etc/kubernetes/pki/controller-manager.crt",
+        "etc/kubernetes/pki/scheduler.crt",
+        "etc/kubernetes/pki/admin.crt",
+        "etc/kubernetes/pki/etcd/server.crt",
+        "etc/kubernetes/pki/etcd/peer.crt",
+        "etc/kubernetes/pki/etcd/healthcheck-client.crt",
+    ];
+    for l in leaves {
+        assert!(
+            !valid_days_later(&root, l, 10),
+            "{l} should have expired by then"
+        );
+    }
+
+    // Powered off for 10 days: the drive's leaves have expired; the config
+    // is accepted and every leaf is renewed before anything starts.
+    let out = apply_days_later(&root, "10.0.0.11", 10);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let r = report(&root);
+    assert_eq!(r["outcome"], "ok", "{r}");
+    let renew = r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "renew-certificates")
+        .unwrap_or_else(|| panic!("no renew-certificates step: {r}"))
+        .clone();
+    assert_eq!(renew["status"], "applied", "{renew}");
+    let lines: Vec<&str> = renew["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    for l in leaves {
+        assert!(
+            lines
+                .iter()
+                .any(|d| d.starts_with(&format!("~ /{l}: renewed"))),
+            "{l}: {lines:#?}"
+        );
+        assert!(
+            valid_days_later(&root, l, 10),
+            "{l} is not valid 10 days later"
+        );
+    }
+    // The kubelet's client certificate too (its apiserver is a static pod
+    // of this very kubelet): a new dated file, the link switched to it.
+    assert!(
+        lines
+            .iter()
+            .any(|d| d.starts_with("~ /var/lib/kubelet/pki/kubelet-client-current.pem: renewed")),
+        "{lines:#?}"
+    );
+    let link =
+        std::fs::read_link(root.join("var/lib/kubelet/pki/kubelet-client-current.pem")).unwrap();
+    let dated = root.join(link.strip_prefix("/").unwrap());
+    assert!(
+        valid_days_later(
+            &root,
+            dated.strip_prefix(&root).unwrap().to_str().unwrap(),
+            10
+        ),
+        "{}",
+        link.display()
+    );
+    // The renewed chains verify against the realm's root (at that time).
+    let v = Command::new("faketime")
+        .args(["+10 days", "openssl", "verify", "-CAfile"])
+        .arg(root.join("etc/kubernetes/pki/etcd/ca.crt"))
+        .arg("-untrusted")
+        .arg(root.join("etc/kubernetes/pki/etcd/server.crt"))
+        .arg(root.join("etc/kubernetes/pki/etcd/server.crt"))
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}", text(&v.stderr));
+    eprintln!(
+        "boot-time renewal of {} leaves: {} ms",
+        renew["changed"], renew["durationMs"]
+    );
+
+    // The next boot, same drive: nothing goes back to the drive's copies.
+    let before = snapshot(&root);
+    let out = apply_days_later(&root, "10.0.0.11", 10);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(changed_steps(&root), Vec::<(String, u64)>::new());
+    let after = snapshot(&root);
+    for l in leaves {
+        assert_eq!(before.get(l), after.get(l), "{l} changed on the next boot");
+    }
+    let r = report(&root);
+    let pki = r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "pki")
+        .unwrap()
+        .clone();
+    assert!(
+        pki["differences"].as_array().unwrap().iter().any(|d| d
+            .as_str()
+            .unwrap()
+            .starts_with("= /etc/kubernetes/pki/apiserver.crt: kept the node's renewal")),
+        "{pki}"
+    );
+
+    // 100 days: the host's intermediates (90 days) have expired: refused,
+    // nothing changed, and the admin is told what to do.
+    let before = snapshot(&root);
+    let out = apply_days_later(&root, "10.0.0.11", 100);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    for want in [
+        "config refused",
+        "host intermediate(s) of realm(s)",
+        &format!("mk-compose pki intermediate --dir PKI --host {CP} --realm etcd"),
+        "mk-compose config-drive",
+        "nothing was changed",
+    ] {
+        assert!(err.contains(want), "`{want}` missing from:\n{err}");
+    }
+    assert_eq!(before, snapshot(&root));
+}
+
+#[test]
+fn re_signed_intermediates_arrive_on_a_new_drive_and_change_only_certificates() {
+    let site = Site::new();
+    let realms = ["etcd", "kubernetes", "front-proxy", "kubelet-serving"];
+    let issued = site.issue(CP, "control-plane, etcd, worker", &realms);
+    let img = site.drive("cp1", CP_CONFIG, &issued, "fat");
+    let root = site.node_root("cp1-root", CP_MAC, &img);
+    let out = apply(&root, "10.0.0.11");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let old = std::fs::read(root.join("etc/kubernetes/pki/ca-intermediate.crt")).unwrap();
+
+    // The admin re-signs the host's intermediates before they expire,
+    // issues the node again and writes a new drive; the node boots with it.
+    let issued = site.issue(CP, "control-plane, etcd, worker", &realms);
+    let img = site.drive("cp1-new", CP_CONFIG, &issued, "fat");
+    std::fs::remove_file(root.join("dev/vdb")).unwrap();
+    std::os::unix::fs::symlink(&img, root.join("dev/vdb")).unwrap();
+    let out = apply(&root, "10.0.0.11");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let changed = changed_steps(&root);
+    assert_eq!(
+        changed.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>(),
+        ["pki"],
+        "only certificates change: {changed:?}"
+    );
+    let new = std::fs::read(root.join("etc/kubernetes/pki/ca-intermediate.crt")).unwrap();
+    assert_ne!(old, new, "the re-signed intermediate was not delivered");
+    let v = Command::new("openssl")
+        .args(["verify", "-CAfile"])
+        .arg(root.join("etc/kubernetes/pki/ca.crt"))
+        .arg("-untrusted")
+        .arg(root.join("etc/kubernetes/pki/apiserver.crt"))
+        .arg(root.join("etc/kubernetes/pki/apiserver.crt"))
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}", text(&v.stderr));
 }

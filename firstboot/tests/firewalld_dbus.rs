@@ -160,8 +160,8 @@ fn firewall_cmd(address: &str, args: &[&str]) -> (bool, String) {
 /// A worker's config, planned by the real planner for 10.0.0.21.
 fn prepared() -> Prepared {
     let mut config = mk_roleconfig::parse_node_config(WORKER.as_bytes(), "w1.yaml").unwrap();
-    // The planner copies certificates without parsing them; this test is
-    // about the firewall step.
+    // The planner copies ca.crt without parsing it (it reads only the
+    // kubelet's certificates); this test is about the firewall step.
     config.spec.certificates.insert(
         "ca.crt".into(),
         "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".into(),

@@ -221,3 +221,113 @@ fn plain_http_is_refused() {
     let e = errors::one_line(&source::find(&p, None).unwrap_err());
     assert!(e.contains("plain http is refused"), "{e}");
 }
+
+/// A TCP server that accepts and then does `with` to each connection (in
+/// its own thread, so that retries are served too).
+fn tcp_server(with: fn(std::net::TcpStream)) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in listener.incoming().flatten() {
+            std::thread::spawn(move || with(s));
+        }
+    });
+    port
+}
+
+fn silent(s: std::net::TcpStream) {
+    // Holds the connection open, says nothing.
+    std::thread::sleep(Duration::from_secs(30));
+    drop(s);
+}
+
+fn url_places(dir: &std::path::Path, port: u16) -> Places {
+    let pin = hex::encode(Sha256::digest(b"any CA"));
+    places(
+        dir,
+        &format!("mk.config=https://localhost:{port}/c mk.config.ca=sha256:{pin}"),
+    )
+}
+
+#[test]
+fn a_server_that_never_answers_fails_after_the_timeout_saying_so() {
+    let port = tcp_server(silent);
+    let d = tempfile::tempdir().unwrap();
+    let mut p = url_places(d.path(), port);
+    p.timeout = Duration::from_secs(1);
+    let t = std::time::Instant::now();
+    let e = errors::one_line(&source::find(&p, None).unwrap_err());
+    assert_eq!(
+        e,
+        format!(
+            "config URL: https://localhost:{port}/c: no response within 1 s (server accepted \
+             the connection but sent nothing)"
+        )
+    );
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+}
+
+#[test]
+fn retries_stop_at_the_deadline() {
+    let port = tcp_server(silent);
+    let d = tempfile::tempdir().unwrap();
+    let mut p = url_places(d.path(), port);
+    p.attempts = 100;
+    p.pause = Duration::from_millis(100);
+    p.timeout = Duration::from_millis(700);
+    p.deadline = Duration::from_millis(2500);
+    let t = std::time::Instant::now();
+    let e = errors::one_line(&source::find(&p, None).unwrap_err());
+    let took = t.elapsed();
+    assert!(e.starts_with("config URL: "), "{e}");
+    assert!(
+        e.ends_with(&format!(
+            "https://localhost:{port}/c: gave up after 2.5 s (server accepted the connection \
+             but sent nothing)"
+        )) || e.contains("no response within 0.7 s"),
+        "{e}"
+    );
+    assert!(e.contains(" attempts in "), "{e}");
+    assert!(
+        took >= Duration::from_millis(2000) && took < Duration::from_millis(3500),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn a_server_dripping_bytes_is_given_up_at_the_deadline() {
+    fn drip(mut s: std::net::TcpStream) {
+        // A TLS handshake record header announcing 16 KiB, then one byte
+        // every 100 ms: each read succeeds, the handshake never ends.
+        if s.write_all(&[0x16, 0x03, 0x03, 0x3f, 0xff]).is_err() {
+            return;
+        }
+        for _ in 0..300 {
+            std::thread::sleep(Duration::from_millis(100));
+            if s.write_all(b"x").is_err() {
+                return;
+            }
+        }
+    }
+    let port = tcp_server(drip);
+    let d = tempfile::tempdir().unwrap();
+    let mut p = url_places(d.path(), port);
+    p.timeout = Duration::from_secs(1);
+    p.deadline = Duration::from_secs(2);
+    let t = std::time::Instant::now();
+    let e = errors::one_line(&source::find(&p, None).unwrap_err());
+    let took = t.elapsed();
+    let prefix = format!(
+        "config URL: https://localhost:{port}/c: gave up after 2 s (response still incomplete: "
+    );
+    assert!(e.starts_with(&prefix), "{e}");
+    let n: usize = e[prefix.len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(n > 5, "{e}");
+    assert!(e.ends_with(" bytes received)"), "{e}");
+    assert!(took < Duration::from_millis(2600), "{took:?}");
+}

@@ -24,6 +24,9 @@ fn root(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(r.join("usr/share/mk/images")).unwrap();
     std::fs::create_dir_all(r.join("etc/mk")).unwrap();
     std::fs::write(r.join("etc/mk/allow-unsigned-config"), "").unwrap();
+    // w1's NIC: `apply --node` still checks the item's `match`.
+    std::fs::create_dir_all(r.join("sys/class/net/eth0")).unwrap();
+    std::fs::write(r.join("sys/class/net/eth0/address"), "52:54:00:00:00:11\n").unwrap();
     r
 }
 

@@ -217,12 +217,17 @@ fn a_control_plane_made_a_worker_loses_what_only_the_control_plane_had() {
     for f in [
         "etc/kubernetes/kubelet.conf",
         "etc/kubernetes/pki/ca.crt",
-        "var/lib/kubelet/pki/kubelet-client-current.pem",
         "var/lib/kubelet/config.yaml",
         "etc/firewalld/zones/mk-control.xml",
     ] {
         assert!(at(f).is_file(), "{f}");
     }
+    // The kubelet's client pair: a link to its dated file, both kept.
+    let current = std::fs::read_link(at("var/lib/kubelet/pki/kubelet-client-current.pem")).unwrap();
+    assert!(
+        at(current.strip_prefix("/").unwrap().to_str().unwrap()).is_file(),
+        "{current:?}"
+    );
     let steps: Vec<(String, String)> = report(&root)["steps"]
         .as_array()
         .unwrap()

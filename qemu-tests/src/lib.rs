@@ -240,78 +240,156 @@ fn boot_inner(
     until: &str,
     timeout: Duration,
 ) -> Boot {
-    let dir = tempfile::tempdir_in(image.parent().unwrap()).unwrap();
-    let (code, vars) = ovmf(dir.path());
-    let overlay = dir.path().join("boot.qcow2");
-    let st = Command::new("qemu-img")
-        .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
-        .arg(image)
-        .arg(&overlay)
-        .status()
-        .expect("qemu-img (apt qemu-utils)");
-    assert!(st.success());
-    let console = dir.path().join("console.log");
-    let started = Instant::now();
-    let mut child = Command::new("qemu-system-x86_64")
-        .args(["-accel", "tcg", "-m", "2048", "-smp", "2", "-nographic"])
-        .args(["-monitor", "none", "-display", "none"])
-        .args(if reboot { &[][..] } else { &["-no-reboot"][..] })
-        // Servers have a hardware RNG; without one the guest's entropy
-        // pool fills slowly under TCG and systemd-random-seed holds boots.
-        .args(["-device", "virtio-rng-pci"])
-        .arg("-drive")
-        .arg(format!(
-            "if=pflash,format=raw,readonly=on,file={}",
-            code.display()
-        ))
-        .arg("-drive")
-        .arg(format!("if=pflash,format=raw,file={}", vars.display()))
-        .arg("-drive")
-        .arg(format!("file={},format=qcow2,if=virtio", overlay.display()))
-        .args(drives.iter().flat_map(|d| {
-            [
-                "-drive".to_string(),
-                format!("file={},format=raw,if=virtio,readonly=on", d.display()),
-            ]
-        }))
-        .args(if network {
-            ["-nic", "user,model=virtio-net-pci"]
-        } else {
-            ["-nic", "none"]
-        })
-        .arg("-serial")
-        .arg(format!("file:{}", console.display()))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("qemu-system-x86_64 (apt qemu-system-x86)");
-    let mut secs = None;
-    loop {
-        std::thread::sleep(Duration::from_millis(500));
-        let text = std::fs::read(&console).unwrap_or_default();
-        if String::from_utf8_lossy(&text).contains(until) {
-            secs = Some(started.elapsed().as_secs_f64());
-            break;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            let mut err = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                let _ = e.read_to_string(&mut err);
-            }
-            eprintln!("qemu exited early ({status}): {err}");
-            break;
-        }
-        if started.elapsed() > timeout {
-            break;
+    let machine = Machine::new(image);
+    machine.power_on(&PowerOn {
+        drives,
+        network,
+        reboot,
+        rtc_base: None,
+        until,
+        timeout,
+    })
+}
+
+/// A machine whose disk (a copy-on-write overlay of the image) and
+/// firmware variables outlive a power-on: boot it, power it off, boot it
+/// again later (another `-rtc base`: a node that stayed off for days).
+pub struct Machine {
+    dir: tempfile::TempDir,
+    code: PathBuf,
+    vars: PathBuf,
+    overlay: PathBuf,
+    power_ons: std::cell::Cell<u32>,
+}
+
+/// How one power-on goes.
+pub struct PowerOn<'a> {
+    /// Raw images attached read-only after the disk (vdb, vdc, ...).
+    pub drives: &'a [PathBuf],
+    /// A virtio NIC on QEMU's user network, else `-nic none`.
+    pub network: bool,
+    /// A reboot inside the guest boots again in the same QEMU; else
+    /// `-no-reboot` (a reboot or power-off ends QEMU).
+    pub reboot: bool,
+    /// The guest's clock at power-on (`-rtc base=`, e.g.
+    /// `2026-12-17T06:00:00`); `None`: the host's.
+    pub rtc_base: Option<String>,
+    pub until: &'a str,
+    pub timeout: Duration,
+}
+
+impl Machine {
+    pub fn new(image: &Path) -> Machine {
+        let dir = tempfile::tempdir_in(image.parent().unwrap()).unwrap();
+        let (code, vars) = ovmf(dir.path());
+        let overlay = dir.path().join("boot.qcow2");
+        let st = Command::new("qemu-img")
+            .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
+            .arg(image)
+            .arg(&overlay)
+            .status()
+            .expect("qemu-img (apt qemu-utils)");
+        assert!(st.success());
+        Machine {
+            dir,
+            code,
+            vars,
+            overlay,
+            power_ons: std::cell::Cell::new(0),
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    let text = std::fs::read(&console).unwrap_or_default();
-    Boot {
-        console: String::from_utf8_lossy(&text).into_owned(),
-        secs,
+
+    /// Powers the machine on until the console shows `until` or `timeout`
+    /// passes. Without `reboot`, a guest that powers itself off after
+    /// `until` is given 60 s to do so (its disk then is as it left it);
+    /// then QEMU is killed. Each power-on has its own console.
+    pub fn power_on(&self, how: &PowerOn<'_>) -> Boot {
+        let n = self.power_ons.get() + 1;
+        self.power_ons.set(n);
+        let console = self.dir.path().join(if n == 1 {
+            "console.log".to_string()
+        } else {
+            format!("console-{n}.log")
+        });
+        let started = Instant::now();
+        let mut cmd = Command::new("qemu-system-x86_64");
+        cmd.args(["-accel", "tcg", "-m", "2048", "-smp", "2", "-nographic"])
+            .args(["-monitor", "none", "-display", "none"])
+            .args(if how.reboot {
+                &[][..]
+            } else {
+                &["-no-reboot"][..]
+            })
+            // Servers have a hardware RNG; without one the guest's entropy
+            // pool fills slowly under TCG and systemd-random-seed holds boots.
+            .args(["-device", "virtio-rng-pci"]);
+        if let Some(base) = &how.rtc_base {
+            cmd.arg("-rtc").arg(format!("base={base},clock=host"));
+        }
+        let mut child = cmd
+            .arg("-drive")
+            .arg(format!(
+                "if=pflash,format=raw,readonly=on,file={}",
+                self.code.display()
+            ))
+            .arg("-drive")
+            .arg(format!("if=pflash,format=raw,file={}", self.vars.display()))
+            .arg("-drive")
+            .arg(format!(
+                "file={},format=qcow2,if=virtio",
+                self.overlay.display()
+            ))
+            .args(how.drives.iter().flat_map(|d| {
+                [
+                    "-drive".to_string(),
+                    format!("file={},format=raw,if=virtio,readonly=on", d.display()),
+                ]
+            }))
+            .args(if how.network {
+                ["-nic", "user,model=virtio-net-pci"]
+            } else {
+                ["-nic", "none"]
+            })
+            .arg("-serial")
+            .arg(format!("file:{}", console.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("qemu-system-x86_64 (apt qemu-system-x86)");
+        let mut secs = None;
+        loop {
+            std::thread::sleep(Duration::from_millis(500));
+            let text = std::fs::read(&console).unwrap_or_default();
+            if String::from_utf8_lossy(&text).contains(how.until) {
+                secs = Some(started.elapsed().as_secs_f64());
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                eprintln!("qemu exited early ({status}): {err}");
+                break;
+            }
+            if started.elapsed() > how.timeout {
+                break;
+            }
+        }
+        if secs.is_some() && !how.reboot {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let text = std::fs::read(&console).unwrap_or_default();
+        Boot {
+            console: String::from_utf8_lossy(&text).into_owned(),
+            secs,
+        }
     }
 }
 

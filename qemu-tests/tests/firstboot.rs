@@ -139,16 +139,26 @@ fn site(dir: &Path) -> (PathBuf, PathBuf) {
 }
 
 const CHECK: &str = r#"#!/bin/sh
-# Prints the node's state on the console: MK-FB lines at the first boot,
-# then reboots; MK-FB2 lines after the reboot (same disk).
+# Prints the node's state on the console, then powers off: MK-FB lines at
+# the first boot, MK-FB2 lines at the next (the clock 10 days later),
+# MK-FB3 at the third (100 days later: past the intermediates' life).
 state=/var/lib/mk-test
 mkdir -p "$state"
 boots=$(( $(cat "$state/boots" 2>/dev/null || echo 0) + 1 ))
 echo "$boots" >"$state/boots"
-if [ "$boots" -ge 2 ]; then p=MK-FB2; else p=MK-FB; fi
+case "$boots" in 1) p=MK-FB ;; 2) p=MK-FB2 ;; *) p=MK-FB3 ;; esac
 avcs() { dmesg | grep -E 'avc: +denied' | sed "s/^/$p avc /"; }
+report=/var/lib/mk-firstboot/report.json
+echo "$p date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "$p getenforce=$(getenforce)"
 echo "$p firstboot=$(systemctl is-active mk-firstboot.service)"
+if [ "$boots" -ge 3 ]; then
+    echo "$p containerd=$(systemctl is-active containerd.service)"
+    journalctl -b -u mk-firstboot.service -o cat --no-pager | sed "s/^/$p firstboot-log /"
+    echo "$p done"
+    systemctl --no-block poweroff
+    exit 0
+fi
 echo "$p var-run=$(readlink /var/run)"
 ctr plugins ls 2>&1 | grep -E 'grpc\.v1 +cri ' | tr -s ' ' | sed "s/^/$p cri-plugin /"
 for d in /proc/[0-9]*; do
@@ -157,8 +167,18 @@ done
 echo "$p mount /etc/cni=$(findmnt -no SOURCE,OPTIONS /etc/cni | tr ' ' ',')"
 if [ "$boots" -ge 2 ]; then
     echo "$p cni-marker=$(cat /etc/cni/net.d/mk-test-marker 2>&1)"
+    grep -o '"~ /[^"]*: renewed, valid until [^"]*"' "$report" | sed "s/^/$p renewed /"
+    # What the next boot does: apply again; the renewed leaves stay.
+    before=$(sha256sum /etc/kubernetes/pki/apiserver.crt /etc/kubernetes/pki/etcd/server.crt)
+    /usr/bin/mk-firstboot apply >/dev/null 2>&1
+    echo "$p reapply-exit=$?"
+    after=$(sha256sum /etc/kubernetes/pki/apiserver.crt /etc/kubernetes/pki/etcd/server.crt)
+    [ "$before" = "$after" ] && echo "$p reapply-kept=yes" || echo "$p reapply-kept=no"
+    tr -d '\n' <"$report" | grep -o '"name": "[a-z-]*", *"inputDigest": "[^"]*", *"inputsChanged": [a-z]*, *"changed": [0-9]*' |
+        sed 's/"inputDigest": "[^"]*", *//' | sed "s/^/$p reapply-step /"
     avcs
     echo "$p done"
+    systemctl --no-block poweroff
     exit 0
 fi
 for m in /etc/kubernetes /etc/containerd /etc/firewalld/zones /etc/firewalld/services; do
@@ -185,7 +205,7 @@ echo "$p kubelet-context=$(cat /run/mk-test/kubelet-context 2>&1)"
     2>&1
 avcs
 echo "$p first-boot-done"
-systemctl --no-block reboot
+systemctl --no-block poweroff
 "#;
 
 /// Stand-in for the kubelet (no kubelet can be installed here): records
@@ -294,20 +314,55 @@ fn example_image_applies_a_signed_config_drive_on_first_boot() {
     })
     .unwrap_or_else(|e| panic!("image build: {e:?}"));
     let raw = report.raw.clone().unwrap();
-    let boot = boot_with_drives_rebooting(&raw, &[drive], "MK-FB2 done", BOOT_TIMEOUT);
-    let c = &boot.console;
+    // Three power-ons of one machine: now, 10 days later (every leaf
+    // expired while it was off), 100 days later (the intermediates too).
+    let machine = Machine::new(&raw);
+    let drives = [drive];
+    let power_on = |days: i64, until: &str| {
+        let boot = machine.power_on(&PowerOn {
+            drives: &drives,
+            network: true,
+            reboot: false,
+            rtc_base: (days > 0).then(|| clock_in_days(days)),
+            until,
+            timeout: BOOT_TIMEOUT,
+        });
+        (boot.secs, boot.console)
+    };
+    let (s1, c1) = power_on(0, "MK-FB first-boot-done");
+    let (s2, c2) = if s1.is_some() {
+        power_on(10, "MK-FB2 done")
+    } else {
+        (None, String::new())
+    };
+    let (s3, c3) = if s2.is_some() {
+        power_on(100, "MK-FB3 done")
+    } else {
+        (None, String::new())
+    };
+    let c = &format!("{c1}{c2}");
+    let all = format!(
+        "{c1}\n---- power-on 2 (+10 days) ----\n{c2}\n---- power-on 3 (+100 days) ----\n{c3}"
+    );
     let fail = |what: &str| -> ! {
         panic!(
-            "{what}\n---- serial console ({} bytes) ----\n{c}\n---- end of console ----",
-            c.len()
+            "{what}\n---- serial console ({} bytes) ----\n{all}\n---- end of console ----",
+            all.len()
         )
     };
-    let Some(secs) = boot.secs else {
-        fail(&format!(
-            "no `MK-FB2 done` (the check after the reboot) on the console within {BOOT_TIMEOUT:?}"
-        ))
-    };
-    eprintln!("power-on to the check after the reboot: {secs:.0} s (TCG, two boots)");
+    for (secs, what) in [
+        (s1, "MK-FB first-boot-done"),
+        (s2, "MK-FB2 done"),
+        (s3, "MK-FB3 done"),
+    ] {
+        match secs {
+            Some(secs) => eprintln!("power-on to `{what}`: {secs:.0} s (TCG)"),
+            None => fail(&format!(
+                "no `{what}` on the console within {BOOT_TIMEOUT:?}"
+            )),
+        }
+    }
+    power_off_checks(&c2, &c3).unwrap_or_else(|e| fail(&e));
 
     // mk-firstboot's summary: this node, from the drive, signed, every
     // step applied with changes.
@@ -481,6 +536,96 @@ fn example_image_applies_a_signed_config_drive_on_first_boot() {
     if !ours.is_empty() {
         fail(&format!("SELinux denials: {ours:#?}"));
     }
+}
+
+/// The host's clock `days` from now, as `-rtc base=` takes it.
+fn clock_in_days(days: i64) -> String {
+    let out = ok(Command::new("date")
+        .arg("-u")
+        .arg("-d")
+        .arg(format!("+{days} days"))
+        .arg("+%Y-%m-%dT%H:%M:%S"));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// After 10 days off: every leaf renewed at boot before the kubelet could
+/// start, kept by the next apply; after 100 days: first boot refuses,
+/// names the expired intermediates and the admin's commands, and
+/// containerd stays down.
+fn power_off_checks(c2: &str, c3: &str) -> Result<(), String> {
+    let renewed = lines_of(c2, "MK-FB2", "renewed ");
+    for leaf in [
+        "/etc/kubernetes/pki/apiserver.crt",
+        "/etc/kubernetes/pki/etcd/server.crt",
+        "/etc/kubernetes/pki/etcd/peer.crt",
+        "/etc/kubernetes/pki/front-proxy-client.crt",
+        "/etc/kubernetes/pki/controller-manager.crt",
+    ] {
+        if !renewed
+            .iter()
+            .any(|l| l.contains(&format!("~ {leaf}: renewed")))
+        {
+            return Err(format!(
+                "10 days later: {leaf} was not renewed at boot: {renewed:#?}"
+            ));
+        }
+    }
+    // `  renew-certificates 12 changes   850.0 ms` in first boot's summary.
+    let line = c2
+        .lines()
+        .find(|l| l.contains(" renew-certificates ") && l.contains(" ms"))
+        .ok_or("10 days later: no renew-certificates line in first boot's summary")?;
+    eprintln!(
+        "boot-time renewal of the control plane's leaves (10 days off): {}",
+        line.trim()
+    );
+    if lines_of(c2, "MK-FB2", "firstboot=") != ["active"] {
+        return Err("10 days later: mk-firstboot.service is not active".into());
+    }
+    if lines_of(c2, "MK-FB2", "reapply-exit=") != ["0"]
+        || lines_of(c2, "MK-FB2", "reapply-kept=") != ["yes"]
+    {
+        return Err(
+            "10 days later: applying the drive again did not keep the renewed certificates".into(),
+        );
+    }
+    let steps = lines_of(c2, "MK-FB2", "reapply-step ");
+    for step in ["pki", "renew-certificates"] {
+        let needle = format!("\"name\": \"{step}\"");
+        let Some(l) = steps.iter().find(|l| l.starts_with(&needle)) else {
+            return Err(format!(
+                "10 days later, applying again: no {step} step: {steps:#?}"
+            ));
+        };
+        if !l.ends_with("\"changed\": 0") {
+            return Err(format!(
+                "10 days later, applying again: {step} changed something: {l}"
+            ));
+        }
+    }
+    let log = lines_of(c3, "MK-FB3", "firstboot-log ").join("\n");
+    if lines_of(c3, "MK-FB3", "firstboot=") == ["active"] {
+        return Err(format!(
+            "100 days later: mk-firstboot accepted the config:\n{log}"
+        ));
+    }
+    if lines_of(c3, "MK-FB3", "containerd=") == ["active"] {
+        return Err(
+            "100 days later: containerd started although first boot refused the config".into(),
+        );
+    }
+    for want in [
+        "host intermediate(s) of realm(s)",
+        "mk-compose pki intermediate --dir PKI --host",
+        "mk-compose config-drive",
+    ] {
+        if !log.contains(want) {
+            return Err(format!(
+                "100 days later: first boot's message lacks `{want}`:\n{log}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Values of `MK-FB2 <key>...` console lines (after the reboot).

@@ -57,7 +57,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let epoch = inputs::source_date_epoch()?.unwrap_or(DEFAULT_EPOCH);
+    let source_date = inputs::source_date_epoch()?;
+    let epoch = source_date.unwrap_or(DEFAULT_EPOCH);
     let mut draft = Draft::read(&args.config)?;
     for spec in &args.pki_dirs {
         draft.add_pki_dir(&PkiDir::parse(spec))?;
@@ -74,7 +75,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     };
     let key = inputs::secret_key(&args.key, args.password_file.clone(), args.password_fd)?;
-    let drive = config.sign(&key);
+    // The signing time in the trusted comment (first boot refuses a node
+    // whose clock is before it): SOURCE_DATE_EPOCH when set, so that the
+    // same inputs still give the same drive; else now.
+    let signed = match source_date {
+        Some(e) => time::OffsetDateTime::from_unix_timestamp(i64::try_from(e)?)?,
+        None => time::OffsetDateTime::now_utc(),
+    };
+    let drive = config.sign_at(&key, signed);
     let format = match args.format {
         Format::Fat => mk_configdrive::Format::Fat,
         Format::Iso => mk_configdrive::Format::Iso,

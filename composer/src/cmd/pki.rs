@@ -228,6 +228,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             for (p, _, _) in &b.files {
                 println!("{}", p);
             }
+            if let Some((_, c)) = b
+                .leaves
+                .iter()
+                .find(|(id, _)| id == mk_pki::plan::BOOTSTRAP_CLIENT_ID)
+            {
+                eprintln!(
+                    "kubelet re-bootstrap credential {}: valid until {} (with the intermediate); only re-running issue-node renews it",
+                    mk_pki::plan::BOOTSTRAP_CLIENT_CERT,
+                    c.not_after.date()
+                );
+            }
             eprintln!(
                 "{} files for {} in {}",
                 b.files.len(),

@@ -8,6 +8,10 @@
 //! [`Drive`] (the files at the drive's root), written reproducibly by
 //! [`Drive::write`]. The names the node reads are in
 //! [`mk_roleconfig::drive`], shared with mk-firstboot.
+//!
+//! Reading a drive, as the node does at boot, is [`read`]; mk-firstboot
+//! uses it without the `sign` feature, so the node links no signing code
+//! (no scrypt, no getrandom).
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -16,12 +20,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 
 use mk_bundle::iso::IsoWriteError;
+#[cfg(feature = "sign")]
 use mk_minisign::SecretKey;
 use mk_roleconfig::time::OffsetDateTime;
 use mk_roleconfig::{ConfigError, Document, NodeConfig, ParseError};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+pub mod read;
 mod write;
 
 pub use mk_roleconfig::drive::{CONFIG_NAME, LABEL, SIGNATURE_NAME};
@@ -196,7 +202,10 @@ impl Draft {
     /// Reads and parses the config file at `path`.
     pub fn read(path: &Path) -> Result<Draft, Error> {
         let file = path.display().to_string();
-        let original = std::fs::read(path).map_err(io_error(format!("reading {file}")))?;
+        // Size first: a 200 MB file is refused unread.
+        let original =
+            mk_roleconfig::parse::read_limited(path, mk_roleconfig::parse::MAX_CONFIG_BYTES)
+                .map_err(io_error(format!("reading {file}")))?;
         Draft::parse(original, &file)
     }
 
@@ -327,7 +336,8 @@ impl Config {
         &self.nodes
     }
 
-    /// The trusted comment of the signature: the digest and the nodes.
+    /// The trusted comment of the signature without its time: the digest
+    /// and the nodes.
     pub fn trusted_comment(&self) -> String {
         format!(
             "mk role config sha256:{} for {}",
@@ -336,11 +346,34 @@ impl Config {
         )
     }
 
-    /// Signs the config with the admin's key.
+    /// The trusted comment signed at `signed`: [`Config::trusted_comment`]
+    /// then ` signed=2026-12-07T06:40:00Z` (UTC, whole seconds), one more
+    /// space-separated word, which first boot reads to refuse a node whose
+    /// clock is before the signing time (docs/firstboot.md).
+    pub fn trusted_comment_at(&self, signed: OffsetDateTime) -> String {
+        let signed = signed
+            .to_offset(mk_roleconfig::time::UtcOffset::UTC)
+            .replace_nanosecond(0)
+            .unwrap_or(signed);
+        let text = signed
+            .format(&mk_roleconfig::time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|_| signed.unix_timestamp().to_string());
+        format!("{} signed={text}", self.trusted_comment())
+    }
+
+    /// Signs the config with the admin's key, now.
+    #[cfg(feature = "sign")]
     pub fn sign(self, key: &SecretKey) -> Drive {
+        self.sign_at(key, OffsetDateTime::now_utc())
+    }
+
+    /// Signs the config with the admin's key, stating `signed` as the
+    /// signing time (SOURCE_DATE_EPOCH for a reproducible drive).
+    #[cfg(feature = "sign")]
+    pub fn sign_at(self, key: &SecretKey, signed: OffsetDateTime) -> Drive {
         let sig = key.sign(
             &self.bytes,
-            &self.trusted_comment(),
+            &self.trusted_comment_at(signed),
             "signature from mk-compose config-drive",
         );
         Drive {

@@ -247,3 +247,32 @@ fn fat_drives_are_whole_mebibytes_of_at_least_two() {
     assert_eq!(write::fat_size(MIB as usize), 3 * MIB);
     assert_eq!(write::fat_size(5 * MIB as usize / 2), 6 * MIB);
 }
+
+#[test]
+fn the_signature_states_when_it_was_made() {
+    let c = list().check(now()).unwrap();
+    let at = OffsetDateTime::from_unix_timestamp(1_796_625_600).unwrap()
+        + std::time::Duration::from_millis(250);
+    assert_eq!(
+        c.trusted_comment_at(at),
+        format!(
+            "mk role config sha256:{} for w1.example.com,w2.example.com signed=2026-12-07T06:40:00Z",
+            c.digest()
+        )
+    );
+    let key = SecretKey::generate().unwrap();
+    let drive = c.sign_at(&key, at);
+    let [(_, config), (_, sig)] = drive.files();
+    let v =
+        mk_roleconfig::verify_signed(config, Some(sig), &[key.public_key()], false, "c").unwrap();
+    let mk_roleconfig::Verified::Signed {
+        trusted_comment, ..
+    } = v
+    else {
+        panic!("{v:?}");
+    };
+    assert!(
+        trusted_comment.ends_with(" signed=2026-12-07T06:40:00Z"),
+        "{trusted_comment}"
+    );
+}

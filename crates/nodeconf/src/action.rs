@@ -49,6 +49,12 @@ pub enum Action {
         mode: u32,
         owner: Owner,
     },
+    /// A symbolic link at `path` whose text is exactly `target`, replacing
+    /// whatever file is there, atomically (link beside it, rename). Links
+    /// have no mode, and their owner does not matter to anyone reading
+    /// through them. For the kubelet's `*-current.pem`, which its
+    /// certificate manager requires to be links.
+    Symlink { path: String, target: String },
 }
 
 impl Action {
@@ -56,7 +62,9 @@ impl Action {
     pub fn subject(&self) -> &str {
         match self {
             Action::EnsureGroup { name, .. } | Action::EnsureUser { name, .. } => name,
-            Action::EnsureDir { path, .. } | Action::WriteFile { path, .. } => path,
+            Action::EnsureDir { path, .. }
+            | Action::WriteFile { path, .. }
+            | Action::Symlink { path, .. } => path,
         }
     }
 }

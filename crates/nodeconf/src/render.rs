@@ -70,6 +70,13 @@ pub fn dir(path: impl Into<String>, mode: u32, owner: Owner) -> Action {
     }
 }
 
+pub fn symlink(path: impl Into<String>, target: impl Into<String>) -> Action {
+    Action::Symlink {
+        path: path.into(),
+        target: target.into(),
+    }
+}
+
 /// Owner of a service account's files: its user and group.
 pub fn owner_of(a: &crate::users::ServiceAccount) -> Owner {
     Owner {

@@ -280,6 +280,16 @@ fn etcd_runs_from_the_generated_manifest_as_the_etcd_account() {
     mk_roleconfig::validate(&c, time::OffsetDateTime::now_utc())
         .unwrap_or_else(|e| panic!("test config is not valid: {e:?}"));
     let p = plan(DIGEST, &c, &facts(&["127.0.0.2"])).unwrap();
+    // CSR-signed certificates live as long as mk-pki's leaves (7 days,
+    // notBefore backdated by minutes).
+    let cm = pod_command(&text(
+        &p,
+        "/etc/kubernetes/manifests/kube-controller-manager.yaml",
+    ));
+    assert!(
+        cm.contains(&"--cluster-signing-duration=168h0m0s".to_string()),
+        "{cm:?}"
+    );
     let root = tmp.path().join("root");
     write_plan(&p, &root, true);
     let manifest = pod(&text(&p, "/etc/kubernetes/manifests/etcd.yaml"));

@@ -173,6 +173,11 @@ fn worker_gets_no_control_plane_files_and_no_ca_key() {
     assert!(!f.contains_key("/etc/firewalld/services/mk-etcd.xml"));
     let flags = text(&p, "/var/lib/kubelet/kubeadm-flags.env");
     assert!(!flags.contains("register-with-taints"), "{flags}");
+    assert!(
+        flags.contains("\"--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf "),
+        "{flags}"
+    );
+    assert!(links(&p).is_empty(), "no kubelet certificate delivered");
 }
 
 #[test]
@@ -337,7 +342,15 @@ fn files_are_owned_by_the_account_that_reads_them() {
     );
     assert_eq!(o("/etc/kubernetes/scheduler.conf"), (0o600, 404, 404));
     assert_eq!(
-        o("/var/lib/kubelet/pki/kubelet-client-current.pem"),
+        o(&format!(
+            "/var/lib/kubelet/pki/kubelet-client-{KUBELET_STAMP}.pem"
+        )),
+        (0o600, 0, 0)
+    );
+    assert_eq!(
+        o(&format!(
+            "/var/lib/kubelet/pki/kubelet-server-{KUBELET_STAMP}.pem"
+        )),
         (0o600, 0, 0)
     );
     let dirs: Vec<(String, u32, Owner)> = p.steps[0]
@@ -552,6 +565,20 @@ fn missing_inputs_name_their_field() {
     c.spec.encryption_at_rest = None;
     let e = plan(DIGEST, &c, &cp_facts()).unwrap_err().to_string();
     assert!(e.contains("spec.encryptionAtRest"), "{e}");
+    // The kubelet's files are named after their certificate's notBefore.
+    let mut c = cp_config();
+    c.spec.certificates.insert(
+        "kubelet/kubelet-client-current.pem".into(),
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".into(),
+    );
+    let e = plan(DIGEST, &c, &cp_facts()).unwrap_err().to_string();
+    assert!(
+        e.starts_with(
+            "spec.certificates[\"kubelet/kubelet-client-current.pem\"]: \
+             kubelet/kubelet-client-current.pem: corrupt certificate"
+        ),
+        "{e}"
+    );
     let mut c = cp_config();
     c.spec.cluster.kubernetes_version = "1.12".into();
     let e = plan(DIGEST, &c, &cp_facts()).unwrap_err().to_string();
@@ -572,4 +599,192 @@ fn dump_control_plane_files() {
     for path in files(&p).keys() {
         assert!(root.join(path.trim_start_matches('/')).is_file(), "{path}");
     }
+    for (path, target) in links(&p) {
+        let l = std::fs::read_link(root.join(path.trim_start_matches('/'))).unwrap();
+        assert_eq!(l.to_str(), Some(target.as_str()), "{path}");
+    }
+}
+
+#[test]
+fn kubelet_pairs_are_dated_files_behind_current_links() {
+    let p = plan(DIGEST, &cp_config(), &cp_facts()).unwrap();
+    let f = files(&p);
+    let client = format!("/var/lib/kubelet/pki/kubelet-client-{KUBELET_STAMP}.pem");
+    let server = format!("/var/lib/kubelet/pki/kubelet-server-{KUBELET_STAMP}.pem");
+    // client-go's FileStore: `<prefix>-current.pem` must be a link to the
+    // dated file (absolute path), or the kubelet cannot store a rotated pair.
+    assert_eq!(
+        links(&p),
+        [
+            (
+                "/var/lib/kubelet/pki/kubelet-client-current.pem".to_string(),
+                client.clone()
+            ),
+            (
+                "/var/lib/kubelet/pki/kubelet-server-current.pem".to_string(),
+                server.clone()
+            ),
+        ]
+        .into_iter()
+        .collect()
+    );
+    assert!(!f.contains_key("/var/lib/kubelet/pki/kubelet-client-current.pem"));
+    assert!(!f.contains_key("/var/lib/kubelet/pki/kubelet-server-current.pem"));
+    assert_eq!(
+        f[&client].0,
+        format!("{KUBELET_CERT}{KUBELET_KEY}").into_bytes()
+    );
+    assert_eq!(
+        f[&server].0,
+        format!("{KUBELET_CERT}{KUBELET_KEY}").into_bytes()
+    );
+    assert_eq!(f[&client].3, "pki");
+    // Each link comes after the file it points at.
+    let pki = &p.steps.iter().find(|s| s.name == "pki").unwrap().actions;
+    let at = |path: &str| pki.iter().position(|a| a.subject() == path).unwrap();
+    assert!(at(&client) < at("/var/lib/kubelet/pki/kubelet-client-current.pem"));
+    assert!(at(&server) < at("/var/lib/kubelet/pki/kubelet-server-current.pem"));
+    // Links in the plan's JSON: `"action": "symlink"`.
+    let json = serde_json::to_value(&p).unwrap();
+    assert!(
+        json["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["actions"].as_array().unwrap())
+            .any(|a| a["action"] == "symlink"
+                && a["path"] == "/var/lib/kubelet/pki/kubelet-client-current.pem"
+                && a["target"] == client.as_str()),
+        "{json}"
+    );
+    let again: mk_nodeconf::Plan = serde_json::from_value(json).unwrap();
+    assert_eq!(again, p);
+}
+
+#[test]
+fn kubelet_dated_name_is_the_utc_not_before() {
+    use mk_nodeconf::steps::pki::kubelet_dated_name;
+    let t = time::OffsetDateTime::from_unix_timestamp(1_796_626_279).unwrap();
+    assert_eq!(
+        kubelet_dated_name("kubelet-client", t),
+        format!("kubelet-client-{KUBELET_STAMP}.pem")
+    );
+    // Another offset, the same instant: the same name.
+    let east = t.to_offset(time::UtcOffset::from_hms(5, 30, 0).unwrap());
+    assert_eq!(
+        kubelet_dated_name("kubelet-server", east),
+        format!("kubelet-server-{KUBELET_STAMP}.pem")
+    );
+    let early = time::OffsetDateTime::from_unix_timestamp(0).unwrap();
+    assert_eq!(kubelet_dated_name("x", early), "x-1970-01-01-00-00-00.pem");
+}
+
+#[test]
+fn csr_signing_duration_is_the_leaf_lifetime() {
+    let cm = |p: &mk_nodeconf::Plan| {
+        pod_command(&text(
+            p,
+            "/etc/kubernetes/manifests/kube-controller-manager.yaml",
+        ))
+    };
+    // KUBELET_CERT lives 7 days.
+    let p = plan(DIGEST, &cp_config(), &cp_facts()).unwrap();
+    assert!(
+        cm(&p).contains(&"--cluster-signing-duration=168h0m0s".to_string()),
+        "{:?}",
+        cm(&p)
+    );
+    // Without the kubelet's certificate: apiserver.crt's lifetime.
+    let mut c = cp_config();
+    c.spec
+        .certificates
+        .remove("kubelet/kubelet-client-current.pem");
+    c.spec.join = Some(serde_norway::from_str("token: abcdef.0123456789abcdef").unwrap());
+    let e = plan(DIGEST, &c, &cp_facts()).unwrap_err().to_string();
+    assert!(
+        e.starts_with("spec.certificates[\"apiserver.crt\"]: apiserver.crt: not a PEM certificate")
+            && e.ends_with("its lifetime sets the controller-manager's --cluster-signing-duration"),
+        "{e}"
+    );
+    c.spec
+        .certificates
+        .insert("apiserver.crt".into(), KUBELET_CERT.into());
+    let p = plan(DIGEST, &c, &cp_facts()).unwrap();
+    assert!(cm(&p).contains(&"--cluster-signing-duration=168h0m0s".to_string()));
+}
+
+#[test]
+fn re_bootstrap_certificate_gives_the_kubelet_a_bootstrap_kubeconfig() {
+    let p = plan(DIGEST, &cp_config(), &cp_facts()).unwrap();
+    assert!(!files(&p).contains_key("/etc/kubernetes/bootstrap-kubelet.conf"));
+    let flags = text(&p, "/var/lib/kubelet/kubeadm-flags.env");
+    assert!(!flags.contains("bootstrap-kubeconfig"), "{flags}");
+
+    let mut c = cp_config();
+    for n in [
+        "kubelet/bootstrap-client.crt",
+        "kubelet/bootstrap-client.key",
+    ] {
+        c.spec.certificates.insert(
+            n.into(),
+            format!("-----BEGIN X-----\n{n}\n-----END X-----\n"),
+        );
+    }
+    let b = plan(DIGEST, &c, &cp_facts()).unwrap();
+    let f = files(&b);
+    let o = |path: &str| {
+        let (_, mode, owner, _) = &f[path];
+        (*mode, owner.uid, owner.gid)
+    };
+    assert_eq!(
+        o("/var/lib/kubelet/pki/bootstrap-client.crt"),
+        (0o644, 0, 0)
+    );
+    assert_eq!(
+        o("/var/lib/kubelet/pki/bootstrap-client.key"),
+        (0o600, 0, 0)
+    );
+    let conf: serde_json::Value =
+        serde_norway::from_str(&text(&b, "/etc/kubernetes/bootstrap-kubelet.conf")).unwrap();
+    assert_eq!(
+        conf["clusters"][0]["cluster"]["server"],
+        "https://api.example.test:6443"
+    );
+    assert_eq!(
+        conf["clusters"][0]["cluster"]["certificate-authority"],
+        "/etc/kubernetes/pki/ca.crt"
+    );
+    let user = &conf["users"][0];
+    assert_eq!(user["name"], "mk:bootstrap:cp1.example.test");
+    assert_eq!(
+        user["user"]["client-certificate"],
+        "/var/lib/kubelet/pki/bootstrap-client.crt"
+    );
+    assert_eq!(
+        user["user"]["client-key"],
+        "/var/lib/kubelet/pki/bootstrap-client.key"
+    );
+    assert_eq!(o("/etc/kubernetes/bootstrap-kubelet.conf"), (0o600, 0, 0));
+    // kubelet.conf stays (but its header's digest): the kubelet uses the
+    // bootstrap only when its own certificate is missing or expired.
+    let body = |p: &mk_nodeconf::Plan| {
+        text(p, "/etc/kubernetes/kubelet.conf")
+            .lines()
+            .skip(2)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(body(&b), body(&p));
+    assert!(body(&b).contains("client-key: /var/lib/kubelet/pki/kubelet-client-current.pem"));
+    let flags = text(&b, "/var/lib/kubelet/kubeadm-flags.env");
+    assert!(
+        flags.contains("\"--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --container-runtime-endpoint="),
+        "{flags}"
+    );
+    // The steps that read the pair (staticpods: the names of the delivered
+    // files).
+    assert_eq!(
+        changed_steps(&p, &b),
+        ["pki", "kubeconfig", "staticpods", "kubelet"]
+    );
 }

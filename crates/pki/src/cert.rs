@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
+use crate::keys::KeyAlgorithm;
 use crate::realm::Realm;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,8 @@ pub struct CertInfo {
     pub permitted_dns: Option<Vec<String>>,
     pub server_auth: bool,
     pub client_auth: bool,
+    /// The subject key's algorithm, if one mk makes.
+    pub key_algorithm: Option<KeyAlgorithm>,
 }
 
 impl CertInfo {
@@ -131,6 +134,15 @@ pub fn parse_der(der: &[u8], what: &str) -> Result<CertInfo, CertError> {
     } else {
         ou_realm(x.issuer())
     };
+    let spki = &x.public_key().algorithm;
+    let key_algorithm = KeyAlgorithm::from_spki_oids(
+        &spki.algorithm.to_id_string(),
+        spki.parameters
+            .as_ref()
+            .and_then(|p| p.as_oid().ok())
+            .map(|o| o.to_id_string())
+            .as_deref(),
+    );
     Ok(CertInfo {
         der: der.to_vec(),
         subject: x.subject().to_string(),
@@ -148,6 +160,7 @@ pub fn parse_der(der: &[u8], what: &str) -> Result<CertInfo, CertError> {
         permitted_dns,
         server_auth,
         client_auth,
+        key_algorithm,
     })
 }
 

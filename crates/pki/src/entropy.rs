@@ -6,7 +6,7 @@
 //! until the pool is initialised before reading /dev/urandom, which can stall
 //! early boot for a minute or more. Reading /dev/urandom never blocks. Node-side
 //! renewal (`mk-firstboot renew`) runs from a systemd timer that first fires
-//! long after boot (see [`crate::renew::RENEW_TIMER_UNIT`]), when the pool has
+//! long after boot (see firstboot/systemd/mk-pki-renew.timer), when the pool has
 //! long been initialised, so the bytes are full strength as well. Signing needs
 //! no randomness at all: ECDSA uses RFC 6979 deterministic nonces and Ed25519
 //! is deterministic by construction.

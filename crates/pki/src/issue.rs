@@ -18,7 +18,7 @@ use crate::cert::{self, CertError, CertInfo};
 use crate::entropy::{self, EntropyError};
 use crate::keys::{pem_encode, PrivateKey};
 use crate::names::{self, NameError};
-use crate::plan::{LeafSpec, Usage};
+use crate::plan::{LeafSpec, RenewedBy, Usage};
 use crate::realm::Realm;
 
 /// Certificates start this much before "now": clocks across a cluster are
@@ -210,7 +210,8 @@ pub fn root(
 
 /// Intermediate of `realm` for one host, signed by the realm's root:
 /// pathlen 0, DNS names constrained to `permitted` (if any), no IP addresses
-/// at all. It never outlives the root.
+/// at all unless the realm [allows them](Realm::allows_ip_addresses). It
+/// never outlives the root.
 pub fn intermediate(
     root: &Ca,
     realm: Realm,
@@ -242,11 +243,18 @@ pub fn intermediate(
             .iter()
             .map(|d| GeneralSubtree::DnsName(d.clone()))
             .collect(),
-        // R28: no certificate below this CA may name an IP address.
-        excluded_subtrees: vec![
-            GeneralSubtree::IpAddress(CidrSubnet::V4([0; 4], [0; 4])),
-            GeneralSubtree::IpAddress(CidrSubnet::V6([0; 16], [0; 16])),
-        ],
+        // R28: no certificate below this CA may name an IP address, except
+        // the kubelet's serving certificates (its CSR always carries the
+        // node's addresses). With no permitted IP subtree, IPs are then
+        // unconstrained (RFC 5280 4.2.1.10); the CSR approver checks them.
+        excluded_subtrees: if realm.allows_ip_addresses() {
+            vec![]
+        } else {
+            vec![
+                GeneralSubtree::IpAddress(CidrSubnet::V4([0; 4], [0; 4])),
+                GeneralSubtree::IpAddress(CidrSubnet::V6([0; 16], [0; 16])),
+            ]
+        },
     });
     encode_signed(&id, root, p.signed_by(key, &root.issuer(&id)?))
 }
@@ -270,10 +278,10 @@ fn check_realm(id: &str, realm: Realm, ca: &Ca) -> Result<(), IssueError> {
 pub fn check_leaf(ca: &Ca, spec: &LeafSpec, now: OffsetDateTime) -> Result<(), IssueError> {
     check_realm(&spec.id, spec.realm, ca)?;
     ca.check_valid(&spec.id, now)?;
-    if spec.organizations.len() > 1 {
+    if spec.organizations.iter().any(|o| o.is_empty()) {
         return Err(IssueError::Invalid {
             id: spec.id.clone(),
-            message: "at most one organization (O) per certificate".into(),
+            message: "empty organization (O)".into(),
         });
     }
     if spec.usages.is_empty() {
@@ -303,7 +311,8 @@ pub fn leaf(
 ) -> Result<CertInfo, IssueError> {
     check_leaf(ca, spec, now)?;
     let wanted = now + Duration::days(spec.lifetime_days.into());
-    if wanted > ca.info.not_after {
+    // Re-bootstrap credentials are meant to end with their intermediate.
+    if wanted > ca.info.not_after && spec.renewed_by != RenewedBy::Admin {
         tracing::warn!(
             leaf = spec.id,
             issuer = ca.info.subject,
@@ -314,8 +323,16 @@ pub fn leaf(
     let mut p = base_params(key, now, wanted.min(ca.info.not_after))?;
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, spec.common_name.as_str());
-    if let Some(o) = spec.organizations.first() {
-        dn.push(DnType::OrganizationName, o.as_str());
+    // Kubernetes takes every O as a group. rcgen keeps one value per
+    // attribute type, so further O's go in under the same OID spelt as a
+    // custom type: each becomes its own RDN, as Go and OpenSSL write them.
+    for (i, o) in spec.organizations.iter().enumerate() {
+        let ty = if i == 0 {
+            DnType::OrganizationName
+        } else {
+            DnType::CustomDnType(vec![2, 5, 4, 10])
+        };
+        dn.push(ty, o.as_str());
     }
     p.distinguished_name = dn;
     p.is_ca = IsCa::ExplicitNoCa;
@@ -350,7 +367,7 @@ pub fn leaf(
 mod tests {
     use super::*;
     use crate::keys::KeyAlgorithm;
-    use crate::plan::{Reload, RenewedBy};
+    use crate::plan::Reload;
 
     fn now() -> OffsetDateTime {
         OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()

@@ -36,6 +36,19 @@ pub enum KeyAlgorithm {
     Ed25519,
 }
 
+impl KeyAlgorithm {
+    /// The algorithm of a SubjectPublicKeyInfo, from its algorithm OID and
+    /// (for EC keys) its curve OID, both dotted; `None` for anything mk does
+    /// not make.
+    pub fn from_spki_oids(algorithm: &str, curve: Option<&str>) -> Option<KeyAlgorithm> {
+        match (algorithm, curve) {
+            (OID_EC_PUBLIC_KEY, Some(OID_P256)) => Some(KeyAlgorithm::EcdsaP256),
+            (OID_ED25519, _) => Some(KeyAlgorithm::Ed25519),
+            _ => None,
+        }
+    }
+}
+
 impl std::fmt::Display for KeyAlgorithm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

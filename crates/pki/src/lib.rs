@@ -8,6 +8,7 @@
 
 pub mod cert;
 pub mod config;
+pub mod csr;
 pub mod entropy;
 pub mod issue;
 pub mod keys;

@@ -25,6 +25,9 @@ pub enum RenewedBy {
     /// The kubelet's own certificate rotation (CSR API); we only issue the
     /// first certificate, so the node needs no CA key for it.
     Kubelet,
+    /// Nobody on the node: only the admin renews it, by re-running
+    /// `pki issue-node` (the kubelet's re-bootstrap credential).
+    Admin,
 }
 
 /// What has to happen after a leaf file is replaced.
@@ -97,10 +100,185 @@ pub const PKI: &str = "/etc/kubernetes/pki";
 pub const KUBELET_PKI: &str = "/var/lib/kubelet/pki";
 /// Where the node finds this plan (written by `pki issue-node`).
 pub const MANIFEST_PATH: &str = "/etc/mk/pki.yaml";
+/// The kubelet's client certificate link (its certificate manager's layout:
+/// `kubelet-client-current.pem` -> `kubelet-client-<stamp>.pem`).
+pub const KUBELET_CLIENT_CURRENT: &str = "/var/lib/kubelet/pki/kubelet-client-current.pem";
+
+/// The file name the kubelet's certificate manager (client-go
+/// `certificate.FileStore`) gives a certificate + key pair it stores:
+/// `<prefix>-YYYY-MM-DD-HH-MM-SS.pem` (UTC), `<prefix>-current.pem` being a
+/// link to it.
+pub fn kubelet_dated_name(prefix: &str, at: time::OffsetDateTime) -> String {
+    let t = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{prefix}-{:04}-{:02}-{:02}-{:02}-{:02}-{:02}.pem",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
 
 /// kubeadm 1.29+ group for admin.conf and apiserver-kubelet-client (bound to
 /// cluster-admin by kubeadm; no longer system:masters).
 pub const CLUSTER_ADMINS: &str = "kubeadm:cluster-admins";
+
+/// The kubelet's re-bootstrap credential (docs/pki.md, "Power-offs and
+/// renewal"): used through `--bootstrap-kubeconfig` only when the kubelet's
+/// own client certificate is missing or expired.
+pub const BOOTSTRAP_CLIENT_ID: &str = "kubelet-bootstrap-client";
+pub const BOOTSTRAP_CLIENT_CERT: &str = "/var/lib/kubelet/pki/bootstrap-client.crt";
+pub const BOOTSTRAP_CLIENT_KEY: &str = "/var/lib/kubelet/pki/bootstrap-client.key";
+/// Kubernetes' group of bootstrapping kubelets (what bootstrap tokens get).
+pub const BOOTSTRAPPERS: &str = "system:bootstrappers";
+/// The group the cluster binds to `system:node-bootstrapper` (create CSRs,
+/// nothing else) and to kubelet-client CSR auto-approval.
+pub const NODE_RECOVERY_GROUP: &str = "system:bootstrappers:mk:node-recovery";
+
+/// User name of `node`'s re-bootstrap credential.
+pub fn bootstrap_user(node: &str) -> String {
+    format!("mk:bootstrap:{node}")
+}
+
+/// What must happen when the leaf `id` is replaced: the same for every node,
+/// so that a plan derived from the certificates on a node (no manifest)
+/// reloads exactly what `plan_node` would.
+pub fn reload_of(id: &str) -> Reload {
+    match id {
+        // kube-apiserver reads its client certificates only at start.
+        "apiserver-kubelet-client" | "apiserver-etcd-client" | "front-proxy-client" => {
+            Reload::RestartStaticPod("kube-apiserver".into())
+        }
+        _ => Reload::Nothing,
+    }
+}
+
+/// A leaf file a node may hold, whatever made it: the table a node uses to
+/// find its leaves when it has no manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeafFile {
+    pub id: &'static str,
+    pub realm: Realm,
+    pub cert_path: &'static str,
+    pub key_path: &'static str,
+    pub renewed_by: RenewedBy,
+}
+
+/// Every leaf [`plan_node`] can plan, by kubeadm's file names.
+pub const LEAF_FILES: &[LeafFile] = {
+    use Realm::{Etcd, FrontProxy, KubeletServing, Kubernetes};
+    use RenewedBy::{Admin, Kubelet, Node};
+    const fn f(
+        id: &'static str,
+        realm: Realm,
+        cert_path: &'static str,
+        key_path: &'static str,
+        renewed_by: RenewedBy,
+    ) -> LeafFile {
+        LeafFile {
+            id,
+            realm,
+            cert_path,
+            key_path,
+            renewed_by,
+        }
+    }
+    &[
+        f(
+            "apiserver",
+            Kubernetes,
+            "/etc/kubernetes/pki/apiserver.crt",
+            "/etc/kubernetes/pki/apiserver.key",
+            Node,
+        ),
+        f(
+            "apiserver-kubelet-client",
+            Kubernetes,
+            "/etc/kubernetes/pki/apiserver-kubelet-client.crt",
+            "/etc/kubernetes/pki/apiserver-kubelet-client.key",
+            Node,
+        ),
+        f(
+            "apiserver-etcd-client",
+            Etcd,
+            "/etc/kubernetes/pki/apiserver-etcd-client.crt",
+            "/etc/kubernetes/pki/apiserver-etcd-client.key",
+            Node,
+        ),
+        f(
+            "front-proxy-client",
+            FrontProxy,
+            "/etc/kubernetes/pki/front-proxy-client.crt",
+            "/etc/kubernetes/pki/front-proxy-client.key",
+            Node,
+        ),
+        f(
+            "controller-manager",
+            Kubernetes,
+            "/etc/kubernetes/pki/controller-manager.crt",
+            "/etc/kubernetes/pki/controller-manager.key",
+            Node,
+        ),
+        f(
+            "scheduler",
+            Kubernetes,
+            "/etc/kubernetes/pki/scheduler.crt",
+            "/etc/kubernetes/pki/scheduler.key",
+            Node,
+        ),
+        f(
+            "admin",
+            Kubernetes,
+            "/etc/kubernetes/pki/admin.crt",
+            "/etc/kubernetes/pki/admin.key",
+            Node,
+        ),
+        f(
+            "etcd/server",
+            Etcd,
+            "/etc/kubernetes/pki/etcd/server.crt",
+            "/etc/kubernetes/pki/etcd/server.key",
+            Node,
+        ),
+        f(
+            "etcd/peer",
+            Etcd,
+            "/etc/kubernetes/pki/etcd/peer.crt",
+            "/etc/kubernetes/pki/etcd/peer.key",
+            Node,
+        ),
+        f(
+            "etcd/healthcheck-client",
+            Etcd,
+            "/etc/kubernetes/pki/etcd/healthcheck-client.crt",
+            "/etc/kubernetes/pki/etcd/healthcheck-client.key",
+            Node,
+        ),
+        f(
+            "kubelet-client",
+            Kubernetes,
+            "/var/lib/kubelet/pki/kubelet-client-current.pem",
+            "/var/lib/kubelet/pki/kubelet-client-current.pem",
+            Kubelet,
+        ),
+        f(
+            "kubelet-serving",
+            KubeletServing,
+            "/var/lib/kubelet/pki/kubelet.crt",
+            "/var/lib/kubelet/pki/kubelet.key",
+            Kubelet,
+        ),
+        f(
+            BOOTSTRAP_CLIENT_ID,
+            Kubernetes,
+            BOOTSTRAP_CLIENT_CERT,
+            BOOTSTRAP_CLIENT_KEY,
+            Admin,
+        ),
+    ]
+};
 
 impl NodePlan {
     pub fn realms(&self) -> Vec<Realm> {
@@ -134,7 +312,6 @@ impl Builder<'_> {
         ed25519_ok: bool,
         paths: (String, String),
         renewed_by: RenewedBy,
-        reload: Reload,
     ) {
         let algorithm = if ed25519_ok && self.cluster.ed25519_where_supported {
             KeyAlgorithm::Ed25519
@@ -153,7 +330,7 @@ impl Builder<'_> {
             cert_path: paths.0,
             key_path: paths.1,
             renewed_by,
-            reload,
+            reload: reload_of(id),
         });
     }
 }
@@ -170,7 +347,6 @@ pub fn plan_node(cluster: &ClusterConfig, node: &NodeSpec) -> NodePlan {
         leaves: Vec::new(),
     };
     let host_names = node.all_names();
-    let apiserver = Reload::RestartStaticPod("kube-apiserver".into());
 
     if node.has(Role::ControlPlane) {
         // kubeadm GetAPIServerAltNames, minus IP addresses (R28).
@@ -199,7 +375,6 @@ pub fn plan_node(cluster: &ClusterConfig, node: &NodeSpec) -> NodePlan {
             false,
             pair(PKI, "apiserver"),
             RenewedBy::Node,
-            Reload::Nothing,
         );
         b.leaf(
             "apiserver-kubelet-client",
@@ -211,7 +386,6 @@ pub fn plan_node(cluster: &ClusterConfig, node: &NodeSpec) -> NodePlan {
             true,
             pair(PKI, "apiserver-kubelet-client"),
             RenewedBy::Node,
-            apiserver.clone(),
         );
         b.leaf(
             "apiserver-etcd-client",
@@ -223,7 +397,6 @@ pub fn plan_node(cluster: &ClusterConfig, node: &NodeSpec) -> NodePlan {
             true,
             pair(PKI, "apiserver-etcd-client"),
             RenewedBy::Node,
-            apiserver.clone(),
         );
         // Presented to aggregated API servers written in any language.
         b.leaf(
@@ -236,7 +409,6 @@ pub fn plan_node(cluster: &ClusterConfig, node: &NodeSpec) -> NodePlan {
             false,
             pair(PKI, "front-proxy-client"),
             RenewedBy::Node,
-            apiserver.clone(),
         );
         // kubeadm embeds these in controller-manager.conf, scheduler.conf and
         // admin.conf; we keep them as files the kubeconfigs point at, so that
@@ -251,7 +423,6 @@ pub fn plan_node(cluster: &ClusterConfig, node: &NodeSpec) -> NodePlan {
             true,
             pair(PKI, "controller-manager"),
             RenewedBy::Node,
-            Reload::Nothing,
         );
         b.leaf(
             "scheduler",
@@ -263,7 +434,6 @@ pub fn plan_node(cluster: &ClusterConfig, node: &NodeSpec) -> NodePlan {
             true,
             pair(PKI, "scheduler"),
             RenewedBy::Node,
-            Reload::Nothing,
         );
         // kubectl is not only Go: stays on the cluster algorithm.
         b.leaf(
@@ -276,7 +446,6 @@ pub fn plan_node(cluster: &ClusterConfig, node: &NodeSpec) -> NodePlan {
             false,
             pair(PKI, "admin"),
             RenewedBy::Node,
-            Reload::Nothing,
         );
     }
     if node.has(Role::Etcd) {
@@ -299,7 +468,6 @@ pub fn plan_node(cluster: &ClusterConfig, node: &NodeSpec) -> NodePlan {
             true,
             pair(&etcd, "server"),
             RenewedBy::Node,
-            Reload::Nothing,
         );
         b.leaf(
             "etcd/peer",
@@ -311,7 +479,6 @@ pub fn plan_node(cluster: &ClusterConfig, node: &NodeSpec) -> NodePlan {
             true,
             pair(&etcd, "peer"),
             RenewedBy::Node,
-            Reload::Nothing,
         );
         b.leaf(
             "etcd/healthcheck-client",
@@ -323,7 +490,6 @@ pub fn plan_node(cluster: &ClusterConfig, node: &NodeSpec) -> NodePlan {
             true,
             pair(&etcd, "healthcheck-client"),
             RenewedBy::Node,
-            Reload::Nothing,
         );
     }
     // Every node runs a kubelet. Client: kubeadm's kubelet.conf identity.
@@ -340,7 +506,6 @@ pub fn plan_node(cluster: &ClusterConfig, node: &NodeSpec) -> NodePlan {
         false,
         (current.clone(), current),
         RenewedBy::Kubelet,
-        Reload::Nothing,
     );
     b.leaf(
         "kubelet-serving",
@@ -352,8 +517,25 @@ pub fn plan_node(cluster: &ClusterConfig, node: &NodeSpec) -> NodePlan {
         false,
         pair(KUBELET_PKI, "kubelet"),
         RenewedBy::Kubelet,
-        Reload::Nothing,
     );
+    // Every node: the re-bootstrap credential, for a kubelet whose client
+    // certificate expired while the node was off. It can only create CSRs;
+    // it lives as long as the host's intermediate (issue::leaf ends it
+    // there), beyond which only the admin can help the node anyway.
+    b.leaf(
+        BOOTSTRAP_CLIENT_ID,
+        Realm::Kubernetes,
+        &bootstrap_user(&node.name),
+        &[BOOTSTRAPPERS, NODE_RECOVERY_GROUP],
+        &[ClientAuth],
+        vec![],
+        false,
+        (BOOTSTRAP_CLIENT_CERT.into(), BOOTSTRAP_CLIENT_KEY.into()),
+        RenewedBy::Admin,
+    );
+    if let Some(l) = b.leaves.last_mut() {
+        l.lifetime_days = cluster.lifetimes.intermediate_days;
+    }
 
     let mut intermediates: Vec<IntermediateSpec> = Vec::new();
     for leaf in &b.leaves {
@@ -479,9 +661,69 @@ mod tests {
     fn worker_gets_kubelet_certificates_and_no_ca_key() {
         let p = plan_node(&ClusterConfig::new("example.com"), &node(&[Role::Worker]));
         let ids: Vec<&str> = p.leaves.iter().map(|l| l.id.as_str()).collect();
-        assert_eq!(ids, vec!["kubelet-client", "kubelet-serving"]);
+        assert_eq!(
+            ids,
+            vec!["kubelet-client", "kubelet-serving", BOOTSTRAP_CLIENT_ID]
+        );
         assert!(p.intermediates.iter().all(|i| !i.ship_key));
         assert!(p.service_account.is_none());
+    }
+
+    #[test]
+    fn re_bootstrap_credential_can_only_bootstrap() {
+        let mut c = ClusterConfig::new("example.com");
+        c.lifetimes.intermediate_days = 60;
+        let p = plan_node(&c, &node(&[Role::Worker]));
+        let b = leaf(&p, BOOTSTRAP_CLIENT_ID);
+        assert_eq!(b.common_name, "mk:bootstrap:cp1.example.com");
+        assert_eq!(
+            b.organizations,
+            vec![
+                "system:bootstrappers",
+                "system:bootstrappers:mk:node-recovery"
+            ]
+        );
+        assert_eq!(b.usages, vec![Usage::ClientAuth]);
+        assert_eq!(b.realm, Realm::Kubernetes);
+        assert_eq!(b.renewed_by, RenewedBy::Admin);
+        assert_eq!(b.lifetime_days, 60);
+        assert_eq!(b.cert_path, "/var/lib/kubelet/pki/bootstrap-client.crt");
+        assert_eq!(b.key_path, "/var/lib/kubelet/pki/bootstrap-client.key");
+        // Not a reason to ship a CA key to a worker.
+        assert!(p.intermediates.iter().all(|i| !i.ship_key));
+    }
+
+    /// The table a node without manifest derives its plan from must say
+    /// what plan_node says, leaf by leaf.
+    #[test]
+    fn leaf_file_table_matches_the_plan() {
+        let p = plan_node(
+            &ClusterConfig::new("example.com"),
+            &node(&[Role::ControlPlane, Role::Etcd, Role::Worker]),
+        );
+        assert_eq!(p.leaves.len(), LEAF_FILES.len());
+        for l in &p.leaves {
+            let f = LEAF_FILES
+                .iter()
+                .find(|f| f.id == l.id)
+                .unwrap_or_else(|| panic!("{} not in LEAF_FILES", l.id));
+            assert_eq!(
+                (f.realm, f.cert_path, f.key_path, f.renewed_by),
+                (
+                    l.realm,
+                    l.cert_path.as_str(),
+                    l.key_path.as_str(),
+                    l.renewed_by
+                ),
+                "{}",
+                l.id
+            );
+        }
+        assert_eq!(
+            leaf(&p, "front-proxy-client").reload,
+            Reload::RestartStaticPod("kube-apiserver".into())
+        );
+        assert_eq!(leaf(&p, "etcd/server").reload, Reload::Nothing);
     }
 
     #[test]

@@ -72,8 +72,9 @@ impl Realm {
 
     /// DNS subtrees an intermediate of this realm may issue for, or `None`
     /// where the realm cannot be constrained (ingress serves application
-    /// names the cluster does not own). Every intermediate also excludes all
-    /// IP addresses (R28).
+    /// names the cluster does not own). Every intermediate but
+    /// kubelet-serving's also excludes all IP addresses (R28, see
+    /// [`Realm::allows_ip_addresses`]).
     pub fn permitted_dns(self, cluster: &crate::ClusterConfig) -> Option<Vec<String>> {
         let d = cluster.domain.clone();
         match self {
@@ -92,6 +93,18 @@ impl Realm {
             Realm::FrontProxy | Realm::KubeletServing | Realm::Registry => Some(vec![d]),
             Realm::Ingress => None,
         }
+    }
+}
+
+impl Realm {
+    /// Whether this realm's intermediates may sign certificates naming IP
+    /// addresses. Only kubelet-serving: the kubelet always puts the node's
+    /// addresses into its serving-certificate CSR (serverTLSBootstrap, a
+    /// template we cannot change), and the approver admits a CSR only if its
+    /// names are exactly the node's. Every other realm excludes all IPv4
+    /// and IPv6 addresses (R28).
+    pub fn allows_ip_addresses(self) -> bool {
+        self == Realm::KubeletServing
     }
 }
 

@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use crate::cert::{self, CertInfo};
@@ -18,37 +19,8 @@ use crate::keys::{pem_encode, PrivateKey};
 use crate::plan::{self, NodePlan, Reload, RenewedBy};
 use crate::realm::Realm;
 
-/// systemd service for renewal, installed by first boot.
-pub const RENEW_SERVICE_UNIT: &str = "\
-# mk: renews this node's short-lived certificates (mk-firstboot renew).
-[Unit]
-Description=Renew mk node certificates
-After=mk-firstboot.service
-
-[Service]
-Type=oneshot
-ExecStart=/usr/bin/mk-firstboot renew
-";
-
-/// systemd timer for renewal. First run 30 min after boot: renewal creates
-/// keys, and by then the kernel's entropy pool is long initialised (CentOS 7
-/// has no getrandom(2); see `mk_pki::entropy`). Then every 6 h, far more often
-/// than needed for 7-day leaves renewed at day 4.7, so a missed run or two
-/// does no harm.
-pub const RENEW_TIMER_UNIT: &str = "\
-# mk: runs mk-pki-renew.service periodically.
-[Unit]
-Description=Renew mk node certificates periodically
-
-[Timer]
-OnBootSec=30min
-OnUnitActiveSec=6h
-RandomizedDelaySec=15min
-Persistent=true
-
-[Install]
-WantedBy=timers.target
-";
+// The systemd units that run renewal are files of the mk-firstboot package:
+// firstboot/systemd/mk-pki-renew.{service,timer}.
 
 /// Whether a leaf is due.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -105,6 +77,11 @@ pub enum RenewError {
     Fs(#[from] fsio::FsError),
     #[error("{path}: {message}")]
     Manifest { path: String, message: String },
+    #[error("no manifest ({manifest}) and the certificates on this node cannot stand in for it:\n{}", problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    Derive {
+        manifest: String,
+        problems: Vec<DeriveProblem>,
+    },
 }
 
 /// Carries out [`Reload`]s.
@@ -149,6 +126,17 @@ impl Reloader for Crictl {
     }
 }
 
+/// Does nothing: for renewal at boot, before containerd and the kubelet
+/// start, when no consumer is running and each reads the new files when it
+/// starts.
+pub struct NothingRunning;
+
+impl Reloader for NothingRunning {
+    fn restart_static_pod(&mut self, _name: &str) -> Result<(), String> {
+        Ok(())
+    }
+}
+
 /// What happened to one leaf.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "outcome")]
@@ -161,6 +149,9 @@ pub enum LeafOutcome {
     },
     /// The kubelet rotates it.
     Kubelet,
+    /// Renewed only by the admin re-running `pki issue-node` (the kubelet's
+    /// re-bootstrap credential).
+    Admin,
     Failed {
         error: String,
     },
@@ -188,13 +179,112 @@ pub struct IntermediateReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RenewReport {
+    /// The host the intermediates are for ("" if the node holds none).
+    pub host: String,
     pub leaves: Vec<LeafReport>,
     pub intermediates: Vec<IntermediateReport>,
     pub reloads: Vec<(Reload, Result<(), String>)>,
     pub now: i64,
 }
 
+/// RFC 3339 for a unix time, for people reading the console.
+fn date(unix: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| unix.to_string())
+}
+
+/// What the admin must do once intermediates of `host` have expired: only
+/// the offline root can sign new ones, and they reach the node on a new
+/// config drive (mk-firstboot applies it at the next boot, then renewal
+/// issues fresh leaves). For the console at boot.
+pub fn expired_intermediates_advice(host: &str, realms: &[Realm]) -> String {
+    let host = if host.is_empty() { "HOST" } else { host };
+    let realm_args: String = realms.iter().map(|r| format!(" --realm {r}")).collect();
+    let list: Vec<&str> = realms.iter().map(|r| r.name()).collect();
+    format!(
+        "The intermediate(s) {} of {host} expired: this node can no longer renew the \
+         certificates they sign, and nothing on the node can fix it. On the admin \
+         machine, with the offline root keys at hand:\n\
+         \x20 1. mk-compose pki intermediate --dir PKI --host {host}{realm_args}\n\
+         \x20 2. mk-compose pki issue-node --dir PKI --node {host}.yaml --out drive/{host}\n\
+         \x20 3. mk-compose config-drive --config {host}-config.yaml --pki-dir drive/{host} \
+         --key keys/mk.key --password-file pw --out {host}-config.img\n\
+         \x20 4. attach {host}-config.img to the node in place of its config drive and \
+         reboot it: mk-firstboot writes the new certificates before containerd and the \
+         kubelet start.\n\
+         (PKI: the directory of `mk-compose pki init`; {host}.yaml: the node.yaml it was \
+         issued from; {host}-config.yaml: its role config.)",
+        list.join(", ")
+    )
+}
+
 impl RenewReport {
+    /// Realms whose intermediate has expired.
+    pub fn expired_realms(&self) -> Vec<Realm> {
+        self.intermediates
+            .iter()
+            .filter(|i| i.state == IntermediateState::Expired)
+            .map(|i| i.realm)
+            .collect()
+    }
+
+    /// [`expired_intermediates_advice`] when any intermediate has expired.
+    pub fn advice(&self) -> Option<String> {
+        let expired = self.expired_realms();
+        (!expired.is_empty()).then(|| expired_intermediates_advice(&self.host, &expired))
+    }
+
+    /// One line per leaf (renewed / kept / kubelet / admin / FAILED) and per
+    /// intermediate (ok / EXPIRING / EXPIRED), with expiry dates; then the
+    /// advice if an intermediate expired. For the console.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        for l in &self.leaves {
+            let until = l
+                .not_after
+                .map(|t| format!("valid until {}", date(t)))
+                .unwrap_or_else(|| "no readable certificate".into());
+            let line = match &l.outcome {
+                LeafOutcome::Renewed { .. } => format!("renewed   {} ({until})", l.id),
+                LeafOutcome::Kept { renew_at } => {
+                    format!("kept      {} ({until}; due at {renew_at})", l.id)
+                }
+                LeafOutcome::Kubelet => {
+                    format!("kubelet   {} ({until}; the kubelet rotates it)", l.id)
+                }
+                LeafOutcome::Admin => format!(
+                    "admin     {} ({until}; renewed only by pki issue-node)",
+                    l.id
+                ),
+                LeafOutcome::Failed { error } => {
+                    format!("FAILED    {} ({until}): {error}", l.id)
+                }
+            };
+            s.push_str(&format!("leaf {line}\n"));
+        }
+        for i in &self.intermediates {
+            let state = match i.state {
+                IntermediateState::Ok => "ok",
+                IntermediateState::Expiring => "EXPIRING",
+                IntermediateState::Expired => "EXPIRED",
+            };
+            s.push_str(&format!(
+                "intermediate {} {state}: {} expires {} ({} days left)\n",
+                i.realm,
+                i.path,
+                date(i.not_after),
+                i.days_left
+            ));
+        }
+        if let Some(a) = self.advice() {
+            s.push_str(&a);
+            s.push('\n');
+        }
+        s
+    }
+
     pub fn failures(&self) -> usize {
         self.leaves
             .iter()
@@ -269,7 +359,7 @@ fn under(root: &Path, abs: &str) -> PathBuf {
     root.join(abs.trim_start_matches('/'))
 }
 
-/// Read the node's manifest.
+/// Read the node's manifest (`pki issue-node`'s /etc/mk/pki.yaml).
 pub fn load_manifest(root: &Path) -> Result<NodePlan, RenewError> {
     let p = under(root, plan::MANIFEST_PATH);
     let text = fsio::read_to_string(&p)?;
@@ -277,6 +367,227 @@ pub fn load_manifest(root: &Path) -> Result<NodePlan, RenewError> {
         path: p.display().to_string(),
         message: e.to_string(),
     })
+}
+
+/// A leaf file whose certificate cannot stand in for a manifest entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeriveProblem {
+    pub id: String,
+    pub realm: Realm,
+    pub path: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for DeriveProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// A plan derived from the certificates on a node, and the leaf files that
+/// could not be read into it.
+#[derive(Debug, Clone)]
+pub struct DerivedManifest {
+    pub plan: NodePlan,
+    pub problems: Vec<DeriveProblem>,
+}
+
+/// The node's manifest: /etc/mk/pki.yaml if present (nodes set up with
+/// `pki issue-node`'s tree), else derived from the certificates on the node
+/// ([`derive_manifest`]): a node configured from a config drive has no
+/// manifest, since the role config carries certificates only. Strict: any
+/// leaf that cannot be derived is an error.
+pub fn node_manifest(root: &Path) -> Result<NodePlan, RenewError> {
+    let m = manifest_or_derived(root)?;
+    if m.problems.is_empty() {
+        Ok(m.plan)
+    } else {
+        Err(RenewError::Derive {
+            manifest: plan::MANIFEST_PATH.into(),
+            problems: m.problems,
+        })
+    }
+}
+
+fn manifest_or_derived(root: &Path) -> Result<DerivedManifest, RenewError> {
+    if under(root, plan::MANIFEST_PATH).exists() {
+        return Ok(DerivedManifest {
+            plan: load_manifest(root)?,
+            problems: vec![],
+        });
+    }
+    derive_manifest(root)
+}
+
+/// The plan of what is on the node, read from its certificates: every leaf
+/// file of [`plan::LEAF_FILES`] present under `root` (its subject, SANs,
+/// usages, lifetime and key algorithm, so that renewal keeps its identity),
+/// and every intermediate present (`ship_key` if its key is there too).
+pub fn derive_manifest(root: &Path) -> Result<DerivedManifest, RenewError> {
+    let mut intermediates = Vec::new();
+    let mut host = None;
+    for realm in Realm::ALL {
+        let base = realm.node_ca_base();
+        let cert_path = format!("{base}-intermediate.crt");
+        let key_path = format!("{base}-intermediate.key");
+        let (c, k) = (under(root, &cert_path), under(root, &key_path));
+        if !c.exists() && !k.exists() {
+            continue;
+        }
+        if host.is_none() {
+            host = fsio::read_to_string(&c)
+                .ok()
+                .and_then(|t| cert::parse_pem(&t, &cert_path).ok())
+                .and_then(|i| host_of_ca(&i.common_name, realm));
+        }
+        intermediates.push(plan::IntermediateSpec {
+            realm,
+            ship_key: k.exists(),
+            root_path: format!("{base}.crt"),
+            cert_path,
+            key_path,
+        });
+    }
+
+    let mut leaves = Vec::new();
+    let mut problems = Vec::new();
+    // (spec, cut short by its intermediate): lifetimes fixed up below.
+    let mut found: Vec<(plan::LeafSpec, bool)> = Vec::new();
+    for f in plan::LEAF_FILES {
+        let p = under(root, f.cert_path);
+        if !p.exists() {
+            continue;
+        }
+        let problem = |message: String| DeriveProblem {
+            id: f.id.into(),
+            realm: f.realm,
+            path: p.display().to_string(),
+            message,
+        };
+        let chain = match fsio::read_to_string(&p)
+            .map_err(|e| e.to_string())
+            .and_then(|t| {
+                cert::parse_pem_chain(&t, &p.display().to_string()).map_err(|e| e.to_string())
+            }) {
+            Ok(c) => c,
+            Err(e) => {
+                problems.push(problem(format!(
+                    "{e}; expected a PEM certificate (re-issue it with mk-compose pki issue-node)"
+                )));
+                continue;
+            }
+        };
+        match derive_leaf(f, &chain) {
+            Ok((spec, cut)) => {
+                if host.is_none() {
+                    host = chain
+                        .get(1)
+                        .and_then(|i| host_of_ca(&i.common_name, f.realm));
+                }
+                found.push((spec, cut));
+            }
+            Err(m) => problems.push(problem(m)),
+        }
+    }
+    // A leaf that ended with its intermediate says nothing about the
+    // lifetime it was meant to have: take the node's other leaves' (the
+    // cluster's leaf_days), else the default.
+    let usual = found
+        .iter()
+        .filter(|(l, cut)| !cut && l.renewed_by == RenewedBy::Node)
+        .map(|(l, _)| l.lifetime_days)
+        .max()
+        .unwrap_or(crate::config::Lifetimes::default().leaf_days);
+    for (mut l, cut) in found {
+        if cut && l.renewed_by == RenewedBy::Node {
+            l.lifetime_days = usual;
+        }
+        leaves.push(l);
+    }
+    Ok(DerivedManifest {
+        plan: NodePlan {
+            host: host.unwrap_or_default(),
+            intermediates,
+            leaves,
+            service_account: None,
+        },
+        problems,
+    })
+}
+
+/// `<root CN> <host>` is how intermediates are named (issue::intermediate).
+fn host_of_ca(common_name: &str, realm: Realm) -> Option<String> {
+    common_name
+        .strip_prefix(realm.root_common_name())
+        .and_then(|h| h.strip_prefix(' '))
+        .filter(|h| !h.is_empty())
+        .map(String::from)
+}
+
+fn derive_leaf(f: &plan::LeafFile, chain: &[CertInfo]) -> Result<(plan::LeafSpec, bool), String> {
+    let c = &chain[0];
+    if c.is_ca {
+        return Err("is a CA certificate, expected a leaf".into());
+    }
+    match c.realm {
+        Some(r) if r == f.realm => {}
+        Some(r) => {
+            return Err(format!(
+                "issued in realm {r} (issuer {:?}), expected realm {}",
+                c.issuer, f.realm
+            ))
+        }
+        None => {
+            return Err(format!(
+                "issuer {:?} names no mk realm (OU={}); expected a certificate from an mk intermediate (mk-compose pki issue-node)",
+                c.issuer, f.realm
+            ))
+        }
+    }
+    // The manifest carries DNS names only: IP addresses (which no mk
+    // intermediate but kubelet-serving's lets through) could not be kept.
+    if f.renewed_by == RenewedBy::Node && !c.ip_addresses.is_empty() {
+        return Err(format!(
+            "names IP addresses {:?}; mk leaves name DNS names only (R28)",
+            c.ip_addresses
+        ));
+    }
+    let mut usages = Vec::new();
+    if c.server_auth {
+        usages.push(plan::Usage::ServerAuth);
+    }
+    if c.client_auth {
+        usages.push(plan::Usage::ClientAuth);
+    }
+    if usages.is_empty() && f.renewed_by == RenewedBy::Node {
+        return Err("has no extended key usage; expected serverAuth and/or clientAuth".into());
+    }
+    let algorithm = c.key_algorithm.ok_or_else(|| {
+        "its key is neither ECDSA P-256 nor Ed25519; expected a key mk makes".to_string()
+    })?;
+    // Certificates start BACKDATE early: round the life to whole days.
+    let life = c.not_after - c.not_before;
+    let days = ((life.whole_seconds() + 43_200) / 86_400).max(1);
+    let cut = chain
+        .get(1)
+        .is_some_and(|i| i.is_ca && i.not_after == c.not_after);
+    Ok((
+        plan::LeafSpec {
+            id: f.id.into(),
+            realm: f.realm,
+            common_name: c.common_name.clone(),
+            organizations: c.organizations.clone(),
+            usages,
+            dns_names: c.dns_names.clone(),
+            algorithm,
+            lifetime_days: u32::try_from(days).unwrap_or(u32::MAX),
+            cert_path: f.cert_path.into(),
+            key_path: f.key_path.into(),
+            renewed_by: f.renewed_by,
+            reload: plan::reload_of(f.id),
+        },
+        cut,
+    ))
 }
 
 fn load_ca(root: &Path, cert_path: &str, key_path: &str) -> Result<Ca, String> {
@@ -302,7 +613,10 @@ pub fn renew_node(
     now: OffsetDateTime,
     reloader: &mut dyn Reloader,
 ) -> Result<RenewReport, RenewError> {
-    let manifest = load_manifest(&opts.root)?;
+    let DerivedManifest {
+        plan: manifest,
+        problems,
+    } = manifest_or_derived(&opts.root)?;
     let mut intermediates = Vec::new();
     let mut cas: Vec<(Realm, Result<Ca, String>)> = Vec::new();
     for i in manifest.intermediates.iter().filter(|i| i.ship_key) {
@@ -321,8 +635,8 @@ pub fn renew_node(
                 ),
                 IntermediateState::Expired => tracing::error!(
                     realm = %i.realm,
-                    "INTERMEDIATE EXPIRED: {} expired on {}; leaves of realm {} can no longer be renewed until it is re-signed with the offline root",
-                    i.cert_path, ca.info.not_after, i.realm
+                    "INTERMEDIATE EXPIRED: {} expired on {}; leaves of realm {} can no longer be renewed until it is re-signed with the offline root (mk-compose pki intermediate --host {} --realm {}) and redelivered",
+                    i.cert_path, ca.info.not_after, i.realm, manifest.host, i.realm
                 ),
             }
             intermediates.push(IntermediateReport {
@@ -337,6 +651,18 @@ pub fn renew_node(
     }
 
     let mut leaves = Vec::new();
+    for p in problems {
+        tracing::error!(leaf = p.id, "cannot renew: {p}");
+        leaves.push(LeafReport {
+            id: p.id.clone(),
+            realm: p.realm,
+            path: p.path.clone(),
+            outcome: LeafOutcome::Failed {
+                error: p.to_string(),
+            },
+            not_after: None,
+        });
+    }
     let mut reloads: Vec<Reload> = Vec::new();
     for spec in &manifest.leaves {
         let current = current_leaf(&opts.root, &spec.cert_path);
@@ -347,9 +673,17 @@ pub fn renew_node(
             outcome: LeafOutcome::Kubelet,
             not_after: current.as_ref().ok().map(|c| c.not_after.unix_timestamp()),
         };
-        if spec.renewed_by == RenewedBy::Kubelet {
-            leaves.push(report);
-            continue;
+        match spec.renewed_by {
+            RenewedBy::Node => {}
+            RenewedBy::Kubelet => {
+                leaves.push(report);
+                continue;
+            }
+            RenewedBy::Admin => {
+                report.outcome = LeafOutcome::Admin;
+                leaves.push(report);
+                continue;
+            }
         }
         let due = match &current {
             // Missing or unreadable: issue a new one.
@@ -369,7 +703,8 @@ pub fn renew_node(
                     renew_at: renew_at.to_string(),
                 };
             }
-            Decision::Renew { elapsed } => match renew_leaf(&opts.root, spec, &cas, now) {
+            Decision::Renew { elapsed } => match renew_leaf(&opts.root, &manifest, spec, &cas, now)
+            {
                 Ok(info) => {
                     tracing::info!(leaf = spec.id, elapsed = format!("{:.0}%", elapsed * 100.0), not_after = %info.not_after, "renewed");
                     report.not_after = Some(info.not_after.unix_timestamp());
@@ -408,6 +743,7 @@ pub fn renew_node(
     }
 
     let report = RenewReport {
+        host: manifest.host.clone(),
         leaves,
         intermediates,
         reloads: done,
@@ -419,8 +755,22 @@ pub fn renew_node(
     Ok(report)
 }
 
+/// Renewal at boot (mk-firstboot apply, before containerd and the kubelet
+/// start): nothing runs yet, so nothing is reloaded ([`NothingRunning`]) and
+/// no metrics file is written (the timer's run writes it). Key generation
+/// reads /dev/urandom only and never waits for entropy (`mk_pki::entropy`).
+/// Leaves that expired while the node was off are renewed like any due leaf.
+pub fn renew_at_boot(root: &Path, now: OffsetDateTime) -> Result<RenewReport, RenewError> {
+    let opts = RenewOptions {
+        root: root.to_path_buf(),
+        metrics_file: None,
+    };
+    renew_node(&opts, now, &mut NothingRunning)
+}
+
 fn renew_leaf(
     root: &Path,
+    manifest: &NodePlan,
     spec: &plan::LeafSpec,
     cas: &[(Realm, Result<Ca, String>)],
     now: OffsetDateTime,
@@ -430,14 +780,28 @@ fn renew_leaf(
         Some((_, Err(e))) => return Err(format!("intermediate of realm {}: {e}", spec.realm)),
         None => {
             return Err(format!(
-                "the manifest ships no intermediate key for realm {}",
-                spec.realm
+                "no intermediate key of realm {} on this node (expected {}-intermediate.key)",
+                spec.realm,
+                spec.realm.node_ca_base()
             ))
         }
     };
     // Check before generating anything: an expired intermediate or a bad
     // name writes nothing.
-    issue::check_leaf(ca, spec, now).map_err(|e| e.to_string())?;
+    issue::check_leaf(ca, spec, now).map_err(|e| match e {
+        issue::IssueError::IssuerExpired { not_after, .. } => {
+            let path = manifest
+                .intermediate(spec.realm)
+                .map(|i| i.cert_path.clone())
+                .unwrap_or_default();
+            format!(
+                "{e}: intermediate {path} expired {}.\n{}",
+                not_after.format(&Rfc3339).unwrap_or_default(),
+                expired_intermediates_advice(&manifest.host, &[spec.realm])
+            )
+        }
+        e => e.to_string(),
+    })?;
     let key = PrivateKey::generate(spec.algorithm).map_err(|e| e.to_string())?;
     let info = issue::leaf(ca, spec, &key, now).map_err(|e| e.to_string())?;
     let chain = format!("{}{}", pem_encode("CERTIFICATE", &info.der), ca.cert_pem());
@@ -472,6 +836,81 @@ pub fn at_fraction(
     fraction: f64,
 ) -> OffsetDateTime {
     not_before + Duration::seconds_f64((not_after - not_before).as_seconds_f64() * fraction)
+}
+
+/// At boot, on a node holding its kubernetes intermediate's key (a control
+/// plane): a kubelet client certificate that is due or expired is renewed
+/// here, because the kubelet would bootstrap a new one through the CSR API
+/// of an apiserver that only this kubelet starts. Same subject and usages;
+/// the new certificate goes into a dated file beside the link, and the link
+/// is switched atomically, as the kubelet does. `Ok(None)`: nothing to do.
+pub fn renew_kubelet_client_at_boot(
+    root: &Path,
+    now: OffsetDateTime,
+) -> Result<Option<CertInfo>, String> {
+    let link = under(root, plan::KUBELET_CLIENT_CURRENT);
+    if !std::fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Ok(None);
+    }
+    let base = Realm::Kubernetes.node_ca_base();
+    let (ca_cert, ca_key) = (
+        format!("{base}-intermediate.crt"),
+        format!("{base}-intermediate.key"),
+    );
+    if !under(root, &ca_key).exists() {
+        return Ok(None);
+    }
+    // The link's target is absolute on the node: read it under `root`.
+    let target = std::fs::read_link(&link).map_err(|e| format!("{}: {e}", link.display()))?;
+    let file = under(root, &target.to_string_lossy());
+    let what = file.display().to_string();
+    let text = fsio::read_to_string(&file).map_err(|e| e.to_string())?;
+    let current = cert::parse_pem(&text, &what).map_err(|e| e.to_string())?;
+    if let Decision::Keep { .. } = decide(current.not_before, current.not_after, now) {
+        return Ok(None);
+    }
+    let ca = load_ca(root, &ca_cert, &ca_key)?;
+    let lifetime = (current.not_after - current.not_before).whole_days().max(1);
+    let dated = format!(
+        "{}/{}",
+        plan::KUBELET_PKI,
+        plan::kubelet_dated_name("kubelet-client", now)
+    );
+    let spec = plan::LeafSpec {
+        id: "kubelet-client".into(),
+        realm: Realm::Kubernetes,
+        common_name: current.common_name.clone(),
+        organizations: current.organizations.clone(),
+        usages: vec![plan::Usage::ClientAuth],
+        dns_names: Vec::new(),
+        algorithm: crate::keys::KeyAlgorithm::EcdsaP256,
+        lifetime_days: u32::try_from(lifetime).unwrap_or(7),
+        cert_path: dated.clone(),
+        key_path: dated.clone(),
+        renewed_by: RenewedBy::Kubelet,
+        reload: Reload::Nothing,
+    };
+    issue::check_leaf(&ca, &spec, now).map_err(|e| e.to_string())?;
+    let key = PrivateKey::generate(spec.algorithm).map_err(|e| e.to_string())?;
+    let info = issue::leaf(&ca, &spec, &key, now).map_err(|e| e.to_string())?;
+    let pem = format!(
+        "{}{}{}",
+        pem_encode("CERTIFICATE", &info.der),
+        ca.cert_pem(),
+        key.to_pkcs8_pem().as_str()
+    );
+    fsio::write_atomic(&under(root, &dated), pem.as_bytes(), 0o600).map_err(|e| e.to_string())?;
+    // The link last: a crash before it leaves the old certificate in use.
+    let tmp = link.with_file_name(".kubelet-client-current.pem.mk-tmp");
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(&dated, &tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, &link).map_err(|e| format!("{}: {e}", link.display()))?;
+    if let Some(dir) = link.parent() {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    Ok(Some(info))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration as StdDuration, Instant};
 
 use common::*;
@@ -23,27 +23,6 @@ impl Reloader for NoReload {
     fn restart_static_pod(&mut self, name: &str) -> Result<(), String> {
         panic!("etcd needs no restart, asked to restart {name}")
     }
-}
-
-struct Members(Vec<Child>);
-impl Drop for Members {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// `sh -c SCRIPT` in a new mount namespace where /etc/hosts is `hosts`.
-fn in_ns(hosts: &Path, script: &str) -> Command {
-    let mut c = Command::new("unshare");
-    c.args(["--mount", "--propagation", "private", "sh", "-c"])
-        .arg(format!(
-            "mount --bind {} /etc/hosts && exec {script}",
-            hosts.display()
-        ));
-    c
 }
 
 fn name(i: usize) -> String {

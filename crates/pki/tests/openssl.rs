@@ -4,10 +4,8 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::*;
-use mk_pki::config::{ClusterConfig, NodeSpec, Role};
+use mk_pki::config::{NodeSpec, Role};
 use mk_pki::plan::{plan_node, Usage};
 use mk_pki::store::{PkiDir, StoreError};
 use mk_pki::Realm;
@@ -15,16 +13,6 @@ use time::{Duration, OffsetDateTime};
 
 fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
-}
-
-fn cluster() -> ClusterConfig {
-    let mut c = ClusterConfig::new(DOMAIN);
-    c.api_endpoint = Some(format!("api.{DOMAIN}"));
-    c
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 #[test]
@@ -186,6 +174,145 @@ fn intermediates_are_pathlen_zero_and_name_constrained() {
         .intermediate("cp1.example.test", Realm::Ingress, PASSWORD, now(), None)
         .unwrap();
     assert_eq!(c.permitted_dns, None);
+    let (p, _) = f.pki.intermediate_paths("cp1.example.test", Realm::Ingress);
+    let (_, txt) = openssl(&["x509", "-in", s(&p), "-noout", "-text"]);
+    assert!(txt.contains("IP:0.0.0.0/0.0.0.0"), "{txt}");
+    // Kubelet serving: DNS still constrained, IP addresses not excluded.
+    f.pki
+        .intermediate(
+            "cp1.example.test",
+            Realm::KubeletServing,
+            PASSWORD,
+            now(),
+            None,
+        )
+        .unwrap();
+    let (p, _) = f
+        .pki
+        .intermediate_paths("cp1.example.test", Realm::KubeletServing);
+    let (_, txt) = openssl(&["x509", "-in", s(&p), "-noout", "-text"]);
+    assert!(
+        txt.contains("Permitted:") && txt.contains("DNS:example.test"),
+        "{txt}"
+    );
+    assert!(!txt.contains("Excluded:") && !txt.contains("IP:"), "{txt}");
+}
+
+/// Sign `subject` with `names` (`DNS:..`, `IP:..`) and `eku` with the host's
+/// intermediate of `realm` the way any other signer would (openssl, no mk
+/// checks), then ask `openssl verify` what it thinks of the chain.
+fn foreign_leaf_verifies(
+    f: &Fixture,
+    host: &str,
+    realm: Realm,
+    names: &str,
+    eku: &str,
+) -> (bool, String) {
+    let (ic, ik) = f.pki.intermediate_paths(host, realm);
+    let dir = f.path(&format!("foreign-{realm}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ext = dir.join("leaf.ext");
+    std::fs::write(
+        &ext,
+        format!(
+            "keyUsage=critical,digitalSignature\nextendedKeyUsage={eku}\nsubjectAltName={names}\n"
+        ),
+    )
+    .unwrap();
+    let (key, csr, crt) = (dir.join("l.key"), dir.join("l.csr"), dir.join("l.crt"));
+    let (ok, out) = openssl(&[
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        s(&key),
+        "-out",
+        s(&csr),
+        "-subj",
+        &format!("/O=system:nodes/CN=system:node:{host}"),
+    ]);
+    assert!(ok, "{out}");
+    let (ok, out) = openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        s(&csr),
+        "-CA",
+        s(&ic),
+        "-CAkey",
+        s(&ik),
+        "-set_serial",
+        "4242",
+        "-days",
+        "1",
+        "-extfile",
+        s(&ext),
+        "-out",
+        s(&crt),
+    ]);
+    assert!(ok, "{out}");
+    let purpose = if eku == "serverAuth" {
+        "sslserver"
+    } else {
+        "sslclient"
+    };
+    openssl(&[
+        "verify",
+        "-purpose",
+        purpose,
+        "-CAfile",
+        s(&f.pki.root_cert_path(realm)),
+        "-untrusted",
+        s(&ic),
+        s(&crt),
+    ])
+}
+
+/// The kubelet's serving CSR always names the node's addresses: a
+/// certificate for it (as the controller-manager's kubelet-serving signer
+/// would make) verifies; the same IP under any other realm still does not.
+#[test]
+fn kubelet_serving_leaves_may_name_ip_addresses_no_other_leaf_may() {
+    let f = fixture(cluster(), now());
+    let host = "cp1.example.test";
+    for r in [Realm::KubeletServing, Realm::Kubernetes, Realm::Etcd] {
+        f.pki.intermediate(host, r, PASSWORD, now(), None).unwrap();
+    }
+    let (ok, out) = foreign_leaf_verifies(
+        &f,
+        host,
+        Realm::KubeletServing,
+        "DNS:cp1.example.test,IP:10.0.0.12,IP:fd00::12",
+        "serverAuth",
+    );
+    assert!(ok, "{out}");
+    // DNS is still constrained to the cluster domain.
+    let (ok, out) = foreign_leaf_verifies(
+        &f,
+        host,
+        Realm::KubeletServing,
+        "DNS:cp1.evil.org,IP:10.0.0.12",
+        "serverAuth",
+    );
+    assert!(!ok && out.contains("permitted subtree violation"), "{out}");
+    // An apiserver (kubernetes realm) or etcd leaf with an IP: refused.
+    for r in [Realm::Kubernetes, Realm::Etcd] {
+        let (ok, out) = foreign_leaf_verifies(
+            &f,
+            host,
+            r,
+            "DNS:cp1.example.test,IP:10.0.0.12",
+            "serverAuth",
+        );
+        assert!(
+            !ok && out.contains("excluded subtree violation"),
+            "{r}: {out}"
+        );
+    }
 }
 
 #[test]
@@ -205,6 +332,8 @@ fn node_bundle_carries_exactly_what_the_node_needs() {
             "etc/kubernetes/pki/ca.crt",
             "etc/kubernetes/pki/kubelet-serving-ca.crt",
             "etc/mk/pki.yaml",
+            "var/lib/kubelet/pki/bootstrap-client.crt",
+            "var/lib/kubelet/pki/bootstrap-client.key",
             "var/lib/kubelet/pki/kubelet-client-current.pem",
             "var/lib/kubelet/pki/kubelet.crt",
             "var/lib/kubelet/pki/kubelet.key",

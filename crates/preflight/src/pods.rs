@@ -101,6 +101,7 @@ pub fn from_plan(plan: &Plan) -> Result<(Vec<Pod>, Planned), ManifestError> {
     let mut pods = Vec::new();
     let mut planned = Planned::default();
     let dir = format!("{MANIFESTS}/");
+    let mut links = Vec::new();
     for action in plan.steps.iter().flat_map(|s| &s.actions) {
         match action {
             Action::WriteFile { path, contents, .. } => {
@@ -114,7 +115,15 @@ pub fn from_plan(plan: &Plan) -> Result<(Vec<Pod>, Planned), ManifestError> {
             Action::EnsureDir { path, .. } => {
                 planned.dirs.insert(path.clone());
             }
+            // A link to a planned file reads as that file (the kubelet's
+            // `*-current.pem`); resolved once every file is known.
+            Action::Symlink { path, target } => links.push((path, target)),
             Action::EnsureGroup { .. } | Action::EnsureUser { .. } => {}
+        }
+    }
+    for (path, target) in links {
+        if let Some(contents) = planned.files.get(target).cloned() {
+            planned.files.insert(path.clone(), contents);
         }
     }
     pods.sort_by(|a, b| a.name.cmp(&b.name));
@@ -406,6 +415,37 @@ mod tests {
         assert_eq!(p.kind("/var/lib"), Some(Kind::Directory));
         assert_eq!(p.kind("/etc/kubernetes/pk"), None);
         assert_eq!(p.kind("/etc/pki"), None);
+    }
+
+    #[test]
+    fn planned_links_read_as_their_planned_target() {
+        let plan = Plan {
+            config_digest: String::new(),
+            steps: vec![mk_nodeconf::Step {
+                name: "pki".into(),
+                input_digest: String::new(),
+                actions: vec![
+                    Action::Symlink {
+                        path: "/k/dangling.pem".into(),
+                        target: "/k/nowhere.pem".into(),
+                    },
+                    Action::WriteFile {
+                        path: "/k/client-1.pem".into(),
+                        contents: b"C".to_vec(),
+                        mode: 0o600,
+                        owner: mk_nodeconf::Owner::ROOT,
+                    },
+                    Action::Symlink {
+                        path: "/k/client-current.pem".into(),
+                        target: "/k/client-1.pem".into(),
+                    },
+                ],
+            }],
+        };
+        let (pods, planned) = from_plan(&plan).unwrap();
+        assert!(pods.is_empty());
+        assert_eq!(planned.file("/k/client-current.pem"), Some(&b"C"[..]));
+        assert_eq!(planned.kind("/k/dangling.pem"), None);
     }
 
     #[test]

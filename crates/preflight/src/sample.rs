@@ -1,8 +1,8 @@
 //! A sample control plane, for checking a node image before any real
 //! config exists: a single server (bootstrap control plane and worker)
 //! with every optional part that adds a mount (static users, an OIDC CA,
-//! intermediates), placeholder certificates (the planner copies them, it
-//! does not parse them) and one address in its only plane.
+//! intermediates), placeholder certificates (the planner copies them and
+//! reads only their dates) and one address in its only plane.
 
 use std::net::IpAddr;
 
@@ -27,6 +27,23 @@ pub enum SampleError {
     },
 }
 
+/// A self-signed P-256 certificate, `CN=mk preflight placeholder`, 7 days
+/// (its key was thrown away): the planner names the kubelet's files after
+/// a certificate's notBefore and sets the CSR signing duration from its
+/// lifetime, so the sample's certificates must parse.
+const PLACEHOLDER_CERTIFICATE: &str = "-----BEGIN CERTIFICATE-----
+MIIBmzCCAUGgAwIBAgIUbiZ0HlS4WhgBsHdtbgnOC6EI8t4wCgYIKoZIzj0EAwIw
+IzEhMB8GA1UEAwwYbWsgcHJlZmxpZ2h0IHBsYWNlaG9sZGVyMB4XDTI2MTIwNzA3
+MDI1OVoXDTI2MTIxNDA3MDI1OVowIzEhMB8GA1UEAwwYbWsgcHJlZmxpZ2h0IHBs
+YWNlaG9sZGVyMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE36baTQZ3VyVmEqiC
+fAI6mZqT4b75UUfktJU9w2gA6J2NTGsjSi+em50gptEmtIanVAEB5GQGI5G/DBp6
+usPKQqNTMFEwHQYDVR0OBBYEFCM6JTwFSbJvyo3BdkhZiJLFKw1oMB8GA1UdIwQY
+MBaAFCM6JTwFSbJvyo3BdkhZiJLFKw1oMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZI
+zj0EAwIDSAAwRQIhAPtTf6EjRS7gmSFpmUerVuROGWLso1fdaBjHP1iyIpKkAiA0
+LSyAW+mwLu9OreeeXXgr6HdgxDcJgb5PnQyJ5mjdbQ==
+-----END CERTIFICATE-----
+";
+
 /// Placeholder PEM for a `spec.certificates` file name.
 fn placeholder(name: &str) -> String {
     let tag = if name == "sa.pub" {
@@ -34,7 +51,7 @@ fn placeholder(name: &str) -> String {
     } else if name.ends_with(".key") {
         "PRIVATE KEY"
     } else {
-        "CERTIFICATE"
+        return PLACEHOLDER_CERTIFICATE.into();
     };
     format!("-----BEGIN {tag}-----\nAAAA\n-----END {tag}-----\n")
 }

@@ -4,10 +4,13 @@
 
 use std::fmt;
 
-use serde::de::DeserializeOwned;
-use serde_norway::Value;
+use serde::de::{DeserializeOwned, DeserializeSeed};
 
 use crate::types::{Document, NodeConfig, NodeConfigList};
+
+pub mod limits;
+
+use limits::{Budget, Census, Shape};
 
 /// Role-config files are small (a rack's worth of nodes with inline PEM is
 /// a few MB); refuse anything absurd before parsing.
@@ -79,29 +82,53 @@ pub fn parse_document(bytes: &[u8], file: &str) -> Result<Document, ParseError> 
             ),
         ));
     }
-    // First pass, untyped: YAML syntax and the `kind` that picks the type.
-    let value: Value = serde_norway::from_slice(bytes).map_err(|e| {
-        let (line, column) = location(&e);
-        ParseError {
-            line,
-            column,
-            ..err(ParseErrorKind::Syntax, strip_location(&e.to_string()))
-        }
-    })?;
-    let Value::Mapping(map) = &value else {
+    // Depth and expanded size, on libyaml's events, before the parse that
+    // keeps anything (issue 12: quadratic nesting, billion laughs).
+    if let Err(r) = limits::prescan(bytes) {
+        return Err(err(ParseErrorKind::Syntax, r.to_string()));
+    }
+    // First pass, untyped: YAML syntax and the `kind` that picks the type,
+    // into a census that keeps only that (no `Value`: aliases would be
+    // copied) and bounds depth and expansion while it goes.
+    let mut budget = Budget::default();
+    let census = Census {
+        budget: &mut budget,
+        depth: 0,
+    };
+    let shape = census
+        .deserialize(serde_norway::Deserializer::from_slice(bytes))
+        .map_err(|e| {
+            let (line, column) = location(&e);
+            match budget.refusal.take() {
+                Some(limits::Refusal::TooDeep { line: 0 }) => err(
+                    ParseErrorKind::Syntax,
+                    limits::Refusal::TooDeep {
+                        line: line.unwrap_or(0),
+                    }
+                    .to_string(),
+                ),
+                Some(r) => err(ParseErrorKind::Syntax, r.to_string()),
+                None => ParseError {
+                    line,
+                    column,
+                    ..err(ParseErrorKind::Syntax, strip_location(&e.to_string()))
+                },
+            }
+        })?;
+    let Shape::Mapping { kind } = &shape else {
         return Err(err(
             ParseErrorKind::Structure,
             format!(
                 "expected a mapping with `apiVersion` and `kind` at the top, found {}",
-                describe(&value)
+                describe(&shape)
             ),
         ));
     };
-    match map.get("kind") {
-        Some(Value::String(k)) if k == "NodeConfig" => {
+    match kind.as_deref() {
+        Some(Shape::String(Some(k))) if k == "NodeConfig" => {
             typed::<NodeConfig>(bytes, file).map(|c| Document::Single(Box::new(c)))
         }
-        Some(Value::String(k)) if k == "NodeConfigList" => {
+        Some(Shape::String(Some(k))) if k == "NodeConfigList" => {
             typed::<NodeConfigList>(bytes, file).map(Document::List)
         }
         Some(other) => Err(ParseError {
@@ -111,7 +138,7 @@ pub fn parse_document(bytes: &[u8], file: &str) -> Result<Document, ParseError> 
                 format!(
                     "unknown kind {}, expected `NodeConfig` or `NodeConfigList`",
                     match other {
-                        Value::String(s) => format!("`{s}`"),
+                        Shape::String(Some(s)) => format!("`{s}`"),
                         v => describe(v),
                     }
                 ),
@@ -122,6 +149,34 @@ pub fn parse_document(bytes: &[u8], file: &str) -> Result<Document, ParseError> 
             "missing field `kind` (expected `NodeConfig` or `NodeConfigList`)".into(),
         )),
     }
+}
+
+/// Reads `path` when it holds at most `max` bytes (a role config:
+/// [`MAX_CONFIG_BYTES`]; its signature:
+/// [`crate::signature::MAX_SIGNATURE_BYTES`]). The size is checked before
+/// reading (a 200 MB file is refused without being read), and the read
+/// stops at `max + 1` bytes whatever the metadata said (a file that grows,
+/// a device, a FIFO). The error (`InvalidData`) gives both sizes; the
+/// caller names the file.
+pub fn read_limited(path: &std::path::Path, max: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let too_large = |size: String| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{size} bytes: larger than the {max} bytes allowed"),
+        )
+    };
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_file() && meta.len() > max as u64 {
+        return Err(too_large(meta.len().to_string()));
+    }
+    let mut bytes = Vec::new();
+    file.take(max as u64 + 1).read_to_end(&mut bytes)?;
+    if bytes.len() > max {
+        return Err(too_large(format!("more than {max}")));
+    }
+    Ok(bytes)
 }
 
 /// Parses a document that must be a single `NodeConfig`.
@@ -204,14 +259,14 @@ fn strip_location(s: &str) -> String {
     out
 }
 
-fn describe(v: &Value) -> String {
+fn describe(v: &Shape) -> String {
     match v {
-        Value::Null => "nothing (an empty document?)".into(),
-        Value::Bool(_) => "a boolean".into(),
-        Value::Number(_) => "a number".into(),
-        Value::String(_) => "a string".into(),
-        Value::Sequence(_) => "a list".into(),
-        Value::Mapping(_) => "a mapping".into(),
-        Value::Tagged(_) => "a tagged value".into(),
+        Shape::Null => "nothing (an empty document?)".into(),
+        Shape::Bool => "a boolean".into(),
+        Shape::Number => "a number".into(),
+        Shape::String(_) => "a string".into(),
+        Shape::Sequence => "a list".into(),
+        Shape::Mapping { .. } => "a mapping".into(),
+        Shape::Tagged => "a tagged value".into(),
     }
 }

@@ -70,6 +70,11 @@ pub const KNOWN_FILE_NAMES: &[&str] = &[
     "kubelet/kubelet-client-current.pem",
     "kubelet/kubelet.crt",
     "kubelet/kubelet.key",
+    // Re-bootstrap credential (CN mk:bootstrap:<node>, system:bootstrappers):
+    // creates a CSR when the kubelet's own client certificate is missing or
+    // expired (bootstrap-kubelet.conf).
+    "kubelet/bootstrap-client.crt",
+    "kubelet/bootstrap-client.key",
 ];
 
 /// The CA roots whose certificate any node may carry, and whether kubeadm
@@ -137,6 +142,44 @@ pub fn partner_of(name: &str) -> Option<String> {
 /// certificate parseable, not expired at `now`, and without IP SANs.
 /// Returns every problem found.
 pub fn check_pem(text: &str, kind: FileKind, now: OffsetDateTime) -> Vec<String> {
+    check_pem_at(text, kind, now, false)
+}
+
+/// [`check_pem`] for a leaf the node renews itself before anything uses it
+/// (docs/pki.md, "Power-offs and renewal"): the first certificate may have
+/// expired; the ones after it (its intermediate) may not.
+pub fn check_pem_renewable(text: &str, kind: FileKind, now: OffsetDateTime) -> Vec<String> {
+    check_pem_at(text, kind, now, true)
+}
+
+/// The realm (as `mk-compose pki intermediate --realm` names it) whose
+/// host intermediate signs `name`, for the admin's commands in messages.
+pub fn realm_of(name: &str) -> &'static str {
+    if name.starts_with("etcd/") || name.starts_with("apiserver-etcd-client") {
+        "etcd"
+    } else if name.starts_with("front-proxy") {
+        "front-proxy"
+    } else if name.starts_with("kubelet-serving") || name.starts_with("kubelet/kubelet.") {
+        "kubelet-serving"
+    } else {
+        "kubernetes"
+    }
+}
+
+/// A host intermediate (`<ca>-intermediate.crt`) or a root certificate.
+pub fn is_ca_file(name: &str) -> bool {
+    name.contains("-intermediate.")
+        || ROOTS.iter().any(|(root, _)| {
+            name.strip_suffix(".crt") == Some(root) || name.strip_suffix(".key") == Some(root)
+        })
+}
+
+fn check_pem_at(
+    text: &str,
+    kind: FileKind,
+    now: OffsetDateTime,
+    leaf_may_expire: bool,
+) -> Vec<String> {
     let mut problems = Vec::new();
     let blocks = match pem::parse_many(text) {
         Ok(b) => b,
@@ -151,13 +194,16 @@ pub fn check_pem(text: &str, kind: FileKind, now: OffsetDateTime) -> Vec<String>
         match block.tag() {
             "CERTIFICATE" => {
                 certs += 1;
-                problems.extend(check_certificate(block.contents(), now).map(|e| {
-                    if blocks.len() > 1 {
-                        format!("certificate {n}: {e}")
-                    } else {
-                        e
-                    }
-                }));
+                let skip_expiry = leaf_may_expire && certs == 1;
+                problems.extend(
+                    check_certificate(block.contents(), now, skip_expiry).map(|e| {
+                        if blocks.len() > 1 {
+                            format!("certificate {n}: {e}")
+                        } else {
+                            e
+                        }
+                    }),
+                );
             }
             "PRIVATE KEY" | "EC PRIVATE KEY" | "RSA PRIVATE KEY" => keys += 1,
             "ENCRYPTED PRIVATE KEY" => problems.push(format!(
@@ -199,7 +245,7 @@ pub fn check_pem(text: &str, kind: FileKind, now: OffsetDateTime) -> Vec<String>
     problems
 }
 
-fn check_certificate(der: &[u8], now: OffsetDateTime) -> Option<String> {
+fn check_certificate(der: &[u8], now: OffsetDateTime, skip_expiry: bool) -> Option<String> {
     let (rest, cert) = match x509_parser::parse_x509_certificate(der) {
         Ok(c) => c,
         Err(e) => return Some(format!("not a valid X.509 certificate: {e}")),
@@ -212,7 +258,7 @@ fn check_certificate(der: &[u8], now: OffsetDateTime) -> Option<String> {
     }
     let subject = cert.subject().to_string();
     let not_after = cert.validity().not_after.to_datetime();
-    if not_after <= now {
+    if not_after <= now && !skip_expiry {
         return Some(format!(
             "certificate {subject:?} expired at {}",
             rfc3339(not_after)
@@ -251,6 +297,32 @@ fn ip_text(b: &[u8]) -> String {
     }
 }
 
+/// The certificate of `certificates` (file name -> PEM, as in
+/// `spec.certificates`) that begins last: its file name, subject and
+/// notBefore. A node whose clock is before it has a clock that is wrong
+/// (first boot says so rather than let TLS fail). Blocks that do not parse
+/// are skipped: validation reports them.
+pub fn latest_not_before(
+    certificates: &std::collections::BTreeMap<String, String>,
+) -> Option<(String, String, OffsetDateTime)> {
+    let mut latest: Option<(String, String, OffsetDateTime)> = None;
+    for (file, text) in certificates {
+        let Ok(blocks) = pem::parse_many(text) else {
+            continue;
+        };
+        for block in blocks.iter().filter(|b| b.tag() == "CERTIFICATE") {
+            let Ok((_, cert)) = x509_parser::parse_x509_certificate(block.contents()) else {
+                continue;
+            };
+            let not_before = cert.validity().not_before.to_datetime();
+            if latest.as_ref().is_none_or(|(_, _, t)| not_before > *t) {
+                latest = Some((file.clone(), cert.subject().to_string(), not_before));
+            }
+        }
+    }
+    latest
+}
+
 pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| t.to_string())
@@ -281,6 +353,15 @@ mod tests {
         );
         assert_eq!(partner_of("sa.key").as_deref(), Some("sa.pub"));
         assert_eq!(partner_of("kubelet/kubelet-client-current.pem"), None);
+        assert_eq!(
+            partner_of("kubelet/bootstrap-client.crt").as_deref(),
+            Some("kubelet/bootstrap-client.key")
+        );
+        assert_eq!(
+            partner_of("kubelet/bootstrap-client.key").as_deref(),
+            Some("kubelet/bootstrap-client.crt")
+        );
+        assert!(allowed_on_worker("kubelet/bootstrap-client.key"));
         assert!(allowed_on_worker("ca.crt"));
         assert!(allowed_on_worker("kubelet/kubelet.key"));
         assert!(!allowed_on_worker("ca.key"));

@@ -9,6 +9,10 @@ use std::path::{Path, PathBuf};
 use mk_minisign::{KeyId, PublicKey, SignError, Signature};
 use thiserror::Error;
 
+/// A minisign signature file is about 300 bytes (two base64 lines and two
+/// comments); anything far larger is not one and is not read.
+pub const MAX_SIGNATURE_BYTES: usize = 64 << 10;
+
 /// Where a config's signature lives: `FILE.minisig`, as minisign puts it.
 pub fn signature_path(config: &Path) -> PathBuf {
     let mut s = config.as_os_str().to_owned();
@@ -37,7 +41,8 @@ pub enum SignatureError {
     )]
     Unsigned { file: String },
     #[error(
-        "{file}: the role config is signed, but this image has no trusted key to check it with"
+        "{file}: signed, but this image has no trusted key to check the signature; remove \
+         {file}.minisig to deliver it unsigned, or build the image with the key"
     )]
     NoTrustedKey { file: String },
     #[error(
@@ -64,9 +69,13 @@ fn trusted_list(keys: &[KeyId]) -> String {
 
 /// Checks `config` against its `.minisig` (if any) and the image's trusted
 /// keys. `allow_unsigned` is the image's build setting, never a config
-/// field. Even when unsigned configs are allowed, a signature that is
-/// present is checked when the image has a key for it, and a bad one is
-/// refused: it means the config was changed after signing.
+/// field, and covers only configs delivered without a signature: a
+/// signature that is present is always checked, and refused when it is bad
+/// (the config was changed after signing), made by a key the image does not
+/// trust, or cannot be checked because the image has no key at all. A
+/// signature nobody checked would look like a guarantee in the report and
+/// on the console; whoever wants an unsigned delivery removes the
+/// `.minisig`.
 pub fn verify_signed(
     config: &[u8],
     minisig: Option<&[u8]>,
@@ -88,15 +97,7 @@ pub fn verify_signed(
     let sig_file = format!("{file}.minisig");
     let sig = Signature::parse(minisig, &sig_file)?;
     if trusted.is_empty() {
-        return if allow_unsigned {
-            tracing::warn!(
-                file,
-                "role config signature not checked: this image has no trusted key"
-            );
-            Ok(Verified::UnsignedAllowed)
-        } else {
-            Err(SignatureError::NoTrustedKey { file: file.into() })
-        };
+        return Err(SignatureError::NoTrustedKey { file: file.into() });
     }
     let Some(key) = trusted.iter().find(|k| k.key_id() == sig.key_id()) else {
         return Err(SignatureError::UntrustedKey {

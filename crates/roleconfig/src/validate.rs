@@ -189,7 +189,7 @@ fn node(cfg: &NodeConfig, now: OffsetDateTime, p: &str, e: &mut Errors) {
     }
     auth(s, p, now, e);
     encryption(s, p, e);
-    certificates(s, p, now, e);
+    certificates(&cfg.metadata.name, s, p, now, e);
 }
 
 /// Roles say worker and nothing else: no control-plane secrets belong here.
@@ -549,10 +549,47 @@ fn encryption(s: &NodeSpec, p: &str, e: &mut Errors) {
     }
 }
 
-fn certificates(s: &NodeSpec, p: &str, now: OffsetDateTime, e: &mut Errors) {
+/// Whether the node itself gets a fresh copy of this leaf before anything
+/// uses it, so that a leaf that expired while the node was powered off (or
+/// while the drive stayed attached) is no reason to refuse the config
+/// (docs/pki.md, "Power-offs and renewal").
+fn renewed_at_boot(s: &NodeSpec, name: &str, now: OffsetDateTime) -> bool {
+    if pki::is_ca_file(name) || name.starts_with("sa.") {
+        return false;
+    }
+    let certs = &s.certificates;
+    let valid = |n: &str| {
+        certs
+            .get(n)
+            .is_some_and(|t| pki::check_pem(t, pki::FileKind::Certificate, now).is_empty())
+    };
+    // First boot renews with the host's intermediate when its key is here.
+    let signer =
+        |inter: &str| valid(&format!("{inter}.crt")) && certs.contains_key(&format!("{inter}.key"));
+    match name {
+        // The kubelet asks for a serving certificate through the CSR API
+        // when its own has expired.
+        "kubelet/kubelet.crt" | "kubelet/kubelet.key" => true,
+        // The kubelet bootstraps again (bootstrap credential or token); a
+        // control plane re-issues it with its own intermediate.
+        "kubelet/kubelet-client-current.pem" => {
+            valid("kubelet/bootstrap-client.crt") || s.join.is_some() || signer("ca-intermediate")
+        }
+        n if n.starts_with("kubelet/") => false,
+        n => signer(match pki::realm_of(n) {
+            "etcd" => "etcd/ca-intermediate",
+            "front-proxy" => "front-proxy-ca-intermediate",
+            "kubelet-serving" => "kubelet-serving-ca-intermediate",
+            _ => "ca-intermediate",
+        }),
+    }
+}
+
+fn certificates(node: &str, s: &NodeSpec, p: &str, now: OffsetDateTime, e: &mut Errors) {
     let cp_path = format!("{p}spec.certificates");
     let certs = &s.certificates;
     let cp = s.is_control_plane();
+    let mut expired_realms: BTreeSet<&str> = BTreeSet::new();
     for (name, text) in certs {
         let path = key_path(&cp_path, name);
         let Some(kind) = pki::kind_of(name) else {
@@ -577,9 +614,34 @@ fn certificates(s: &NodeSpec, p: &str, now: OffsetDateTime, e: &mut Errors) {
                 e.add(&path, format!("{name} without {partner}"));
             }
         }
-        for m in pki::check_pem(text, kind, now) {
+        let problems = if renewed_at_boot(s, name, now) {
+            pki::check_pem_renewable(text, kind, now)
+        } else {
+            pki::check_pem(text, kind, now)
+        };
+        for m in problems {
+            // An expired CA below the root: the host's intermediate (its
+            // own file, or the second certificate of a leaf's chain).
+            if m.contains(" expired at ")
+                && (name.contains("-intermediate.") || m.starts_with("certificate 2"))
+            {
+                expired_realms.insert(pki::realm_of(name));
+            }
             e.add(&path, m);
         }
+    }
+    if !expired_realms.is_empty() {
+        let names: Vec<&str> = expired_realms.into_iter().collect();
+        let realms: Vec<mk_pki::Realm> = names.iter().filter_map(|r| r.parse().ok()).collect();
+        e.add(
+            &cp_path,
+            format!(
+                "the host intermediate(s) of realm(s) {} expired: this node can renew nothing \
+                 they sign.\n{}",
+                names.join(", "),
+                mk_pki::renew::expired_intermediates_advice(node, &realms)
+            ),
+        );
     }
     if cp {
         for ca in CONTROL_PLANE_CAS {
@@ -605,7 +667,10 @@ fn certificates(s: &NodeSpec, p: &str, now: OffsetDateTime, e: &mut Errors) {
             );
         }
     } else if s.roles.contains(&Role::Worker) {
-        let kubelet_cert = certs.contains_key("kubelet/kubelet-client-current.pem");
+        // The kubelet's own client certificate, or the credential it
+        // bootstraps one with (docs/pki.md, "Power-offs and renewal").
+        let kubelet_cert = certs.contains_key("kubelet/kubelet-client-current.pem")
+            || certs.contains_key("kubelet/bootstrap-client.crt");
         let ca_known = certs.contains_key("ca.crt")
             || s.join
                 .as_ref()
@@ -613,8 +678,9 @@ fn certificates(s: &NodeSpec, p: &str, now: OffsetDateTime, e: &mut Errors) {
         if s.join.is_none() && !kubelet_cert {
             e.add(
                 format!("{p}spec"),
-                "a worker needs a way in: join.token (TLS bootstrap) or \
-                 certificates[\"kubelet/kubelet-client-current.pem\"]",
+                "a worker needs a way in: join.token (TLS bootstrap), \
+                 certificates[\"kubelet/kubelet-client-current.pem\"] or \
+                 certificates[\"kubelet/bootstrap-client.crt\"]",
             );
         }
         if !ca_known {

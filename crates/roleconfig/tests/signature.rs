@@ -146,15 +146,20 @@ fn unsigned_is_refused_unless_the_image_allows_it() {
         verify_signed(CONFIG, None, &[pk], true, "n.yaml").unwrap(),
         Verified::UnsignedAllowed
     );
-    // Signed, but the image has no key: refused unless unsigned is allowed.
+    // Signed, but the image has no key: refused, even when unsigned configs
+    // are allowed (a present signature is always checked; issue 12).
     let sk = SecretKey::generate().unwrap();
     let sig = signed(&sk, CONFIG);
-    let e = verify_signed(CONFIG, Some(sig.as_bytes()), &[], false, "n.yaml").unwrap_err();
-    assert!(matches!(e, SignatureError::NoTrustedKey { .. }), "{e}");
-    assert_eq!(
-        verify_signed(CONFIG, Some(sig.as_bytes()), &[], true, "n.yaml").unwrap(),
-        Verified::UnsignedAllowed
-    );
+    for allow_unsigned in [false, true] {
+        let e =
+            verify_signed(CONFIG, Some(sig.as_bytes()), &[], allow_unsigned, "n.yaml").unwrap_err();
+        assert!(matches!(e, SignatureError::NoTrustedKey { .. }), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "n.yaml: signed, but this image has no trusted key to check the signature; \
+             remove n.yaml.minisig to deliver it unsigned, or build the image with the key"
+        );
+    }
 }
 
 #[test]

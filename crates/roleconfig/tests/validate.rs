@@ -225,8 +225,9 @@ fn worker_needs_a_way_in_and_no_secrets() {
     assert_eq!(
         e,
         vec![
-            "spec: a worker needs a way in: join.token (TLS bootstrap) or \
-             certificates[\"kubelet/kubelet-client-current.pem\"]",
+            "spec: a worker needs a way in: join.token (TLS bootstrap), \
+             certificates[\"kubelet/kubelet-client-current.pem\"] or \
+             certificates[\"kubelet/bootstrap-client.crt\"]",
             "spec: a worker must be able to check the apiserver's identity (R21): \
              certificates[\"ca.crt\"] or join.caCertHashes",
         ]
@@ -409,8 +410,20 @@ fn kubernetes_version_format_and_range() {
 #[test]
 fn expired_and_ip_san_certificates() {
     let (d, cfg) = base();
-    // The apiserver certificate lives 7 days: at now + 8 days it has expired.
-    let e = validate(&cfg, now() + days(8)).unwrap_err();
+    // The apiserver certificate lives 7 days: at now + 8 days it has
+    // expired, but this control plane holds its kubernetes intermediate
+    // (30 days) and key, so first boot renews it: no error.
+    validate(&cfg, now() + days(8)).unwrap();
+    // Without the intermediate (kubeadm style, a CA key) first boot does not
+    // renew it.
+    let mut keyless = cfg.clone();
+    keyless.spec.certificates.remove("ca-intermediate.key");
+    keyless.spec.certificates.remove("ca-intermediate.crt");
+    keyless.spec.certificates.insert(
+        "ca.key".into(),
+        cfg.spec.certificates["ca-intermediate.key"].clone(),
+    );
+    let e = validate(&keyless, now() + days(8)).unwrap_err();
     assert_eq!(e.len(), 1, "{e:#?}");
     assert_eq!(e[0].path, "spec.certificates[\"apiserver.crt\"]");
     assert!(
@@ -418,6 +431,34 @@ fn expired_and_ip_san_certificates() {
             .starts_with("certificate \"CN=apiserver\" expired at 20"),
         "{}",
         e[0].message
+    );
+    // Past the intermediates' life: every expired CA is named, and the
+    // admin is told the way back.
+    let e = validate(&cfg, now() + days(31)).unwrap_err();
+    let text: Vec<String> = e.iter().map(ToString::to_string).collect();
+    for ca in ["ca", "etcd/ca", "front-proxy-ca"] {
+        let path = format!("spec.certificates[\"{ca}-intermediate.crt\"]");
+        assert!(
+            e.iter()
+                .any(|e| e.path == path && e.message.contains(" expired at 20")),
+            "{path}: {text:#?}"
+        );
+    }
+    let advice = e
+        .iter()
+        .find(|e| e.path == "spec.certificates" && e.message.contains("host intermediate"))
+        .unwrap_or_else(|| panic!("{text:#?}"));
+    assert!(
+        advice
+            .message
+            .contains("realm(s) etcd, front-proxy, kubernetes expired")
+            && advice.message.contains(
+                "mk-compose pki intermediate --dir PKI --host cp1.example.com --realm etcd \
+                 --realm front-proxy --realm kubernetes"
+            )
+            && advice.message.contains("mk-compose config-drive"),
+        "{}",
+        advice.message
     );
     let mut cfg = cfg;
     let (crt, key) = cert(d.path(), "ipsan", 7, "DNS:cp1.example.com,IP:10.0.0.5");

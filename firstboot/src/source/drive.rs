@@ -1,20 +1,18 @@
 //! The config drive: a block device whose FAT or ISO 9660 filesystem is
-//! labelled `MK-CONFIG`, found by reading labels straight from the device
-//! bytes (no mount, no udev, no blkid), with `node-config.yaml` and
-//! `node-config.yaml.minisig` read from its root the same way.
+//! labelled `MK-CONFIG`. This side picks the devices (sysfs) and decides;
+//! reading labels and files from the device bytes (no mount, no udev, no
+//! blkid), bounded against damaged drives, is mk-configdrive's reader.
 
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
-use mk_bundle::iso::read::{IsoImage, ReadAt};
+use mk_configdrive::read::{self, Device, Probe};
 use thiserror::Error;
 
 use crate::errors::one_line;
 
+pub use mk_configdrive::read::FsKind;
 pub use mk_roleconfig::drive::{CONFIG_NAME, LABEL, SIGNATURE_NAME};
-/// Configs are small; anything larger on the drive is refused.
-const MAX_FILE: u64 = 16 << 20;
 
 #[derive(Debug, Error)]
 pub enum DriveError {
@@ -37,21 +35,9 @@ pub enum DriveError {
         fs: &'static str,
         what: String,
     },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FsKind {
-    Fat,
-    Iso9660,
-}
-
-impl FsKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FsKind::Fat => "FAT",
-            FsKind::Iso9660 => "ISO 9660",
-        }
-    }
+    /// The label is there but no filesystem: the drive was damaged.
+    #[error("{device}: {what}")]
+    Damaged { device: String, what: String },
 }
 
 /// What a drive delivered.
@@ -61,121 +47,6 @@ pub struct DriveConfig {
     pub fs: FsKind,
     pub config: Vec<u8>,
     pub signature: Option<Vec<u8>>,
-}
-
-/// A device file or image; the length comes from seeking to the end
-/// because block devices report size 0 in their metadata.
-pub struct Device {
-    file: File,
-    len: u64,
-}
-
-impl Device {
-    pub fn open(path: &Path) -> io::Result<Device> {
-        let mut file = File::open(path)?;
-        let len = file.seek(SeekFrom::End(0))?;
-        file.seek(SeekFrom::Start(0))?;
-        Ok(Device { file, len })
-    }
-}
-
-impl ReadAt for Device {
-    fn size(&self) -> u64 {
-        self.len
-    }
-    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        std::os::unix::fs::FileExt::read_exact_at(&self.file, buf, offset)
-    }
-}
-
-/// The label of a FAT or ISO 9660 filesystem on `dev`, if it holds one.
-pub fn probe(dev: &Device) -> io::Result<Option<(FsKind, String)>> {
-    let mut sector = [0u8; 2048];
-    if dev.len >= 32768 + 2048 {
-        dev.read_exact_at(&mut sector, 32768)?;
-        if sector[0] == 1 && &sector[1..6] == b"CD001" {
-            let id = String::from_utf8_lossy(&sector[40..72])
-                .trim_end()
-                .to_string();
-            return Ok(Some((FsKind::Iso9660, id)));
-        }
-    }
-    if dev.len < 512 {
-        return Ok(None);
-    }
-    let mut boot = [0u8; 512];
-    dev.read_exact_at(&mut boot, 0)?;
-    if !looks_like_fat(&boot) {
-        return Ok(None);
-    }
-    // The root directory's volume-label entry is what blkid and Windows
-    // show; the boot sector's copy is the fallback.
-    let label = match fatfs::FileSystem::new(ReadOnly::new(dev), fatfs::FsOptions::new()) {
-        Ok(fs) => match fs.read_volume_label_from_root_dir_as_bytes() {
-            Ok(Some(l)) => String::from_utf8_lossy(&l).into_owned(),
-            _ => String::from_utf8_lossy(fs.volume_label_as_bytes()).into_owned(),
-        },
-        Err(_) => return Ok(None),
-    };
-    Ok(Some((FsKind::Fat, label.trim_end().to_string())))
-}
-
-/// Boot signature, a sane sector size, and `FAT` in one of the two places
-/// the filesystem-type string lives (FAT12/16 and FAT32 boot sectors).
-fn looks_like_fat(b: &[u8; 512]) -> bool {
-    let bps = u16::from_le_bytes([b[11], b[12]]);
-    b[510] == 0x55
-        && b[511] == 0xAA
-        && matches!(bps, 512 | 1024 | 2048 | 4096)
-        && (&b[54..57] == b"FAT" || &b[82..85] == b"FAT")
-}
-
-/// A `Device` as the `Read + Write + Seek` stream fatfs wants, refusing
-/// every write: the drive is only read.
-struct ReadOnly<'a> {
-    dev: &'a Device,
-    pos: u64,
-}
-
-impl<'a> ReadOnly<'a> {
-    fn new(dev: &'a Device) -> Self {
-        ReadOnly { dev, pos: 0 }
-    }
-}
-
-impl Read for ReadOnly<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.dev.len.saturating_sub(self.pos);
-        let n = (buf.len() as u64).min(left) as usize;
-        self.dev.read_exact_at(&mut buf[..n], self.pos)?;
-        self.pos += n as u64;
-        Ok(n)
-    }
-}
-
-impl Seek for ReadOnly<'_> {
-    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let new = match to {
-            SeekFrom::Start(n) => Some(n),
-            SeekFrom::End(d) => self.dev.len.checked_add_signed(d),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-        };
-        self.pos =
-            new.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek out of range"))?;
-        Ok(self.pos)
-    }
-}
-
-impl Write for ReadOnly<'_> {
-    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
-        Err(io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            "config drive is read only",
-        ))
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Device nodes to look at: every entry of `SYS/class/block` with a
@@ -227,7 +98,8 @@ fn aliases_whole_disk(sysfs_entry: &Path) -> bool {
 }
 
 /// Finds the one config drive among `candidates` and reads its files.
-/// `Ok(None)` when no device carries the label.
+/// `Ok(None)` when no device carries the label; a device that carries it
+/// but cannot be read is an error naming the device and the cause.
 pub fn find(candidates: &[PathBuf]) -> Result<Option<DriveConfig>, DriveError> {
     let mut found = Vec::new();
     for path in candidates {
@@ -240,15 +112,36 @@ pub fn find(candidates: &[PathBuf]) -> Result<Option<DriveConfig>, DriveError> {
                 continue;
             }
         };
-        match probe(&dev) {
-            Ok(Some((fs, label))) => {
+        let device = || path.display().to_string();
+        match read::probe(&dev) {
+            Ok(Probe::Labelled { fs, label }) => {
                 tracing::debug!(device = %path.display(), fs = fs.as_str(), label, "filesystem");
                 if label.eq_ignore_ascii_case(LABEL) {
                     found.push((path.clone(), dev, fs));
                 }
             }
-            Ok(None) => {}
-            Err(e) => tracing::debug!(device = %path.display(), error = %e, "unreadable"),
+            Ok(Probe::Nothing) => {}
+            Ok(Probe::Broken {
+                fs: Some(fs),
+                error,
+            }) => {
+                return Err(DriveError::Unreadable {
+                    device: device(),
+                    fs: fs.as_str(),
+                    what: one_line(&error),
+                })
+            }
+            Ok(Probe::Broken { fs: None, error }) => {
+                return Err(DriveError::Damaged {
+                    device: device(),
+                    what: one_line(&error),
+                })
+            }
+            // A device failing its reads may hold anything; it is no drive
+            // we can use, and the others are still looked at.
+            Err(e) => {
+                tracing::warn!(device = %path.display(), error = %one_line(&e), "unreadable")
+            }
         }
     }
     if found.len() > 1 {
@@ -260,16 +153,12 @@ pub fn find(candidates: &[PathBuf]) -> Result<Option<DriveConfig>, DriveError> {
         return Ok(None);
     };
     let device = path.display().to_string();
-    let unreadable = |what: String| DriveError::Unreadable {
+    let files = read::read_files(&dev, fs).map_err(|e| DriveError::Unreadable {
         device: device.clone(),
         fs: fs.as_str(),
-        what,
-    };
-    let (config, signature) = match fs {
-        FsKind::Fat => read_fat(&dev).map_err(|e| unreadable(e.to_string()))?,
-        FsKind::Iso9660 => read_iso(&dev).map_err(unreadable)?,
-    };
-    let config = config.ok_or(DriveError::NoConfig {
+        what: one_line(&e),
+    })?;
+    let config = files.config.ok_or(DriveError::NoConfig {
         device: device.clone(),
         fs: fs.as_str(),
     })?;
@@ -277,63 +166,15 @@ pub fn find(candidates: &[PathBuf]) -> Result<Option<DriveConfig>, DriveError> {
         device,
         fs = fs.as_str(),
         bytes = config.len(),
-        signed = signature.is_some(),
+        signed = files.signature.is_some(),
         "config drive"
     );
     Ok(Some(DriveConfig {
         device: path,
         fs,
         config,
-        signature,
+        signature: files.signature,
     }))
-}
-
-type Files = (Option<Vec<u8>>, Option<Vec<u8>>);
-
-fn read_fat(dev: &Device) -> io::Result<Files> {
-    let fs = fatfs::FileSystem::new(ReadOnly::new(dev), fatfs::FsOptions::new())?;
-    let root = fs.root_dir();
-    let read = |name: &str| -> io::Result<Option<Vec<u8>>> {
-        // FAT names are case-insensitive; fatfs matches them so.
-        let mut f = match root.open_file(name) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let mut data = Vec::new();
-        (&mut f).take(MAX_FILE + 1).read_to_end(&mut data)?;
-        if data.len() as u64 > MAX_FILE {
-            return Err(io::Error::other(format!(
-                "{name} is larger than {MAX_FILE} bytes"
-            )));
-        }
-        Ok(Some(data))
-    };
-    Ok((read(CONFIG_NAME)?, read(SIGNATURE_NAME)?))
-}
-
-fn read_iso(dev: &Device) -> Result<Files, String> {
-    let iso = IsoImage::open(dev).map_err(|e| one_line(&e))?;
-    let entries = iso.list().map_err(|e| one_line(&e))?;
-    let read = |name: &str| -> Result<Option<Vec<u8>>, String> {
-        // Rock Ridge or Joliet names are exact; plain ISO 9660 names are
-        // upper case with a version (`NODE_CON.YAM;1`), which a drive made
-        // by `mk-compose config-drive` never has.
-        let Some(e) = entries
-            .iter()
-            .find(|e| e.path == name)
-            .or_else(|| entries.iter().find(|e| e.path.eq_ignore_ascii_case(name)))
-        else {
-            return Ok(None);
-        };
-        if e.size > MAX_FILE {
-            return Err(format!("{name} is larger than {MAX_FILE} bytes"));
-        }
-        iso.read_file(e, MAX_FILE)
-            .map(Some)
-            .map_err(|e| one_line(&e))
-    };
-    Ok((read(CONFIG_NAME)?, read(SIGNATURE_NAME)?))
 }
 
 #[cfg(test)]
@@ -373,5 +214,28 @@ mod tests {
         block(sys, "sr0", &[("size", "0\n")]);
         let c = candidates(sys, Path::new("/dev")).unwrap();
         assert_eq!(c, [PathBuf::from("/dev/vda2"), PathBuf::from("/dev/vdb")]);
+    }
+
+    #[test]
+    fn a_device_with_the_label_but_no_filesystem_is_named_not_skipped() {
+        let t = tempfile::tempdir().unwrap();
+        // Not a filesystem at all: skipped.
+        let blank = t.path().join("vda");
+        std::fs::write(&blank, vec![0u8; 64 << 10]).unwrap();
+        // The label as a FAT root entry holds it, the boot sector gone.
+        let damaged = t.path().join("vdb");
+        let mut bytes = vec![0x5Au8; 64 << 10];
+        bytes[9728..9739].copy_from_slice(b"MK-CONFIG  ");
+        std::fs::write(&damaged, bytes).unwrap();
+        assert!(find(std::slice::from_ref(&blank)).unwrap().is_none());
+        let e = find(&[blank, damaged.clone()]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}: carries the config-drive label at byte 9728 but no readable FAT or \
+                 ISO 9660 filesystem: damaged or overwritten?",
+                damaged.display()
+            )
+        );
     }
 }

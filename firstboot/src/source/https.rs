@@ -2,9 +2,9 @@
 //! two small files, so no HTTP library; TLS from [`super::tls`].
 
 use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
 use thiserror::Error;
@@ -29,20 +29,190 @@ pub enum FetchError {
     Status { url: String, status: u16 },
     #[error("{url}: malformed HTTP response: {why}")]
     Malformed { url: String, why: String },
+    /// No connection, or no data, within the per-step timeout: worth
+    /// another try while the deadline allows.
+    #[error("{url}: {why}")]
+    Stalled { url: String, why: String },
+    /// The source's deadline is spent.
+    #[error("{url}: {why}")]
+    GaveUp { url: String, why: String },
 }
 
 impl FetchError {
     /// Worth another try (the network may not be up yet).
     pub fn transient(&self) -> bool {
-        matches!(self, FetchError::Io { .. })
+        matches!(self, FetchError::Io { .. } | FetchError::Stalled { .. })
     }
 }
 
-/// GET `url`, trusting only the pinned CA. `Ok(None)` on 404.
+/// When the whole URL source must be done: one for the config and its
+/// signature, every attempt included.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    started: Instant,
+    total: Duration,
+}
+
+impl Deadline {
+    pub fn after(total: Duration) -> Deadline {
+        Deadline {
+            started: Instant::now(),
+            total,
+        }
+    }
+
+    pub fn remaining(&self) -> Duration {
+        self.total.saturating_sub(self.started.elapsed())
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    fn gave_up(&self, url: &str, what: String) -> FetchError {
+        FetchError::GaveUp {
+            url: url.into(),
+            why: format!("gave up after {} ({what})", secs(self.total)),
+        }
+    }
+}
+
+/// `20 s`, `1.5 s`.
+fn secs(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+/// Why the socket stopped: set by [`Timed`] when it returns `TimedOut`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stall {
+    /// Nothing for `timeout`.
+    Idle,
+    /// The deadline came first.
+    Deadline,
+}
+
+/// The TCP stream under TLS, with the source's deadline: before each read
+/// or write the socket's timeout is set to the shorter of the per-step
+/// timeout and the time left, so a server that drips a byte every few
+/// seconds (each read succeeding) is still given up at the deadline, even
+/// inside the TLS handshake where rustls loops over many reads.
+struct Timed {
+    tcp: TcpStream,
+    deadline: Deadline,
+    timeout: Duration,
+    /// Bytes read from the server so far (TLS records included).
+    received: usize,
+    stall: Option<Stall>,
+}
+
+impl Timed {
+    /// The wait for the next read or write, and what it running out would
+    /// mean; `TimedOut` at once when the deadline is spent.
+    fn wait(&mut self) -> io::Result<(Duration, Stall)> {
+        let left = self.deadline.remaining();
+        if left.is_zero() {
+            self.stall = Some(Stall::Deadline);
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        // A zero timeout would mean "block forever".
+        Ok(if left < self.timeout {
+            (left.max(Duration::from_millis(1)), Stall::Deadline)
+        } else {
+            (self.timeout, Stall::Idle)
+        })
+    }
+
+    fn timed_out(&mut self, e: io::Error, why: Stall) -> io::Error {
+        if matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ) {
+            self.stall = Some(why);
+            io::ErrorKind::TimedOut.into()
+        } else {
+            e
+        }
+    }
+
+    /// What to say when the socket stopped with `TimedOut`.
+    fn error(&self, url: &str) -> Option<FetchError> {
+        let received = match self.received {
+            0 => "server accepted the connection but sent nothing".to_string(),
+            n => format!("response still incomplete: {n} bytes received"),
+        };
+        match self.stall? {
+            Stall::Deadline => Some(self.deadline.gave_up(url, received)),
+            Stall::Idle if self.received == 0 => Some(FetchError::Stalled {
+                url: url.into(),
+                why: format!("no response within {} ({received})", secs(self.timeout)),
+            }),
+            Stall::Idle => Some(FetchError::Stalled {
+                url: url.into(),
+                why: format!("no data for {} ({received})", secs(self.timeout)),
+            }),
+        }
+    }
+}
+
+impl Read for Timed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let (wait, why) = self.wait()?;
+        self.tcp.set_read_timeout(Some(wait))?;
+        match self.tcp.read(buf) {
+            Ok(n) => {
+                self.received += n;
+                Ok(n)
+            }
+            Err(e) => Err(self.timed_out(e, why)),
+        }
+    }
+}
+
+impl Write for Timed {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let (wait, why) = self.wait()?;
+        self.tcp.set_write_timeout(Some(wait))?;
+        self.tcp.write(buf).map_err(|e| self.timed_out(e, why))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
+    }
+}
+
+/// The host's addresses, looked up in a thread so that a resolver that
+/// hangs (no DNS server reachable at boot) cannot outlast the deadline.
+fn resolve(url: &HttpsUrl, deadline: &Deadline, u: &str) -> Result<Vec<SocketAddr>, FetchError> {
+    let (host, port) = (url.host.clone(), url.port);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(
+            (host.as_str(), port)
+                .to_socket_addrs()
+                .map(|a| a.collect::<Vec<_>>()),
+        );
+    });
+    match rx.recv_timeout(deadline.remaining()) {
+        Ok(r) => r.map_err(|source| FetchError::Io {
+            url: u.into(),
+            source,
+        }),
+        Err(_) => Err(deadline.gave_up(u, format!("looking up {}", url.host))),
+    }
+}
+
+/// GET `url`, trusting only the pinned CA. `Ok(None)` on 404. Each
+/// connection attempt and each read waits at most `timeout`, and all of it
+/// ends by `deadline`.
 pub fn get(
     url: &HttpsUrl,
     pin: [u8; 32],
     timeout: Duration,
+    deadline: &Deadline,
 ) -> Result<Option<Vec<u8>>, FetchError> {
     let u = url.to_string();
     let io_err = |source| FetchError::Io {
@@ -69,25 +239,53 @@ pub fn get(
             url: u.clone(),
             why: e.to_string(),
         })?;
-    let addrs: Vec<_> = (url.host.as_str(), url.port)
-        .to_socket_addrs()
-        .map_err(io_err)?
-        .collect();
-    let mut last = io::Error::new(io::ErrorKind::NotFound, "host has no address");
+    let addrs = resolve(url, deadline, &u)?;
+    let mut last = io_err(io::Error::new(
+        io::ErrorKind::NotFound,
+        "host has no address",
+    ));
     let mut tcp = None;
     for a in &addrs {
-        match TcpStream::connect_timeout(a, timeout) {
+        let left = deadline.remaining();
+        if left.is_zero() {
+            return Err(deadline.gave_up(&u, format!("no TCP connection to {a}")));
+        }
+        let wait = timeout.min(left);
+        match TcpStream::connect_timeout(a, wait) {
             Ok(s) => {
                 tcp = Some(s);
                 break;
             }
-            Err(e) => last = e,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                last = if wait < timeout {
+                    deadline.gave_up(&u, format!("no TCP connection to {a}"))
+                } else {
+                    FetchError::Stalled {
+                        url: u.clone(),
+                        why: format!(
+                            "no TCP connection to {a} within {} (host down, or packets dropped)",
+                            secs(timeout)
+                        ),
+                    }
+                };
+            }
+            Err(e) => last = io_err(e),
         }
     }
-    let tcp = tcp.ok_or_else(|| io_err(last))?;
-    tcp.set_read_timeout(Some(timeout)).map_err(io_err)?;
-    tcp.set_write_timeout(Some(timeout)).map_err(io_err)?;
-    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let tcp = tcp.ok_or(last)?;
+    let timed = Timed {
+        tcp,
+        deadline: *deadline,
+        timeout,
+        received: 0,
+        stall: None,
+    };
+    let mut tls = rustls::StreamOwned::new(conn, timed);
     let host_header = if url.host.contains(':') {
         format!("[{}]", url.host)
     } else {
@@ -99,7 +297,8 @@ pub fn get(
         url.port,
         env!("CARGO_PKG_VERSION")
     );
-    let tls_err = |e: io::Error| {
+    // The pin's refusal first, then a timeout's own words, then the error.
+    let tls_err = |e: io::Error, sock: &Timed| {
         let refusal = verifier
             .refusal
             .lock()
@@ -110,14 +309,15 @@ pub fn get(
                 url: u.clone(),
                 why,
             },
-            None => FetchError::Io {
+            None => sock.error(&u).unwrap_or_else(|| FetchError::Io {
                 url: u.clone(),
                 source: e,
-            },
+            }),
         }
     };
-    tls.write_all(request.as_bytes()).map_err(tls_err)?;
-    tls.flush().map_err(tls_err)?;
+    if let Err(e) = tls.write_all(request.as_bytes()).and_then(|()| tls.flush()) {
+        return Err(tls_err(e, &tls.sock));
+    }
     let mut raw = Vec::new();
     let mut buf = [0u8; 16 * 1024];
     let clean_eof = loop {
@@ -134,7 +334,7 @@ pub fn get(
             }
             // No close_notify: acceptable only when the length is known.
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break false,
-            Err(e) => return Err(tls_err(e)),
+            Err(e) => return Err(tls_err(e, &tls.sock)),
         }
     };
     parse_response(&raw, clean_eof, &u)

@@ -23,6 +23,13 @@ pub enum SourceError {
     Cmdline(#[from] cmdline::CmdlineError),
     #[error("config URL")]
     Fetch(#[from] https::FetchError),
+    #[error("config URL: {attempts} attempts in {elapsed} s failed; the last")]
+    Attempts {
+        attempts: u32,
+        elapsed: u64,
+        #[source]
+        source: https::FetchError,
+    },
     #[error("config URL {url}: not found (HTTP 404)")]
     NotFound { url: String },
     #[error("{path}")]
@@ -59,7 +66,13 @@ pub struct Places {
     /// Attempts and pause for a URL that cannot be reached yet.
     pub attempts: u32,
     pub pause: Duration,
+    /// Longest wait for a TCP connection, and for each piece of a
+    /// response: a server that accepts and says nothing fails after this.
     pub timeout: Duration,
+    /// The whole URL source (config and signature, every attempt) ends
+    /// within this: retries stop when it is spent, and a server that drips
+    /// a byte now and then is given up at it (issue 12).
+    pub deadline: Duration,
 }
 
 impl Places {
@@ -71,6 +84,9 @@ impl Places {
             attempts: 10,
             pause: Duration::from_secs(3),
             timeout: Duration::from_secs(20),
+            // Ten tries three seconds apart fit, with time for one slow
+            // answer; the unit must not hold the boot much longer.
+            deadline: Duration::from_secs(60),
         }
     }
 }
@@ -105,9 +121,15 @@ pub fn find(places: &Places, explicit: Option<&Path>) -> Result<Delivered, Sourc
             tracing::warn!(config = %p.display(), "--config ignored: mk.config= on the kernel command line comes first");
         }
         let url = src.url.to_string();
-        let config = fetch_retrying(places, &src.url, src.ca_pin)?
+        let deadline = https::Deadline::after(places.deadline);
+        let config = fetch_retrying(places, &deadline, &src.url, src.ca_pin)?
             .ok_or_else(|| SourceError::NotFound { url: url.clone() })?;
-        let signature = fetch_retrying(places, &src.url.with_suffix(".minisig"), src.ca_pin)?;
+        let signature = fetch_retrying(
+            places,
+            &deadline,
+            &src.url.with_suffix(".minisig"),
+            src.ca_pin,
+        )?;
         tracing::info!(
             url,
             bytes = config.len(),
@@ -130,24 +152,19 @@ pub fn find(places: &Places, explicit: Option<&Path>) -> Result<Delivered, Sourc
     })
 }
 
-/// `FILE` and `FILE.minisig` beside it.
+/// `FILE` and `FILE.minisig` beside it, each refused unread when larger
+/// than a role config (or a signature) may be.
 pub fn from_file(path: &Path) -> Result<Delivered, SourceError> {
-    let read = |p: &Path| -> Result<Option<Vec<u8>>, SourceError> {
-        match std::fs::read(p) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(SourceError::Io {
-                path: p.display().to_string(),
-                source,
-            }),
-        }
-    };
+    let read_config = |p: &Path| read_optional(p, mk_roleconfig::parse::MAX_CONFIG_BYTES);
     let name = path.display().to_string();
-    let config = read(path)?.ok_or_else(|| SourceError::Io {
+    let config = read_config(path)?.ok_or_else(|| SourceError::Io {
         path: name.clone(),
         source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
     })?;
-    let signature = read(&mk_roleconfig::signature_path(path))?;
+    let signature = read_optional(
+        &mk_roleconfig::signature_path(path),
+        mk_roleconfig::signature::MAX_SIGNATURE_BYTES,
+    )?;
     Ok(Delivered {
         config,
         signature,
@@ -156,18 +173,47 @@ pub fn from_file(path: &Path) -> Result<Delivered, SourceError> {
     })
 }
 
+/// `path`'s bytes, at most `max` of them (else an error naming the file and
+/// both sizes); `None` when there is no such file.
+pub fn read_optional(path: &Path, max: usize) -> Result<Option<Vec<u8>>, SourceError> {
+    match mk_roleconfig::parse::read_limited(path, max) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(SourceError::Io {
+            path: path.display().to_string(),
+            source,
+        }),
+    }
+}
+
+/// GETs `url`, retrying what may be the network coming up (connection
+/// refused, no answer yet) every `places.pause`, at most `places.attempts`
+/// times, and only while `deadline` leaves time for another try.
 fn fetch_retrying(
     places: &Places,
+    deadline: &https::Deadline,
     url: &cmdline::HttpsUrl,
     pin: [u8; 32],
 ) -> Result<Option<Vec<u8>>, SourceError> {
     let mut attempt = 1;
     loop {
-        match https::get(url, pin, places.timeout) {
-            Err(e) if e.transient() && attempt < places.attempts => {
+        match https::get(url, pin, places.timeout, deadline) {
+            Err(e)
+                if e.transient()
+                    && attempt < places.attempts
+                    && deadline.remaining() > places.pause =>
+            {
                 tracing::warn!(url = %url, attempt, error = %crate::errors::one_line(&e), "config URL not reachable yet; retrying");
                 std::thread::sleep(places.pause);
                 attempt += 1;
+            }
+            Err(e) if attempt > 1 => {
+                tracing::warn!(url = %url, attempt, "config URL: giving up");
+                return Err(SourceError::Attempts {
+                    attempts: attempt,
+                    elapsed: deadline.elapsed().as_secs(),
+                    source: e,
+                });
             }
             r => return Ok(r?),
         }

@@ -250,8 +250,16 @@ impl<R: ReadAt> IsoImage<R> {
             susp_skip: 0,
         };
         // Rock Ridge: the root's "." record starts its System Use area with
-        // SP (check bytes BE EF) and names how many bytes to skip.
-        let dot = image.read_dir_data(root, "")?;
+        // SP (check bytes BE EF) and names how many bytes to skip. Records
+        // never cross a block, so the first block holds it.
+        image.check_dir_extent(root, "")?;
+        let dot = image.read_dir_data(
+            DirRef {
+                block: root.block,
+                size: root.size.min(BLOCK as u32),
+            },
+            "",
+        )?;
         let first = parse_record(&dot, 0, "")?;
         let su = first.system_use(&dot);
         if su.len() >= 7 && &su[0..2] == b"SP" && su[4] == 0xBE && su[5] == 0xEF {
@@ -278,9 +286,26 @@ impl<R: ReadAt> IsoImage<R> {
 
     /// Every entry (directories too, not the root), sorted by path bytes.
     pub fn list(&self) -> Result<Vec<IsoEntry>, IsoError> {
+        // Legitimate directories and continuation areas never share bytes,
+        // so each kind together fits in the image.
+        self.walk(true, self.src.size())
+    }
+
+    /// The entries of the root directory only (its subdirectories are
+    /// listed, not entered), reading at most `max_bytes` of directory and
+    /// of continuation areas: for callers that want a file or two at the
+    /// root of a possibly huge or hostile image.
+    pub fn list_root(&self, max_bytes: u64) -> Result<Vec<IsoEntry>, IsoError> {
+        self.walk(false, max_bytes.min(self.src.size()))
+    }
+
+    fn walk(&self, descend: bool, budget: u64) -> Result<Vec<IsoEntry>, IsoError> {
         let mut walk = Walk {
             visited: HashSet::new(),
             dir_bytes: 0,
+            susp_bytes: 0,
+            budget,
+            descend,
             out: Vec::new(),
         };
         walk.visited.insert(self.root.block);
@@ -329,6 +354,13 @@ impl<R: ReadAt> IsoImage<R> {
 
     /// A directory's extent, bounds-checked.
     fn read_dir_data(&self, dir: DirRef, path: &str) -> Result<Vec<u8>, IsoError> {
+        self.check_dir_extent(dir, path)?;
+        let mut data = vec![0u8; dir.size as usize];
+        read_at(&self.src, &mut data, u64::from(dir.block) * BLOCK)?;
+        Ok(data)
+    }
+
+    fn check_dir_extent(&self, dir: DirRef, path: &str) -> Result<(), IsoError> {
         let size = u64::from(dir.size);
         if size > MAX_DIR_BYTES {
             return Err(entry_err(
@@ -346,9 +378,7 @@ impl<R: ReadAt> IsoImage<R> {
                 ),
             ));
         }
-        let mut data = vec![0u8; size as usize];
-        read_at(&self.src, &mut data, offset)?;
-        Ok(data)
+        Ok(())
     }
 
     fn walk_dir(
@@ -364,16 +394,24 @@ impl<R: ReadAt> IsoImage<R> {
                 format!("directories nested deeper than {MAX_DEPTH}"),
             ));
         }
-        let data = self.read_dir_data(dir, path)?;
-        // Legitimate directories never share bytes, so together they fit in
-        // the image; overlapping hostile ones would multiply the work.
+        self.check_dir_extent(dir, path)?;
+        // Overlapping hostile directories would multiply the work.
         walk.dir_bytes += u64::from(dir.size);
-        if walk.dir_bytes > self.src.size() {
+        if walk.dir_bytes > walk.budget {
             return Err(entry_err(
                 path,
-                "directories add up to more than the image size (overlapping directory extents)",
+                if walk.budget == self.src.size() {
+                    "directories add up to more than the image size (overlapping directory extents)"
+                        .to_string()
+                } else {
+                    format!(
+                        "directories add up to more than the {} bytes expected",
+                        walk.budget
+                    )
+                },
             ));
         }
+        let data = self.read_dir_data(dir, path)?;
         let mut names_here: HashSet<String> = HashSet::new();
         let mut pending: Option<(Vec<u8>, IsoEntry)> = None;
         let mut subdirs: Vec<(String, DirRef)> = Vec::new();
@@ -416,7 +454,9 @@ impl<R: ReadAt> IsoImage<R> {
                 continue;
             }
             let info = match self.names {
-                NameSource::RockRidge => self.read_susp(&rec, &data, path)?,
+                NameSource::RockRidge => {
+                    self.read_susp(&rec, &data, path, &mut walk.susp_bytes, walk.budget)?
+                }
                 _ => Susp::default(),
             };
             if info.relocated {
@@ -444,8 +484,10 @@ impl<R: ReadAt> IsoImage<R> {
             let is_dir_record = rec.flags & FLAG_DIRECTORY != 0;
             if let Some(block) = info.child_link {
                 // RRIP CL: this placeholder stands for a relocated directory.
-                let target = self.dir_ref_at(block, &child)?;
-                subdirs.push((child.clone(), target));
+                if walk.descend {
+                    let target = self.dir_ref_at(block, &child)?;
+                    subdirs.push((child.clone(), target));
+                }
                 walk.out.push(IsoEntry {
                     path: child,
                     kind: EntryKind::Directory,
@@ -512,6 +554,9 @@ impl<R: ReadAt> IsoImage<R> {
                 "multi-extent file ends without its last extent",
             ));
         }
+        if !walk.descend {
+            return Ok(());
+        }
         for (child, sub) in subdirs {
             if !walk.visited.insert(sub.block) {
                 return Err(entry_err(
@@ -553,8 +598,16 @@ impl<R: ReadAt> IsoImage<R> {
     }
 
     /// Collects the Rock Ridge fields of one record, following CE
-    /// continuation areas (bounded in number and size).
-    fn read_susp(&self, rec: &Record, data: &[u8], path: &str) -> Result<Susp, IsoError> {
+    /// continuation areas (bounded in number and size, per record and, in
+    /// `walked`, over the whole walk).
+    fn read_susp(
+        &self,
+        rec: &Record,
+        data: &[u8],
+        path: &str,
+        walked: &mut u64,
+        budget: u64,
+    ) -> Result<Susp, IsoError> {
         let mut out = Susp::default();
         let su = rec.system_use(data);
         let mut area: Vec<u8> = su.get(self.susp_skip..).unwrap_or(&[]).to_vec();
@@ -618,6 +671,13 @@ impl<R: ReadAt> IsoImage<R> {
                     "System Use continuation (CE) chain too long or looping",
                 ));
             }
+            *walked += len as u64;
+            if *walked > budget {
+                return Err(entry_err(
+                    path,
+                    "System Use continuation (CE) areas add up to more than the bytes expected (overlapping areas)",
+                ));
+            }
             if offset
                 .checked_add(len as u64)
                 .is_none_or(|end| end > self.src.size())
@@ -651,6 +711,12 @@ pub fn list_files(image: &[u8]) -> Result<Vec<IsoEntry>, IsoError> {
 struct Walk {
     visited: HashSet<u32>,
     dir_bytes: u64,
+    /// Continuation-area bytes read.
+    susp_bytes: u64,
+    /// The most of each of the two the walk may read.
+    budget: u64,
+    /// Enter subdirectories (else list the root only).
+    descend: bool,
     out: Vec<IsoEntry>,
 }
 

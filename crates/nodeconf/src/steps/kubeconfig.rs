@@ -7,7 +7,10 @@ use serde_json::{json, Value};
 use crate::action::{Action, Owner, Step};
 use crate::plan::{config_error, Ctx, PlanError};
 use crate::render::{owner_of, write, yaml_file};
-use crate::steps::pki::{KUBELET_PKI, PKI};
+use crate::steps::pki::{
+    node_path, BOOTSTRAP_CLIENT_CRT, BOOTSTRAP_CLIENT_KEY, KUBELET_CLIENT_CURRENT,
+    KUBELET_CLIENT_DELIVERED, PKI,
+};
 use crate::users::{KUBE_CONTROLLER_MANAGER, KUBE_SCHEDULER};
 
 pub const NAME: &str = "kubeconfig";
@@ -46,6 +49,29 @@ fn cert_files(cert: &str, key: &str) -> Value {
     json!({ "client-certificate": cert, "client-key": key })
 }
 
+/// How the kubelet gets in when its own client certificate is missing or
+/// expired: bootstrap-kubelet.conf with mk's re-bootstrap certificate, or
+/// with the join token when no client certificate is delivered (kubeadm's
+/// TLS bootstrap).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Bootstrap {
+    Certificate,
+    Token(String),
+}
+
+pub(crate) fn bootstrap(ctx: &Ctx) -> Option<Bootstrap> {
+    if ctx.has(BOOTSTRAP_CLIENT_CRT) && ctx.has(BOOTSTRAP_CLIENT_KEY) {
+        return Some(Bootstrap::Certificate);
+    }
+    if ctx.has(KUBELET_CLIENT_DELIVERED) {
+        return None;
+    }
+    ctx.spec
+        .join
+        .as_ref()
+        .map(|j| Bootstrap::Token(j.token.clone()))
+}
+
 pub(crate) fn step(ctx: &Ctx) -> Result<Step, PlanError> {
     let cluster = &ctx.spec.cluster;
     let endpoint = format!(
@@ -56,12 +82,13 @@ pub(crate) fn step(ctx: &Ctx) -> Result<Step, PlanError> {
     // local apiserver; by name (R28): the node name resolves to the
     // control-plane address the apiserver binds to.
     let local = format!("https://{}:{LOCAL_API_PORT}", ctx.node);
-    let kubelet_cert = ctx.has("kubelet/kubelet-client-current.pem");
-    let join_token = ctx.spec.join.as_ref().map(|j| j.token.clone());
-    if !kubelet_cert && join_token.is_none() {
+    let kubelet_cert = ctx.has(KUBELET_CLIENT_DELIVERED);
+    let bootstrap = bootstrap(ctx);
+    if !kubelet_cert && bootstrap.is_none() {
         return Err(config_error(
-            "spec.certificates[\"kubelet/kubelet-client-current.pem\"]",
-            "the kubelet needs a way in: deliver its client certificate or give spec.join.token",
+            format!("spec.certificates[{KUBELET_CLIENT_DELIVERED:?}]"),
+            "the kubelet needs a way in: deliver its client certificate, the re-bootstrap \
+             pair kubelet/bootstrap-client.crt + .key, or give spec.join.token",
         ));
     }
     let cp = ctx.control_plane;
@@ -82,7 +109,11 @@ pub(crate) fn step(ctx: &Ctx) -> Result<Step, PlanError> {
         "node": ctx.node,
         "controlPlane": cp,
         "kubeletCert": kubelet_cert,
-        "joinToken": join_token,
+        "bootstrap": match &bootstrap {
+            Some(Bootstrap::Certificate) => json!("certificate"),
+            Some(Bootstrap::Token(t)) => json!({ "token": t }),
+            None => json!(null),
+        },
     });
     Ok(super::make(NAME, inputs, |digest| {
         let file = |v: &Value| yaml_file(NAME, digest, v);
@@ -129,28 +160,39 @@ pub(crate) fn step(ctx: &Ctx) -> Result<Step, PlanError> {
             ));
         }
         if kubelet_cert {
-            // kubeadm writes the same: the kubelet rotates this file itself.
-            let pem = format!("{KUBELET_PKI}/kubelet-client-current.pem");
+            // kubeadm writes the same: the kubelet rotates this file itself
+            // (a link to its newest dated pair, step pki).
             a.push(write(
                 KUBELET,
                 file(&kubeconfig(
                     &cluster.name,
                     &endpoint,
                     &format!("system:node:{}", ctx.node),
-                    cert_files(&pem, &pem),
+                    cert_files(KUBELET_CLIENT_CURRENT, KUBELET_CLIENT_CURRENT),
                 )),
                 0o600,
                 Owner::ROOT,
             ));
-        } else if let Some(token) = &join_token {
+        }
+        let credentials = match &bootstrap {
+            // CN mk:bootstrap:<node>, group system:bootstrappers: may only
+            // create a CSR for this node's new client certificate.
+            Some(Bootstrap::Certificate) => Some((
+                format!("mk:bootstrap:{}", ctx.node),
+                cert_files(
+                    &node_path(BOOTSTRAP_CLIENT_CRT),
+                    &node_path(BOOTSTRAP_CLIENT_KEY),
+                ),
+            )),
+            Some(Bootstrap::Token(token)) => {
+                Some(("tls-bootstrap-token-user".into(), json!({ "token": token })))
+            }
+            None => None,
+        };
+        if let Some((user, credentials)) = credentials {
             a.push(write(
                 BOOTSTRAP_KUBELET,
-                file(&kubeconfig(
-                    &cluster.name,
-                    &endpoint,
-                    "tls-bootstrap-token-user",
-                    json!({ "token": token }),
-                )),
+                file(&kubeconfig(&cluster.name, &endpoint, &user, credentials)),
                 0o600,
                 Owner::ROOT,
             ));

@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::action::{Action, Owner, Step};
 use crate::plan::{config_error, Ctx, PlanError};
 use crate::render::{hash_header, write, yaml_file};
+use crate::steps::kubeconfig::{self, BOOTSTRAP_KUBELET};
 use crate::steps::pki::PKI;
 use crate::steps::staticpods::{MANIFESTS, SERVICE_DOMAIN};
 
@@ -89,7 +90,11 @@ pub(crate) fn step(ctx: &Ctx) -> Result<Step, PlanError> {
     let taint = (ctx.control_plane && !ctx.worker)
         .then_some("node-role.kubernetes.io/control-plane:NoSchedule");
     let pause = ctx.versions.pause_image();
+    // Whether step kubeconfig writes bootstrap-kubelet.conf: the kubelet
+    // uses it only when kubelet.conf's certificate is missing or expired.
+    let bootstrap = kubeconfig::bootstrap(ctx).is_some();
     let inputs = json!({
+        "bootstrapKubeconfig": bootstrap,
         "node": ctx.node,
         "address": ip,
         "clusterDNS": dns,
@@ -122,12 +127,16 @@ pub(crate) fn step(ctx: &Ctx) -> Result<Step, PlanError> {
             "serverTLSBootstrap": true,
             "staticPodPath": MANIFESTS,
         });
-        let mut args = vec![
+        let mut args = Vec::new();
+        if bootstrap {
+            args.push(format!("--bootstrap-kubeconfig={BOOTSTRAP_KUBELET}"));
+        }
+        args.extend([
             format!("--container-runtime-endpoint={CONTAINERD_SOCKET}"),
             format!("--hostname-override={}", ctx.node),
             format!("--node-ip={ip}"),
             format!("--pod-infra-container-image={pause}"),
-        ];
+        ]);
         if !self_labels.is_empty() {
             args.push(format!(
                 "--node-labels={}",

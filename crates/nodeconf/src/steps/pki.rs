@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::action::{Action, Owner, Step};
 use crate::plan::{config_error, Ctx, PlanError};
-use crate::render::{dir, owner_of, write};
+use crate::render::{dir, owner_of, symlink, write};
 use crate::users::{ETCD, KUBE_APISERVER, KUBE_CONTROLLER_MANAGER, KUBE_SCHEDULER};
 
 pub const NAME: &str = "pki";
@@ -20,8 +20,39 @@ pub const CLIENT_CA_BUNDLE: &str = "/etc/kubernetes/pki/ca-bundle.crt";
 /// Same for kubelet serving certificates (--kubelet-certificate-authority).
 pub const KUBELET_SERVING_CA_BUNDLE: &str = "/etc/kubernetes/pki/kubelet-serving-ca-bundle.crt";
 /// The kubelet's serving certificate where its certificate manager looks
-/// first (serverTLSBootstrap): the delivered one, rotated by the kubelet.
+/// first (serverTLSBootstrap): a link to the delivered one, rotated by the
+/// kubelet.
 pub const KUBELET_SERVER_CURRENT: &str = "/var/lib/kubelet/pki/kubelet-server-current.pem";
+/// The kubelet's client certificate and key (kubelet.conf names it): a link
+/// to the delivered one, rotated by the kubelet.
+pub use mk_pki::plan::KUBELET_CLIENT_CURRENT;
+/// The `spec.certificates` name of the kubelet's client certificate + key.
+pub const KUBELET_CLIENT_DELIVERED: &str = "kubelet/kubelet-client-current.pem";
+/// The kubelet's re-bootstrap credential (`spec.certificates` names): used
+/// through bootstrap-kubelet.conf only when its own client certificate is
+/// missing or expired.
+pub const BOOTSTRAP_CLIENT_CRT: &str = "kubelet/bootstrap-client.crt";
+pub const BOOTSTRAP_CLIENT_KEY: &str = "kubelet/bootstrap-client.key";
+
+/// The kubelet's dated file names (`<prefix>-YYYY-MM-DD-HH-MM-SS.pem`).
+/// First boot stamps the certificate's notBefore, so that the plan stays
+/// pure and a re-run names the same file.
+pub use mk_pki::plan::kubelet_dated_name;
+
+/// The dated file and the `-current.pem` link of the kubelet's pair
+/// `prefix` whose certificate is the first block of `pem_text`.
+fn kubelet_pair(prefix: &str, field: &str, pem_text: &str) -> Result<(String, String), PlanError> {
+    let v = mk_pki::cert::parse_pem(pem_text, field).map_err(|m| {
+        config_error(
+            format!("spec.certificates[{field:?}]"),
+            format!("{m}; the kubelet's files are named after the certificate's notBefore"),
+        )
+    })?;
+    Ok((
+        format!("{KUBELET_PKI}/{}", kubelet_dated_name(prefix, v.not_before)),
+        format!("{KUBELET_PKI}/{prefix}-current.pem"),
+    ))
+}
 
 /// Node path of a `spec.certificates` name.
 pub fn node_path(name: &str) -> String {
@@ -104,6 +135,29 @@ pub(crate) fn step(ctx: &Ctx) -> Result<Step, PlanError> {
             ));
         }
     }
+    let client = match certs.get(KUBELET_CLIENT_DELIVERED) {
+        Some(t) => Some((
+            kubelet_pair("kubelet-client", KUBELET_CLIENT_DELIVERED, t)?,
+            t,
+        )),
+        None => None,
+    };
+    let server = match (
+        certs.get("kubelet/kubelet.crt"),
+        certs.get("kubelet/kubelet.key"),
+    ) {
+        (Some(crt), Some(key)) => {
+            // As the kubelet writes it: certificate chain, then key.
+            let mut pem = certificate_blocks(crt);
+            pem.push_str(key.trim_end());
+            pem.push('\n');
+            Some((
+                kubelet_pair("kubelet-server", "kubelet/kubelet.crt", crt)?,
+                pem,
+            ))
+        }
+        _ => None,
+    };
     Ok(super::make(
         NAME,
         json!({ "certificates": certs, "controlPlane": cp }),
@@ -120,6 +174,9 @@ pub(crate) fn step(ctx: &Ctx) -> Result<Step, PlanError> {
             // PEM files carry no header (docs/kubeadm-differences.md): they are
             // delivered as issued, and renewal rewrites them.
             for (name, text) in certs {
+                if name == KUBELET_CLIENT_DELIVERED {
+                    continue; // below, under its dated name
+                }
                 let (owner, mode) = owner_and_mode(name);
                 a.push(write(
                     node_path(name),
@@ -153,20 +210,17 @@ pub(crate) fn step(ctx: &Ctx) -> Result<Step, PlanError> {
                     }
                 }
             }
-            if let (Some(crt), Some(key)) = (
-                certs.get("kubelet/kubelet.crt"),
-                certs.get("kubelet/kubelet.key"),
-            ) {
-                // As the kubelet writes it: certificate chain, then key.
-                let mut pem = certificate_blocks(crt);
-                pem.push_str(key.trim_end());
-                pem.push('\n');
-                a.push(write(
-                    KUBELET_SERVER_CURRENT,
-                    pem.into_bytes(),
-                    0o600,
-                    Owner::ROOT,
-                ));
+            // The kubelet's certificate manager refuses to store a rotated
+            // pair unless `<prefix>-current.pem` is a link (to the dated
+            // file it then replaces).
+            if let Some(((dated, current), text)) = &client {
+                let (owner, mode) = owner_and_mode(KUBELET_CLIENT_DELIVERED);
+                a.push(write(dated, text.as_bytes().to_vec(), mode, owner));
+                a.push(symlink(current, dated));
+            }
+            if let Some(((dated, current), pem)) = &server {
+                a.push(write(dated, pem.clone().into_bytes(), 0o600, Owner::ROOT));
+                a.push(symlink(current, dated));
             }
             a
         },

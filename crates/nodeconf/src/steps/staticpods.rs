@@ -22,7 +22,9 @@ use crate::facts::CA_TRUST_DIRS;
 use crate::plan::{config_error, Ctx, PlanError};
 use crate::render::{dir, owner_of, write, yaml_file};
 use crate::steps::kubeconfig::{CONTROLLER_MANAGER, LOCAL_API_PORT, SCHEDULER};
-use crate::steps::pki::{CLIENT_CA_BUNDLE, KUBELET_SERVING_CA_BUNDLE, PKI};
+use crate::steps::pki::{
+    CLIENT_CA_BUNDLE, KUBELET_CLIENT_DELIVERED, KUBELET_SERVING_CA_BUNDLE, PKI,
+};
 use crate::users::{ServiceAccount, ETCD, KUBE_APISERVER, KUBE_CONTROLLER_MANAGER, KUBE_SCHEDULER};
 
 pub const NAME: &str = "staticpods";
@@ -43,6 +45,48 @@ pub const SCHEDULER_PORT: u16 = 10259;
 /// kubeadm's ControlPlaneComponentHealthCheck timeout (4 min) over the
 /// startup probe's 10 s period.
 const STARTUP_FAILURE_THRESHOLD: u32 = 24;
+
+/// Leaf lifetime when no delivered leaf tells it (mk-pki's default, 7
+/// days), in Go's duration syntax.
+pub const DEFAULT_SIGNING_DURATION: &str = "168h0m0s";
+
+/// `--cluster-signing-duration` of the controller-manager: the lifetime of
+/// mk's leaves, so that certificates the CSR API signs (kubelet rotation,
+/// re-bootstrap) live as long as the ones mk-pki issues rather than until
+/// the intermediate expires (kube-controller-manager caps a certificate at
+/// its signer's expiry, and its default is a year). Read from the kubelet's
+/// client certificate, which the CSR API re-issues, else from
+/// `apiserver.crt`; whole hours, rounded to the nearest, Go's format.
+fn signing_duration(ctx: &Ctx) -> Result<String, PlanError> {
+    for name in [KUBELET_CLIENT_DELIVERED, "apiserver.crt"] {
+        let Some(text) = ctx.spec.certificates.get(name) else {
+            continue;
+        };
+        let v = mk_pki::cert::parse_pem(text, name).map_err(|m| {
+            config_error(
+                format!("spec.certificates[{name:?}]"),
+                format!(
+                    "{m}; its lifetime sets the controller-manager's --cluster-signing-duration"
+                ),
+            )
+        })?;
+        let seconds = (v.not_after - v.not_before).whole_seconds();
+        if seconds <= 0 {
+            return Err(config_error(
+                format!("spec.certificates[{name:?}]"),
+                "notAfter is not after notBefore: expected a certificate with a lifetime",
+            ));
+        }
+        return Ok(go_hours(seconds));
+    }
+    Ok(DEFAULT_SIGNING_DURATION.into())
+}
+
+/// `seconds` rounded to whole hours (at least one), as Go prints durations.
+fn go_hours(seconds: i64) -> String {
+    let hours = ((seconds + 1800) / 3600).max(1);
+    format!("{hours}h0m0s")
+}
 
 /// An address as the host part of a URL.
 pub fn url_host(ip: IpAddr) -> String {
@@ -328,6 +372,7 @@ pub(crate) fn step(ctx: &Ctx) -> Result<Step, PlanError> {
     let oidc = ctx.spec.auth.as_ref().and_then(|a| a.oidc.clone());
     let cert_names = ctx.cert_names();
     let trust = trust_dirs(ctx);
+    let signing_duration = signing_duration(ctx)?;
 
     let inputs = json!({
         "node": ctx.node,
@@ -344,6 +389,7 @@ pub(crate) fn step(ctx: &Ctx) -> Result<Step, PlanError> {
         "tokens": tokens,
         "oidc": oidc,
         "certificates": cert_names,
+        "signingDuration": signing_duration,
         "trustDirs": trust.iter().map(|(_, p)| *p).collect::<Vec<_>>(),
     });
 
@@ -566,6 +612,7 @@ pub(crate) fn step(ctx: &Ctx) -> Result<Step, PlanError> {
              ca-intermediate.key (or kubeadm's ca.key)",
         ));
     }
+    set(&mut cm, "cluster-signing-duration", signing_duration);
     set(
         &mut cm,
         "controllers",
@@ -767,4 +814,19 @@ pub(crate) fn step(ctx: &Ctx) -> Result<Step, PlanError> {
         }
         a
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::go_hours;
+
+    #[test]
+    fn signing_duration_is_whole_hours() {
+        assert_eq!(go_hours(7 * 24 * 3600), "168h0m0s");
+        // mk-pki backdates notBefore by minutes; still 7 days.
+        assert_eq!(go_hours(7 * 24 * 3600 + 5 * 60), "168h0m0s");
+        assert_eq!(go_hours(90 * 24 * 3600 - 1799), "2160h0m0s");
+        assert_eq!(go_hours(3600 + 1800), "2h0m0s");
+        assert_eq!(go_hours(60), "1h0m0s");
+    }
 }

@@ -63,8 +63,34 @@ pub fn config(
     c
 }
 
-/// Placeholder PEM for pure tests: the planner copies certificates, it
-/// does not parse them.
+/// A self-signed P-256 test certificate (`CN=system:node:cp1.example.test`,
+/// never a real one): the kubelet's files are named after their notBefore,
+/// so the planner parses them.
+pub const KUBELET_CERT: &str = "-----BEGIN CERTIFICATE-----
+MIIB0TCCAXegAwIBAgIUQqJ1/6JZr/5Yvr5+/PGbuG6XFxEwCgYIKoZIzj0EAwIw
+PjEVMBMGA1UECgwMc3lzdGVtOm5vZGVzMSUwIwYDVQQDDBxzeXN0ZW06bm9kZTpj
+cDEuZXhhbXBsZS50ZXN0MB4XDTI2MTIwNzA2NTExOVoXDTI2MTIxNDA2NTExOVow
+PjEVMBMGA1UECgwMc3lzdGVtOm5vZGVzMSUwIwYDVQQDDBxzeXN0ZW06bm9kZTpj
+cDEuZXhhbXBsZS50ZXN0MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEGvFxnAxQ
+0AtPvo1SKGVWMVz2J0ym7RqG/R4BgXM901vPpvq+zBj2bKlgLbkdTq3CCNQe1mQb
+vKRPLow6njY0HqNTMFEwHQYDVR0OBBYEFGaJ4yjYJsXTUetU98q9BJCf9ioFMB8G
+A1UdIwQYMBaAFGaJ4yjYJsXTUetU98q9BJCf9ioFMA8GA1UdEwEB/wQFMAMBAf8w
+CgYIKoZIzj0EAwIDSAAwRQIgK+KpqJgG+HguLpOdNZup1u0CzG9hddmixhMF5jJH
+jPUCIQDhX70Ja3hPUFf7HrE1sGOC41Q1hyuYX/i2HOcZ2nHTCw==
+-----END CERTIFICATE-----
+";
+/// [`KUBELET_CERT`]'s key.
+pub const KUBELET_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgThV4HK7n1bTwijNl
+c6lnjssrEAEeNHNGSTFTLL5AidKhRANCAAQa8XGcDFDQC0++jVIoZVYxXPYnTKbt
+Gob9HgGBcz3TW8+m+r7MGPZsqWAtuR1OrcII1B7WZBu8pE8ujDqeNjQe
+-----END PRIVATE KEY-----
+";
+/// [`KUBELET_CERT`]'s notBefore as the kubelet stamps file names.
+pub const KUBELET_STAMP: &str = "2026-12-07-06-51-19";
+
+/// Placeholder PEM for pure tests: the planner copies certificates and
+/// reads only the dates of the kubelet's ([`KUBELET_CERT`], 7 days).
 pub fn fake_certs(control_plane: bool) -> BTreeMap<String, String> {
     let mut names: Vec<&str> = vec!["ca.crt", "kubelet/kubelet-client-current.pem"];
     if control_plane {
@@ -110,6 +136,14 @@ pub fn fake_certs(control_plane: bool) -> BTreeMap<String, String> {
     names
         .into_iter()
         .map(|n| {
+            match n {
+                "kubelet/kubelet-client-current.pem" => {
+                    return (n.to_string(), format!("{KUBELET_CERT}{KUBELET_KEY}"))
+                }
+                "kubelet/kubelet.crt" => return (n.to_string(), KUBELET_CERT.to_string()),
+                "kubelet/kubelet.key" => return (n.to_string(), KUBELET_KEY.to_string()),
+                _ => {}
+            }
             let tag = if n.ends_with(".key") {
                 "PRIVATE KEY"
             } else if n == "sa.pub" {
@@ -185,6 +219,18 @@ pub fn files(plan: &Plan) -> BTreeMap<String, (Vec<u8>, u32, mk_nodeconf::Owner,
     m
 }
 
+/// Every link the plan makes: path -> target.
+pub fn links(plan: &Plan) -> BTreeMap<String, String> {
+    plan.steps
+        .iter()
+        .flat_map(|s| &s.actions)
+        .filter_map(|a| match a {
+            Action::Symlink { path, target } => Some((path.clone(), target.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
 pub fn text(plan: &Plan, path: &str) -> String {
     let f = files(plan);
     let (c, ..) = f
@@ -222,6 +268,13 @@ pub fn write_plan(plan: &Plan, root: &Path, chown: bool) {
                     if chown {
                         std::os::unix::fs::chown(&f, Some(owner.uid), Some(owner.gid)).unwrap();
                     }
+                }
+                Action::Symlink { path, target } => {
+                    // The target as planned (absolute on the node): read
+                    // the plan's files through `files`, not through links.
+                    let l = under(path);
+                    std::fs::create_dir_all(l.parent().unwrap()).unwrap();
+                    std::os::unix::fs::symlink(target, &l).unwrap();
                 }
                 Action::EnsureGroup { .. } | Action::EnsureUser { .. } => {}
             }

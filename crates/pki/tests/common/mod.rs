@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command};
 
 use mk_pki::config::{ClusterConfig, NodeSpec, Role};
 use mk_pki::store::PkiDir;
@@ -106,4 +106,38 @@ pub fn der_certs(pem_text: &str) -> Vec<Vec<u8>> {
         .filter(|b| b.tag() == "CERTIFICATE")
         .map(|b| b.contents().to_vec())
         .collect()
+}
+
+/// The test cluster with an API endpoint.
+pub fn cluster() -> ClusterConfig {
+    let mut c = ClusterConfig::new(DOMAIN);
+    c.api_endpoint = Some(format!("api.{DOMAIN}"));
+    c
+}
+
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// etcd members, killed on drop: SIGKILL, as a power cut would.
+pub struct Members(pub Vec<Child>);
+
+impl Drop for Members {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// `sh -c SCRIPT` in a new mount namespace where /etc/hosts is `hosts`.
+pub fn in_ns(hosts: &Path, script: &str) -> Command {
+    let mut c = Command::new("unshare");
+    c.args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(format!(
+            "mount --bind {} /etc/hosts && exec {script}",
+            hosts.display()
+        ));
+    c
 }
