@@ -621,6 +621,30 @@ fn single_server_from_a_signed_config_drive() {
         .arg("-untrusted")
         .arg(pki.join("apiserver.crt"))
         .arg(pki.join("apiserver.crt")));
+    // In-cluster clients connect to the kubernetes Service address (first
+    // of the default service CIDR 10.96.0.0/12) and verify it: the one IP
+    // SAN, permitted by the kubernetes intermediate's name constraints.
+    let san = ok(Command::new("openssl")
+        .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+        .arg(pki.join("apiserver.crt")));
+    let san = text(&san.stdout);
+    assert!(san.contains("IP Address:10.96.0.1"), "{san}");
+    assert_eq!(san.matches("IP Address").count(), 1, "{san}");
+    ok(Command::new("openssl")
+        .args(["verify", "-verify_ip", "10.96.0.1", "-CAfile"])
+        .arg(pki.join("ca.crt"))
+        .arg("-untrusted")
+        .arg(pki.join("apiserver.crt"))
+        .arg(pki.join("apiserver.crt")));
+    let wrong = Command::new("openssl")
+        .args(["verify", "-verify_ip", "10.96.0.2", "-CAfile"])
+        .arg(pki.join("ca.crt"))
+        .arg("-untrusted")
+        .arg(pki.join("apiserver.crt"))
+        .arg(pki.join("apiserver.crt"))
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success(), "10.96.0.2 must not verify");
     ok(Command::new("openssl")
         .arg("verify")
         .arg("-CAfile")
@@ -828,6 +852,20 @@ fn worker_from_an_iso_drive() {
     );
 }
 
+/// cp1's PKI roles and realms (`pki issue-node`, `pki intermediate`).
+const CP_PKI_ROLES: &str = "control-plane, etcd, worker";
+const CP_REALMS: &[&str] = &["etcd", "kubernetes", "front-proxy", "kubelet-serving"];
+
+/// cp1 issued, on a FAT drive, after a first boot that succeeded.
+fn first_booted_control_plane(site: &Site) -> PathBuf {
+    let issued = site.issue(CP, CP_PKI_ROLES, CP_REALMS);
+    let img = site.drive("cp1", CP_CONFIG, &issued, "fat");
+    let root = site.node_root("cp1-root", CP_MAC, &img);
+    let out = apply(&root, "10.0.0.11");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    root
+}
+
 /// `mk-firstboot apply` with the clock `days` ahead (libfaketime: the
 /// binary's clock_gettime is shifted, nothing else on the machine).
 fn apply_days_later(root: &Path, address: &str, days: u32) -> Output {
@@ -857,15 +895,7 @@ fn valid_days_later(root: &Path, path: &str, days: u32) -> bool {
 #[test]
 fn a_control_plane_comes_back_after_ten_days_off_and_says_what_to_do_after_a_hundred() {
     let site = Site::new();
-    let issued = site.issue(
-        CP,
-        "control-plane, etcd, worker",
-        &["etcd", "kubernetes", "front-proxy", "kubelet-serving"],
-    );
-    let img = site.drive("cp1", CP_CONFIG, &issued, "fat");
-    let root = site.node_root("cp1-root", CP_MAC, &img);
-    let out = apply(&root, "10.0.0.11");
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let root = first_booted_control_plane(&site);
     let leaves = [
         "etc/kubernetes/pki/apiserver.crt",
         "etc/kubernetes/pki/apiserver-etcd-client.crt",
@@ -952,6 +982,23 @@ fn a_control_plane_comes_back_after_ten_days_off_and_says_what_to_do_after_a_hun
         .output()
         .unwrap();
     assert!(v.status.success(), "{}", text(&v.stderr));
+    // The renewed apiserver certificate keeps the kubernetes Service address.
+    let v = Command::new("faketime")
+        .args([
+            "+10 days",
+            "openssl",
+            "verify",
+            "-verify_ip",
+            "10.96.0.1",
+            "-CAfile",
+        ])
+        .arg(root.join("etc/kubernetes/pki/ca.crt"))
+        .arg("-untrusted")
+        .arg(root.join("etc/kubernetes/pki/apiserver.crt"))
+        .arg(root.join("etc/kubernetes/pki/apiserver.crt"))
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}", text(&v.stderr));
     eprintln!(
         "boot-time renewal of {} leaves: {} ms",
         renew["changed"], renew["durationMs"]
@@ -1003,17 +1050,12 @@ fn a_control_plane_comes_back_after_ten_days_off_and_says_what_to_do_after_a_hun
 #[test]
 fn re_signed_intermediates_arrive_on_a_new_drive_and_change_only_certificates() {
     let site = Site::new();
-    let realms = ["etcd", "kubernetes", "front-proxy", "kubelet-serving"];
-    let issued = site.issue(CP, "control-plane, etcd, worker", &realms);
-    let img = site.drive("cp1", CP_CONFIG, &issued, "fat");
-    let root = site.node_root("cp1-root", CP_MAC, &img);
-    let out = apply(&root, "10.0.0.11");
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let root = first_booted_control_plane(&site);
     let old = std::fs::read(root.join("etc/kubernetes/pki/ca-intermediate.crt")).unwrap();
 
     // The admin re-signs the host's intermediates before they expire,
     // issues the node again and writes a new drive; the node boots with it.
-    let issued = site.issue(CP, "control-plane, etcd, worker", &realms);
+    let issued = site.issue(CP, CP_PKI_ROLES, CP_REALMS);
     let img = site.drive("cp1-new", CP_CONFIG, &issued, "fat");
     std::fs::remove_file(root.join("dev/vdb")).unwrap();
     std::os::unix::fs::symlink(&img, root.join("dev/vdb")).unwrap();

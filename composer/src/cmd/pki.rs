@@ -65,6 +65,13 @@ struct InitArgs {
     /// DNS name of the apiserver endpoint (VIP or load balancer).
     #[arg(long)]
     api_endpoint: Option<String>,
+    /// Kubernetes service ClusterIP range: apiserver certificates name its
+    /// first address (the kubernetes Service, e.g. 10.96.0.1).
+    #[arg(long, default_value = "10.96.0.0/12")]
+    service_cidr: String,
+    /// keepalived virtual IP of the API, if any: apiserver certificates name it.
+    #[arg(long)]
+    api_vip: Option<std::net::IpAddr>,
     /// Key algorithm: ecdsa-p256 or ed25519.
     #[arg(long, default_value = "ecdsa-p256")]
     algorithm: KeyAlgorithm,
@@ -167,6 +174,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let mut cfg = ClusterConfig::new(&a.domain);
             cfg.service_domain = a.service_domain;
             cfg.api_endpoint = a.api_endpoint;
+            cfg.service_cidr = a.service_cidr;
+            cfg.api_vip = a.api_vip;
             cfg.algorithm = a.algorithm;
             cfg.ed25519_where_supported = a.ed25519_where_supported;
             cfg.lifetimes = Lifetimes {
@@ -212,12 +221,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             for realm in a.realms {
                 let c = pki.intermediate(&a.host, realm, pw.as_bytes(), now, a.days)?;
                 println!(
-                    "intermediate {realm} for {}: valid until {} (pathlen 0, names: {})",
+                    "intermediate {realm} for {}: valid until {} (pathlen 0, names: {}{})",
                     a.host,
                     c.not_after.date(),
                     c.permitted_dns
                         .map(|p| p.join(","))
-                        .unwrap_or_else(|| "any DNS".into())
+                        .unwrap_or_else(|| "any DNS".into()),
+                    if c.permitted_ips.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; IP addresses: {}", c.permitted_ips.join(","))
+                    }
                 );
             }
         }

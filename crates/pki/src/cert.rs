@@ -42,6 +42,10 @@ pub struct CertInfo {
     pub path_len: Option<u32>,
     /// Permitted DNS subtrees, if the certificate carries name constraints.
     pub permitted_dns: Option<Vec<String>>,
+    /// Permitted iPAddress subtrees (`10.96.0.1/32`), if any: a CA's leaves
+    /// may name IP addresses inside these only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub permitted_ips: Vec<String>,
     pub server_auth: bool,
     pub client_auth: bool,
     /// The subject key's algorithm, if one mk makes.
@@ -90,6 +94,7 @@ pub fn parse_der(der: &[u8], what: &str) -> Result<CertInfo, CertError> {
     let mut dns_names = Vec::new();
     let mut ip_addresses = Vec::new();
     let mut permitted_dns = None;
+    let mut permitted_ips = Vec::new();
     let mut is_ca = false;
     let mut path_len = None;
     let (mut server_auth, mut client_auth) = (false, false);
@@ -118,9 +123,25 @@ pub fn parse_der(der: &[u8], what: &str) -> Result<CertInfo, CertError> {
                         _ => None,
                     })
                     .collect();
-                if nc.permitted_subtrees.is_some() {
+                // Permitted subtrees of another type (iPAddress) leave DNS
+                // names unconstrained (RFC 5280 4.2.1.10).
+                let any_dns = nc
+                    .permitted_subtrees
+                    .iter()
+                    .flatten()
+                    .any(|s| matches!(s.base, GeneralName::DNSName(_)));
+                if any_dns {
                     permitted_dns = Some(p);
                 }
+                permitted_ips = nc
+                    .permitted_subtrees
+                    .iter()
+                    .flatten()
+                    .filter_map(|s| match &s.base {
+                        GeneralName::IPAddress(b) => ip_subtree(b),
+                        _ => None,
+                    })
+                    .collect();
             }
             ParsedExtension::ExtendedKeyUsage(eku) => {
                 server_auth = eku.server_auth;
@@ -158,6 +179,7 @@ pub fn parse_der(der: &[u8], what: &str) -> Result<CertInfo, CertError> {
         is_ca,
         path_len,
         permitted_dns,
+        permitted_ips,
         server_auth,
         client_auth,
         key_algorithm,
@@ -170,6 +192,43 @@ fn ip_string(b: &[u8]) -> String {
         16 => std::net::Ipv6Addr::from(<[u8; 16]>::try_from(b).unwrap()).to_string(),
         _ => hex::encode(b),
     }
+}
+
+/// A name-constraint iPAddress (address then mask, RFC 5280 4.2.1.10) as
+/// `address/prefix`; `None` for a mask that is not a prefix.
+fn ip_subtree(b: &[u8]) -> Option<String> {
+    let (addr, mask) = b.split_at(b.len() / 2);
+    if addr.len() != 4 && addr.len() != 16 {
+        return None;
+    }
+    let ones: u32 = mask.iter().map(|m| m.count_ones()).sum();
+    let contiguous = mask
+        .iter()
+        .flat_map(|m| (0..8).rev().map(move |i| m >> i & 1))
+        .skip(ones as usize)
+        .all(|bit| bit == 0);
+    contiguous.then(|| format!("{}/{ones}", ip_string(addr)))
+}
+
+/// Whether `ip` lies inside the `address/prefix` subtree `cidr` (as
+/// [`CertInfo::permitted_ips`] lists them). Different families never match.
+pub fn ip_in_subtree(ip: std::net::IpAddr, cidr: &str) -> bool {
+    let Some((net, prefix)) = cidr.split_once('/') else {
+        return false;
+    };
+    let (Ok(net), Ok(prefix)) = (net.parse::<std::net::IpAddr>(), prefix.parse::<u32>()) else {
+        return false;
+    };
+    let bits = |a: std::net::IpAddr| match a {
+        std::net::IpAddr::V4(a) => (u128::from(u32::from(a)) << 96, 32),
+        std::net::IpAddr::V6(a) => (u128::from(a), 128),
+    };
+    let ((a, wa), (n, wn)) = (bits(ip), bits(net));
+    if wa != wn || prefix > wn {
+        return false;
+    }
+    let mask = u128::MAX.checked_shl(128 - prefix).unwrap_or(0);
+    a & mask == n & mask
 }
 
 /// All CERTIFICATE blocks of a PEM text, in order (other blocks skipped).

@@ -14,6 +14,7 @@
 //! roles: [control-plane, etcd]
 //! ```
 
+use std::net::IpAddr;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -44,6 +45,53 @@ pub enum ConfigError {
 
 fn default_service_domain() -> String {
     "cluster.local".into()
+}
+
+/// kubeadm's default service subnet.
+fn default_service_cidr() -> String {
+    "10.96.0.0/12".into()
+}
+
+/// The `kubernetes` Service's ClusterIP: the first address after the network
+/// address of `cidr` (`10.96.0.1` for `10.96.0.0/12`), which the apiserver
+/// allocates to it and in-cluster clients connect to. `cidr` must be an IPv4
+/// or IPv6 network address with its prefix length.
+pub fn service_ip(cidr: &str) -> Result<IpAddr, String> {
+    let expected = "expected an IPv4 or IPv6 network such as 10.96.0.0/12";
+    let (addr, prefix) = cidr
+        .split_once('/')
+        .ok_or_else(|| format!("{cidr:?} has no prefix length: {expected}"))?;
+    let addr: IpAddr = addr
+        .parse()
+        .map_err(|_| format!("{cidr:?}: {addr:?} is not an IP address: {expected}"))?;
+    let width: u32 = if addr.is_ipv4() { 32 } else { 128 };
+    let prefix: u32 = prefix.parse().ok().filter(|p| *p < width).ok_or_else(|| {
+        format!(
+            "{cidr:?}: prefix length {prefix:?} is not 0 to {}: {expected}",
+            width - 1
+        )
+    })?;
+    let (bits, host_mask) = match addr {
+        // prefix < 32 here, so the shift cannot overflow.
+        IpAddr::V4(a) => (u128::from(u32::from(a)), (1u128 << (32 - prefix)) - 1),
+        IpAddr::V6(a) => (
+            u128::from(a),
+            if prefix == 0 {
+                u128::MAX
+            } else {
+                (1u128 << (128 - prefix)) - 1
+            },
+        ),
+    };
+    if bits & host_mask != 0 {
+        return Err(format!(
+            "{cidr:?} is not a network address (host bits set): {expected}"
+        ));
+    }
+    Ok(match addr {
+        IpAddr::V4(_) => IpAddr::from(std::net::Ipv4Addr::from((bits + 1) as u32)),
+        IpAddr::V6(_) => IpAddr::from(std::net::Ipv6Addr::from(bits + 1)),
+    })
 }
 
 /// Lifetimes in days.
@@ -82,6 +130,15 @@ pub struct ClusterConfig {
     /// it goes into every apiserver certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_endpoint: Option<String>,
+    /// Kubernetes' service ClusterIP range: its first address, the
+    /// `kubernetes` Service's, is the one IP address apiserver certificates
+    /// name (in-cluster clients connect to it and verify it).
+    #[serde(default = "default_service_cidr")]
+    pub service_cidr: String,
+    /// The keepalived virtual IP of the API (R31), if any: apiserver
+    /// certificates name it too, for clients that connect to the address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_vip: Option<IpAddr>,
     /// Key algorithm for roots, intermediates and leaves.
     #[serde(default)]
     pub algorithm: KeyAlgorithm,
@@ -99,10 +156,26 @@ impl ClusterConfig {
             domain: domain.to_string(),
             service_domain: default_service_domain(),
             api_endpoint: None,
+            service_cidr: default_service_cidr(),
+            api_vip: None,
             algorithm: KeyAlgorithm::default(),
             ed25519_where_supported: false,
             lifetimes: Lifetimes::default(),
         }
+    }
+
+    /// The IP addresses every apiserver certificate names, and the only ones
+    /// the kubernetes realm's intermediates permit: the `kubernetes`
+    /// Service's ClusterIP, then the VIP if one is configured. Empty only if
+    /// `service_cidr` is invalid (which [`ClusterConfig::validate`] refuses).
+    pub fn apiserver_ips(&self) -> Vec<IpAddr> {
+        let mut v: Vec<IpAddr> = service_ip(&self.service_cidr).into_iter().collect();
+        if let Some(vip) = self.api_vip {
+            if !v.contains(&vip) {
+                v.push(vip);
+            }
+        }
+        v
     }
 
     /// Check names and lifetimes; `path` names the error in errors.
@@ -123,6 +196,22 @@ impl ClusterConfig {
                     path: path.into(),
                     field: "api_endpoint",
                     message: format!("{api:?} is not inside the cluster domain {:?}", self.domain),
+                });
+            }
+        }
+        service_ip(&self.service_cidr).map_err(|message| ConfigError::Invalid {
+            path: path.into(),
+            field: "service_cidr",
+            message,
+        })?;
+        if let Some(vip) = self.api_vip {
+            if vip.is_unspecified() || vip.is_loopback() || vip.is_multicast() {
+                return Err(ConfigError::Invalid {
+                    path: path.into(),
+                    field: "api_vip",
+                    message: format!(
+                        "{vip} is not a unicast host address (expected the keepalived virtual IP)"
+                    ),
                 });
             }
         }
@@ -329,5 +418,48 @@ mod tests {
         c.lifetimes.leaf_days = 90;
         let e = c.validate("pki.yaml").unwrap_err().to_string();
         assert!(e.contains("leaf_days"), "{e}");
+    }
+
+    #[test]
+    fn service_cidr_and_vip() {
+        // pki.yaml files written before these fields keep loading.
+        let c = ClusterConfig::from_yaml("domain: example.com\n", "pki.yaml").unwrap();
+        assert_eq!(c.service_cidr, "10.96.0.0/12");
+        assert_eq!(c.apiserver_ips(), ["10.96.0.1".parse::<IpAddr>().unwrap()]);
+        let mut c = ClusterConfig::new("example.com");
+        c.service_cidr = "fd00:10:96::/112".into();
+        c.api_vip = Some("192.168.1.10".parse().unwrap());
+        let back = ClusterConfig::from_yaml(&c.to_yaml(), "pki.yaml").unwrap();
+        assert_eq!(back, c);
+        assert_eq!(
+            back.apiserver_ips(),
+            [
+                "fd00:10:96::1".parse::<IpAddr>().unwrap(),
+                "192.168.1.10".parse().unwrap()
+            ]
+        );
+        assert_eq!(service_ip("10.0.0.0/8").unwrap().to_string(), "10.0.0.1");
+        assert_eq!(service_ip("0.0.0.0/0").unwrap().to_string(), "0.0.0.1");
+        assert_eq!(service_ip("::/0").unwrap().to_string(), "::1");
+        for bad in [
+            "10.96.0.0",
+            "10.96.0.1/12",
+            "10.96.0.0/32",
+            "10.96.0.0/x",
+            "svc/12",
+            "::/128",
+        ] {
+            c.service_cidr = bad.into();
+            let e = c.validate("pki.yaml").unwrap_err().to_string();
+            assert!(
+                e.contains("pki.yaml") && e.contains("service_cidr") && e.contains(bad),
+                "{bad}: {e}"
+            );
+        }
+        let e =
+            ClusterConfig::from_yaml("domain: example.com\napi_vip: api.example.com\n", "p.yaml")
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("p.yaml") && e.contains("api_vip"), "{e}");
     }
 }

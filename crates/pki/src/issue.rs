@@ -11,6 +11,8 @@ use rcgen::{
     ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, KeyIdMethod, KeyUsagePurpose, NameConstraints,
     SanType, SerialNumber,
 };
+use std::net::IpAddr;
+
 use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -221,6 +223,23 @@ pub fn intermediate(
     now: OffsetDateTime,
     days: u32,
 ) -> Result<CertInfo, IssueError> {
+    intermediate_with_ips(root, realm, host, permitted, &[], key, now, days)
+}
+
+/// [`intermediate`] that also permits exactly the addresses `permitted_ips`
+/// (each as a /32 or /128 subtree; [`Realm::permitted_ips`]): leaves may
+/// then name those and no other IP address.
+#[allow(clippy::too_many_arguments)]
+pub fn intermediate_with_ips(
+    root: &Ca,
+    realm: Realm,
+    host: &str,
+    permitted: Option<&[String]>,
+    permitted_ips: &[IpAddr],
+    key: &PrivateKey,
+    now: OffsetDateTime,
+    days: u32,
+) -> Result<CertInfo, IssueError> {
     let id = format!("{realm} intermediate for {host}");
     names::check_dns_name(host).map_err(|error| IssueError::Name {
         id: id.clone(),
@@ -237,23 +256,34 @@ pub fn intermediate(
         KeyUsagePurpose::CrlSign,
         KeyUsagePurpose::DigitalSignature,
     ];
+    let host_prefix = |ip: &IpAddr| if ip.is_ipv4() { 32 } else { 128 };
     p.name_constraints = Some(NameConstraints {
         permitted_subtrees: permitted
             .unwrap_or_default()
             .iter()
             .map(|d| GeneralSubtree::DnsName(d.clone()))
+            .chain(permitted_ips.iter().map(|ip| {
+                GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(*ip, host_prefix(ip)))
+            }))
             .collect(),
         // R28: no certificate below this CA may name an IP address, except
         // the kubelet's serving certificates (its CSR always carries the
         // node's addresses). With no permitted IP subtree, IPs are then
         // unconstrained (RFC 5280 4.2.1.10); the CSR approver checks them.
+        // With permitted addresses, an IP SAN must be one of them; excluding
+        // their whole family as well would void them (exclusion wins), so
+        // only a family with no permitted address is excluded.
         excluded_subtrees: if realm.allows_ip_addresses() {
             vec![]
         } else {
-            vec![
-                GeneralSubtree::IpAddress(CidrSubnet::V4([0; 4], [0; 4])),
-                GeneralSubtree::IpAddress(CidrSubnet::V6([0; 16], [0; 16])),
-            ]
+            let mut v = Vec::new();
+            if !permitted_ips.iter().any(IpAddr::is_ipv4) {
+                v.push(GeneralSubtree::IpAddress(CidrSubnet::V4([0; 4], [0; 4])));
+            }
+            if !permitted_ips.iter().any(IpAddr::is_ipv6) {
+                v.push(GeneralSubtree::IpAddress(CidrSubnet::V6([0; 16], [0; 16])));
+            }
+            v
         },
     });
     encode_signed(&id, root, p.signed_by(key, &root.issuer(&id)?))
@@ -298,7 +328,34 @@ pub fn check_leaf(ca: &Ca, spec: &LeafSpec, now: OffsetDateTime) -> Result<(), I
         names::check_dns_name(n).map_err(|e| named(e.into()))?;
         names::check_constraints(n, ca.info.permitted_dns.as_deref()).map_err(named)?;
     }
+    for ip in &spec.ip_addresses {
+        if !ip_permitted(&ca.info, *ip) {
+            return Err(IssueError::Invalid {
+                id: spec.id.clone(),
+                message: format!(
+                    "IP address {ip}: the issuing CA {:?} permits {}; certificates name DNS \
+                     names only, but for the apiserver's kubernetes Service address and API VIP \
+                     (R28). After changing pki.yaml's service_cidr or api_vip, re-sign the \
+                     intermediate (mk-compose pki intermediate)",
+                    ca.info.subject,
+                    if ca.info.permitted_ips.is_empty() {
+                        "no IP address".to_string()
+                    } else {
+                        format!("only {}", ca.info.permitted_ips.join(", "))
+                    }
+                ),
+            });
+        }
+    }
     Ok(())
+}
+
+/// Whether a leaf of `ca` may name `ip`: inside one of its permitted
+/// iPAddress subtrees, or anything in a realm that
+/// [allows IP addresses](Realm::allows_ip_addresses).
+pub fn ip_permitted(ca: &CertInfo, ip: IpAddr) -> bool {
+    ca.realm.is_some_and(Realm::allows_ip_addresses)
+        || ca.permitted_ips.iter().any(|c| cert::ip_in_subtree(ip, c))
 }
 
 /// Leaf for `spec`, signed by the host's intermediate `ca`. It never outlives
@@ -359,7 +416,9 @@ pub fn leaf(
                     message: format!("SAN {n:?}: {e}"),
                 })
         })
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<Vec<_>, _>>()?;
+    p.subject_alt_names
+        .extend(spec.ip_addresses.iter().copied().map(SanType::IpAddress));
     encode_signed(&spec.id, ca, p.signed_by(key, &ca.issuer(&spec.id)?))
 }
 
@@ -401,6 +460,7 @@ mod tests {
             organizations: vec![],
             usages: vec![Usage::ServerAuth, Usage::ClientAuth],
             dns_names: names.iter().map(|s| s.to_string()).collect(),
+            ip_addresses: vec![],
             algorithm: KeyAlgorithm::EcdsaP256,
             lifetime_days: 7,
             cert_path: "/x.crt".into(),
@@ -479,6 +539,52 @@ mod tests {
         let e = leaf(&inter, &spec(Realm::Etcd, &["cp1.example.com"]), &k, later).unwrap_err();
         assert!(matches!(e, IssueError::IssuerExpired { .. }), "{e}");
         assert!(e.to_string().contains("offline root"));
+    }
+
+    #[test]
+    fn ip_sans_only_inside_the_intermediates_permitted_addresses() {
+        let (root, _) = chain(Realm::Kubernetes);
+        let ik = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+        let svc: IpAddr = "10.96.0.1".parse().unwrap();
+        let i = intermediate_with_ips(
+            &root,
+            Realm::Kubernetes,
+            "cp1.example.com",
+            Some(&["example.com".into()]),
+            &[svc],
+            &ik,
+            now(),
+            90,
+        )
+        .unwrap();
+        assert_eq!(i.permitted_ips, ["10.96.0.1/32"]);
+        let inter = Ca::new(i, ik, "intermediate").unwrap();
+        let k = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+        let mut sp = spec(Realm::Kubernetes, &["cp1.example.com"]);
+        sp.ip_addresses = vec![svc];
+        let l = leaf(&inter, &sp, &k, now()).unwrap();
+        assert_eq!(l.ip_addresses, ["10.96.0.1"]);
+        assert_eq!(l.dns_names, ["cp1.example.com"]);
+        for other in ["10.96.0.2", "fd00::1"] {
+            sp.ip_addresses = vec![other.parse().unwrap()];
+            let e = leaf(&inter, &sp, &k, now()).unwrap_err().to_string();
+            assert!(e.contains(other) && e.contains("only 10.96.0.1/32"), "{e}");
+        }
+        // An intermediate without permitted addresses refuses every IP.
+        let (_, etcd) = chain(Realm::Etcd);
+        let mut sp = spec(Realm::Etcd, &["cp1.example.com"]);
+        sp.ip_addresses = vec![svc];
+        let e = check_leaf(&etcd, &sp, now()).unwrap_err().to_string();
+        assert!(
+            e.contains("permits no IP address") && e.contains("R28"),
+            "{e}"
+        );
+        assert!(cert::ip_in_subtree(svc, "10.96.0.0/12"));
+        assert!(!cert::ip_in_subtree(svc, "10.112.0.0/12"));
+        assert!(!cert::ip_in_subtree(
+            "::a60:1".parse().unwrap(),
+            "10.96.0.1/32"
+        ));
     }
 
     #[test]

@@ -57,6 +57,11 @@ pub struct LeafSpec {
     pub usages: Vec<Usage>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dns_names: Vec<String>,
+    /// Only the apiserver's: the kubernetes Service address and the API VIP
+    /// ([`ClusterConfig::apiserver_ips`]); its intermediate permits exactly
+    /// these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ip_addresses: Vec<std::net::IpAddr>,
     pub algorithm: KeyAlgorithm,
     pub lifetime_days: u32,
     /// Absolute path on the node: the leaf followed by the intermediate.
@@ -325,6 +330,7 @@ impl Builder<'_> {
             organizations: orgs.iter().map(|s| s.to_string()).collect(),
             usages: usages.to_vec(),
             dns_names: dns,
+            ip_addresses: vec![],
             algorithm,
             lifetime_days: self.cluster.lifetimes.leaf_days,
             cert_path: paths.0,
@@ -349,7 +355,7 @@ pub fn plan_node(cluster: &ClusterConfig, node: &NodeSpec) -> NodePlan {
     let host_names = node.all_names();
 
     if node.has(Role::ControlPlane) {
-        // kubeadm GetAPIServerAltNames, minus IP addresses (R28).
+        // kubeadm GetAPIServerAltNames, minus the hosts' IP addresses (R28).
         let mut dns = host_names.clone();
         dns.extend(
             [
@@ -376,6 +382,12 @@ pub fn plan_node(cluster: &ClusterConfig, node: &NodeSpec) -> NodePlan {
             pair(PKI, "apiserver"),
             RenewedBy::Node,
         );
+        // The one IP SAN a protocol forces (R28): in-cluster clients connect
+        // to the kubernetes Service's ClusterIP and verify it; VIP users
+        // likewise. Both virtual: a host's address change reissues nothing.
+        if let Some(l) = b.leaves.last_mut() {
+            l.ip_addresses = cluster.apiserver_ips();
+        }
         b.leaf(
             "apiserver-kubelet-client",
             Realm::Kubernetes,

@@ -73,8 +73,8 @@ impl Realm {
     /// DNS subtrees an intermediate of this realm may issue for, or `None`
     /// where the realm cannot be constrained (ingress serves application
     /// names the cluster does not own). Every intermediate but
-    /// kubelet-serving's also excludes all IP addresses (R28, see
-    /// [`Realm::allows_ip_addresses`]).
+    /// kubelet-serving's also excludes all IP addresses but its
+    /// [`Realm::permitted_ips`] (R28, see [`Realm::allows_ip_addresses`]).
     pub fn permitted_dns(self, cluster: &crate::ClusterConfig) -> Option<Vec<String>> {
         let d = cluster.domain.clone();
         match self {
@@ -97,12 +97,25 @@ impl Realm {
 }
 
 impl Realm {
+    /// The only IP addresses an intermediate of this realm may sign for
+    /// (as /32 or /128 permitted subtrees): for kubernetes, the
+    /// `kubernetes` Service's ClusterIP and the API VIP, which in-cluster
+    /// clients and VIP users connect to and verify (the one place a protocol
+    /// forces an IP SAN, R28). Virtual addresses: a host's address change
+    /// reissues nothing. Empty for every other realm.
+    pub fn permitted_ips(self, cluster: &crate::ClusterConfig) -> Vec<std::net::IpAddr> {
+        match self {
+            Realm::Kubernetes => cluster.apiserver_ips(),
+            _ => vec![],
+        }
+    }
+
     /// Whether this realm's intermediates may sign certificates naming IP
     /// addresses. Only kubelet-serving: the kubelet always puts the node's
     /// addresses into its serving-certificate CSR (serverTLSBootstrap, a
     /// template we cannot change), and the approver admits a CSR only if its
     /// names are exactly the node's. Every other realm excludes all IPv4
-    /// and IPv6 addresses (R28).
+    /// and IPv6 addresses (R28), but for its [`Realm::permitted_ips`].
     pub fn allows_ip_addresses(self) -> bool {
         self == Realm::KubeletServing
     }

@@ -544,13 +544,36 @@ fn derive_leaf(f: &plan::LeafFile, chain: &[CertInfo]) -> Result<(plan::LeafSpec
             ))
         }
     }
-    // The manifest carries DNS names only: IP addresses (which no mk
-    // intermediate but kubelet-serving's lets through) could not be kept.
+    // No mk intermediate but kubelet-serving's lets IP addresses through,
+    // except the kubernetes one's for the apiserver (the kubernetes Service
+    // address and API VIP): those are kept, if the issuer still permits them.
+    let mut ip_addresses = Vec::new();
     if f.renewed_by == RenewedBy::Node && !c.ip_addresses.is_empty() {
-        return Err(format!(
-            "names IP addresses {:?}; mk leaves name DNS names only (R28)",
-            c.ip_addresses
-        ));
+        let issuer = chain.get(1).filter(|i| i.is_ca);
+        let ips: Option<Vec<std::net::IpAddr>> =
+            c.ip_addresses.iter().map(|i| i.parse().ok()).collect();
+        match (f.id, issuer, ips) {
+            ("apiserver", Some(issuer), Some(ips))
+                if ips.iter().all(|ip| issue::ip_permitted(issuer, *ip)) =>
+            {
+                ip_addresses = ips
+            }
+            ("apiserver", ..) => {
+                return Err(format!(
+                    "names IP addresses {:?}, not all permitted by its intermediate (which \
+                     permits {:?}); only the kubernetes Service address and the API VIP may \
+                     be named (R28): re-issue it with mk-compose pki issue-node",
+                    c.ip_addresses,
+                    issuer.map(|i| i.permitted_ips.clone()).unwrap_or_default()
+                ))
+            }
+            _ => {
+                return Err(format!(
+                    "names IP addresses {:?}; mk leaves name DNS names only (R28)",
+                    c.ip_addresses
+                ))
+            }
+        }
     }
     let mut usages = Vec::new();
     if c.server_auth {
@@ -579,6 +602,7 @@ fn derive_leaf(f: &plan::LeafFile, chain: &[CertInfo]) -> Result<(plan::LeafSpec
             organizations: c.organizations.clone(),
             usages,
             dns_names: c.dns_names.clone(),
+            ip_addresses,
             algorithm,
             lifetime_days: u32::try_from(days).unwrap_or(u32::MAX),
             cert_path: f.cert_path.into(),
@@ -883,6 +907,7 @@ pub fn renew_kubelet_client_at_boot(
         organizations: current.organizations.clone(),
         usages: vec![plan::Usage::ClientAuth],
         dns_names: Vec::new(),
+        ip_addresses: Vec::new(),
         algorithm: crate::keys::KeyAlgorithm::EcdsaP256,
         lifetime_days: u32::try_from(lifetime).unwrap_or(7),
         cert_path: dated.clone(),
@@ -940,6 +965,60 @@ mod tests {
             Decision::Keep { renew_at } => assert_eq!(renew_at, at_fraction(nb, na, 2.0 / 3.0)),
             d => panic!("{d:?}"),
         }
+    }
+
+    #[test]
+    fn derived_apiserver_keeps_only_ips_its_intermediate_permits() {
+        use crate::keys::KeyAlgorithm;
+        let now = t(0.0);
+        let rk = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+        let r = issue::root(Realm::Kubernetes, &rk, now, 3650).unwrap();
+        let root = Ca::new(r, rk, "root").unwrap();
+        let svc: std::net::IpAddr = "10.96.0.1".parse().unwrap();
+        let inter = |ips: &[std::net::IpAddr]| {
+            let k = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+            let i = issue::intermediate_with_ips(
+                &root,
+                Realm::Kubernetes,
+                "cp1.example.com",
+                None,
+                ips,
+                &k,
+                now,
+                90,
+            )
+            .unwrap();
+            Ca::new(i, k, "intermediate").unwrap()
+        };
+        let (with_ip, without) = (inter(&[svc]), inter(&[]));
+        let f = |id: &str| plan::LEAF_FILES.iter().find(|f| f.id == id).unwrap();
+        let spec = plan::LeafSpec {
+            id: "apiserver".into(),
+            realm: Realm::Kubernetes,
+            common_name: "kube-apiserver".into(),
+            organizations: vec![],
+            usages: vec![plan::Usage::ServerAuth],
+            dns_names: vec!["cp1.example.com".into()],
+            ip_addresses: vec![svc],
+            algorithm: KeyAlgorithm::EcdsaP256,
+            lifetime_days: 7,
+            cert_path: f("apiserver").cert_path.into(),
+            key_path: f("apiserver").key_path.into(),
+            renewed_by: RenewedBy::Node,
+            reload: Reload::Nothing,
+        };
+        let k = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+        let l = issue::leaf(&with_ip, &spec, &k, now).unwrap();
+        let (d, _) = derive_leaf(f("apiserver"), &[l.clone(), with_ip.info.clone()]).unwrap();
+        assert_eq!(d, spec);
+        let e = derive_leaf(f("apiserver"), &[l.clone(), without.info.clone()]).unwrap_err();
+        assert!(
+            e.contains("10.96.0.1") && e.contains("not all permitted"),
+            "{e}"
+        );
+        // Any other leaf with an IP address: refused as before.
+        let e = derive_leaf(f("controller-manager"), &[l, with_ip.info.clone()]).unwrap_err();
+        assert!(e.contains("DNS names only (R28)"), "{e}");
     }
 
     #[test]

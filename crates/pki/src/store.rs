@@ -261,7 +261,17 @@ impl PkiDir {
         let key = PrivateKey::generate(self.config.algorithm).map_err(key_err(&self.dir))?;
         let days = days.unwrap_or(self.config.lifetimes.intermediate_days);
         let permitted = realm.permitted_dns(&self.config);
-        let info = issue::intermediate(&root, realm, host, permitted.as_deref(), &key, now, days)?;
+        let ips = realm.permitted_ips(&self.config);
+        let info = issue::intermediate_with_ips(
+            &root,
+            realm,
+            host,
+            permitted.as_deref(),
+            &ips,
+            &key,
+            now,
+            days,
+        )?;
         let (c, k) = self.intermediate_paths(host, realm);
         fsio::write_all_atomic(&[
             (k, key.to_pkcs8_pem().as_bytes().to_vec(), 0o600),

@@ -85,7 +85,21 @@ fn every_leaf_verifies_with_openssl_for_its_purpose() {
                 for o in &leaf.organizations {
                     assert!(txt.contains(&format!("O = {o}")), "{}: {txt}", leaf.id);
                 }
-                assert!(!txt.contains("IP Address"), "{}: {txt}", leaf.id);
+                // Only the apiserver names an address: the kubernetes
+                // Service's.
+                assert_eq!(
+                    txt.contains("IP Address"),
+                    leaf.id == "apiserver",
+                    "{}: {txt}",
+                    leaf.id
+                );
+                for ip in &leaf.ip_addresses {
+                    assert!(
+                        txt.contains(&format!("IP Address:{ip}")),
+                        "{}: {txt}",
+                        leaf.id
+                    );
+                }
                 for d in &leaf.dns_names {
                     assert!(txt.contains(&format!("DNS:{d}")), "{}: {txt}", leaf.id);
                 }
@@ -299,19 +313,143 @@ fn kubelet_serving_leaves_may_name_ip_addresses_no_other_leaf_may() {
         "serverAuth",
     );
     assert!(!ok && out.contains("permitted subtree violation"), "{out}");
-    // An apiserver (kubernetes realm) or etcd leaf with an IP: refused.
-    for r in [Realm::Kubernetes, Realm::Etcd] {
+    // An etcd leaf with an IP: refused.
+    let (ok, out) = foreign_leaf_verifies(
+        &f,
+        host,
+        Realm::Etcd,
+        "DNS:cp1.example.test,IP:10.0.0.12",
+        "serverAuth",
+    );
+    assert!(!ok && out.contains("excluded subtree violation"), "{out}");
+    // A kubernetes leaf with a host address: outside the one permitted IP.
+    let (ok, out) = foreign_leaf_verifies(
+        &f,
+        host,
+        Realm::Kubernetes,
+        "DNS:cp1.example.test,IP:10.0.0.12",
+        "serverAuth",
+    );
+    assert!(!ok && out.contains("permitted subtree violation"), "{out}");
+}
+
+/// The kubernetes realm's intermediates permit exactly the kubernetes
+/// Service address (first of service_cidr) and the API VIP; every other IP,
+/// and that same address under any other realm, is refused by OpenSSL.
+#[test]
+fn kubernetes_intermediates_permit_only_the_service_ip_and_the_vip() {
+    let mut cfg = cluster();
+    cfg.api_vip = Some("192.168.50.10".parse().unwrap());
+    let f = fixture(cfg, now());
+    let host = "cp1.example.test";
+    for r in Realm::ALL {
+        f.pki.intermediate(host, r, PASSWORD, now(), None).unwrap();
+    }
+    let (p, _) = f.pki.intermediate_paths(host, Realm::Kubernetes);
+    let (_, txt) = openssl(&["x509", "-in", s(&p), "-noout", "-text"]);
+    assert!(
+        txt.contains("IP:10.96.0.1/255.255.255.255")
+            && txt.contains("IP:192.168.50.10/255.255.255.255"),
+        "{txt}"
+    );
+    // 0.0.0.0/0 excluded as well would void the permitted addresses.
+    assert!(!txt.contains("IP:0.0.0.0/0.0.0.0"), "{txt}");
+    for ip in ["10.96.0.1", "192.168.50.10"] {
+        let (ok, out) = foreign_leaf_verifies(
+            &f,
+            host,
+            Realm::Kubernetes,
+            &format!("DNS:cp1.example.test,IP:{ip}"),
+            "serverAuth",
+        );
+        assert!(ok, "{ip}: {out}");
+    }
+    for ip in ["10.96.0.2", "10.0.0.12", "192.168.50.11"] {
+        let (ok, out) = foreign_leaf_verifies(
+            &f,
+            host,
+            Realm::Kubernetes,
+            &format!("DNS:cp1.example.test,IP:{ip}"),
+            "serverAuth",
+        );
+        assert!(
+            !ok && out.contains("permitted subtree violation"),
+            "{ip}: {out}"
+        );
+    }
+    // No IPv6 address is permitted (the family is also excluded, for
+    // verifiers that match permitted subtrees per address family; OpenSSL
+    // already finds it outside the permitted ones).
+    let (ok, out) = foreign_leaf_verifies(
+        &f,
+        host,
+        Realm::Kubernetes,
+        "DNS:cp1.example.test,IP:fd00::1",
+        "serverAuth",
+    );
+    assert!(!ok && out.contains("subtree violation"), "{out}");
+    let (_, txt) = openssl(&["x509", "-in", s(&p), "-noout", "-text"]);
+    assert!(
+        txt.contains("Excluded:") && txt.contains("IP:0:0:0:0:0:0:0:0/0:0:0:0:0:0:0:0"),
+        "{txt}"
+    );
+    for r in [
+        Realm::Etcd,
+        Realm::FrontProxy,
+        Realm::Registry,
+        Realm::Ingress,
+    ] {
         let (ok, out) = foreign_leaf_verifies(
             &f,
             host,
             r,
-            "DNS:cp1.example.test,IP:10.0.0.12",
+            "DNS:cp1.example.test,IP:10.96.0.1",
             "serverAuth",
         );
         assert!(
             !ok && out.contains("excluded subtree violation"),
             "{r}: {out}"
         );
+    }
+
+    // issue-node names both in the apiserver certificate, and nothing else
+    // gets an IP address.
+    let cp = node("cp1", &[Role::ControlPlane, Role::Etcd]);
+    let out = f.issue(&cp, now());
+    let plan = plan_node(&f.pki.config, &cp);
+    for leaf in &plan.leaves {
+        let path = out.join(leaf.cert_path.trim_start_matches('/'));
+        let (_, san) = openssl(&["x509", "-in", s(&path), "-noout", "-ext", "subjectAltName"]);
+        if leaf.id == "apiserver" {
+            assert!(
+                san.contains("IP Address:10.96.0.1") && san.contains("IP Address:192.168.50.10"),
+                "{san}"
+            );
+            assert!(san.contains("DNS:kubernetes.default.svc"), "{san}");
+        } else {
+            assert!(!san.contains("IP Address"), "{}: {san}", leaf.id);
+        }
+    }
+    let crt = out.join("etc/kubernetes/pki/apiserver.crt");
+    let root = f.pki.root_cert_path(Realm::Kubernetes);
+    for (ip, good) in [
+        ("10.96.0.1", true),
+        ("192.168.50.10", true),
+        ("10.96.0.2", false),
+    ] {
+        let (ok, text) = openssl(&[
+            "verify",
+            "-purpose",
+            "sslserver",
+            "-verify_ip",
+            ip,
+            "-CAfile",
+            s(&root),
+            "-untrusted",
+            s(&crt),
+            s(&crt),
+        ]);
+        assert_eq!(ok, good, "-verify_ip {ip}: {text}");
     }
 }
 

@@ -85,6 +85,11 @@ fn renews_at_seventy_percent_not_at_fifty() {
             );
             assert_eq!(c.common_name, l.common_name);
             assert_eq!(c.dns_names, l.dns_names);
+            let ips: Vec<String> = l.ip_addresses.iter().map(|i| i.to_string()).collect();
+            assert_eq!(c.ip_addresses, ips, "{}", l.id);
+            if l.id == "apiserver" {
+                assert_eq!(ips, ["10.96.0.1"]);
+            }
             // Still verifies with OpenSSL.
             let inter = f.path("i.pem");
             let chain = der_certs(&String::from_utf8_lossy(new));

@@ -52,6 +52,7 @@ fn pki(dir: &Path, cert_dir: &Path) -> (PathBuf, PathBuf) {
         organizations: vec![],
         usages: vec![Usage::ServerAuth],
         dns_names: vec!["localhost".into()],
+        ip_addresses: vec![],
         algorithm: KeyAlgorithm::EcdsaP256,
         lifetime_days: 2,
         cert_path: "/etc/kubernetes/pki/registry.crt".into(),

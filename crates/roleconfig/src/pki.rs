@@ -1,6 +1,9 @@
 //! Certificates and keys carried in `spec.certificates`: which file names
 //! exist, what each must hold, and checks of the PEM itself (syntax,
-//! expiry, no IP addresses in subjectAltName: R28).
+//! expiry, no IP addresses in subjectAltName but the apiserver's kubernetes
+//! Service address and API VIP: R28).
+
+use std::net::IpAddr;
 
 use time::OffsetDateTime;
 use x509_parser::extensions::GeneralName;
@@ -142,14 +145,42 @@ pub fn partner_of(name: &str) -> Option<String> {
 /// certificate parseable, not expired at `now`, and without IP SANs.
 /// Returns every problem found.
 pub fn check_pem(text: &str, kind: FileKind, now: OffsetDateTime) -> Vec<String> {
-    check_pem_at(text, kind, now, false)
+    check_pem_at(text, kind, now, false, &[])
+}
+
+/// The IP addresses the certificate file `name` may name: for
+/// `apiserver.crt` only, the kubernetes Service address (first address of
+/// `service_cidr`, which in-cluster clients connect to and verify) and the
+/// API VIP if one is configured (R28, R31). Unparseable inputs contribute
+/// nothing: validation reports them on their own fields.
+pub fn allowed_ips(name: &str, service_cidr: &str, vip: Option<&str>) -> Vec<IpAddr> {
+    if name != "apiserver.crt" {
+        return vec![];
+    }
+    mk_pki::config::service_ip(service_cidr)
+        .ok()
+        .into_iter()
+        .chain(vip.and_then(|v| v.parse().ok()))
+        .collect()
+}
+
+/// [`check_pem`] (or with `renewable`, [`check_pem_renewable`]) that lets
+/// the certificates name the addresses `allowed` ([`allowed_ips`]).
+pub fn check_pem_allowing(
+    text: &str,
+    kind: FileKind,
+    now: OffsetDateTime,
+    renewable: bool,
+    allowed: &[IpAddr],
+) -> Vec<String> {
+    check_pem_at(text, kind, now, renewable, allowed)
 }
 
 /// [`check_pem`] for a leaf the node renews itself before anything uses it
 /// (docs/pki.md, "Power-offs and renewal"): the first certificate may have
 /// expired; the ones after it (its intermediate) may not.
 pub fn check_pem_renewable(text: &str, kind: FileKind, now: OffsetDateTime) -> Vec<String> {
-    check_pem_at(text, kind, now, true)
+    check_pem_at(text, kind, now, true, &[])
 }
 
 /// The realm (as `mk-compose pki intermediate --realm` names it) whose
@@ -179,6 +210,7 @@ fn check_pem_at(
     kind: FileKind,
     now: OffsetDateTime,
     leaf_may_expire: bool,
+    allowed: &[IpAddr],
 ) -> Vec<String> {
     let mut problems = Vec::new();
     let blocks = match pem::parse_many(text) {
@@ -196,7 +228,7 @@ fn check_pem_at(
                 certs += 1;
                 let skip_expiry = leaf_may_expire && certs == 1;
                 problems.extend(
-                    check_certificate(block.contents(), now, skip_expiry).map(|e| {
+                    check_certificate(block.contents(), now, skip_expiry, allowed).map(|e| {
                         if blocks.len() > 1 {
                             format!("certificate {n}: {e}")
                         } else {
@@ -245,7 +277,12 @@ fn check_pem_at(
     problems
 }
 
-fn check_certificate(der: &[u8], now: OffsetDateTime, skip_expiry: bool) -> Option<String> {
+fn check_certificate(
+    der: &[u8],
+    now: OffsetDateTime,
+    skip_expiry: bool,
+    allowed: &[IpAddr],
+) -> Option<String> {
     let (rest, cert) = match x509_parser::parse_x509_certificate(der) {
         Ok(c) => c,
         Err(e) => return Some(format!("not a valid X.509 certificate: {e}")),
@@ -271,14 +308,25 @@ fn check_certificate(der: &[u8], now: OffsetDateTime, skip_expiry: bool) -> Opti
                 .general_names
                 .iter()
                 .filter_map(|n| match n {
-                    GeneralName::IPAddress(b) => Some(ip_text(b)),
+                    GeneralName::IPAddress(b) => Some(b),
                     _ => None,
                 })
+                .filter(|b| !ip_of(b).is_some_and(|ip| allowed.contains(&ip)))
+                .map(|b| ip_text(b))
                 .collect();
             if !ips.is_empty() {
+                let except = if allowed.is_empty() {
+                    String::new()
+                } else {
+                    let a: Vec<String> = allowed.iter().map(IpAddr::to_string).collect();
+                    format!(
+                        ", but for the kubernetes Service address and API VIP ({})",
+                        a.join(", ")
+                    )
+                };
                 return Some(format!(
                     "certificate {subject:?} names IP address(es) {} in subjectAltName: \
-                     certificates carry DNS names only (R28)",
+                     certificates carry DNS names only (R28){except}",
                     ips.join(", ")
                 ));
             }
@@ -287,6 +335,14 @@ fn check_certificate(der: &[u8], now: OffsetDateTime, skip_expiry: bool) -> Opti
         Err(e) => return Some(format!("certificate {subject:?}: bad subjectAltName: {e}")),
     }
     None
+}
+
+fn ip_of(b: &[u8]) -> Option<IpAddr> {
+    match b.len() {
+        4 => Some(IpAddr::from(<[u8; 4]>::try_from(b).ok()?)),
+        16 => Some(IpAddr::from(<[u8; 16]>::try_from(b).ok()?)),
+        _ => None,
+    }
 }
 
 fn ip_text(b: &[u8]) -> String {

@@ -614,11 +614,13 @@ fn certificates(node: &str, s: &NodeSpec, p: &str, now: OffsetDateTime, e: &mut 
                 e.add(&path, format!("{name} without {partner}"));
             }
         }
-        let problems = if renewed_at_boot(s, name, now) {
-            pki::check_pem_renewable(text, kind, now)
-        } else {
-            pki::check_pem(text, kind, now)
-        };
+        let allowed = pki::allowed_ips(
+            name,
+            &s.cluster.service_cidr,
+            s.cluster.api_endpoint.vip.as_deref(),
+        );
+        let problems =
+            pki::check_pem_allowing(text, kind, now, renewed_at_boot(s, name, now), &allowed);
         for m in problems {
             // An expired CA below the root: the host's intermediate (its
             // own file, or the second certificate of a leaf's chain).

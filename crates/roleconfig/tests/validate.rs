@@ -489,6 +489,87 @@ fn expired_and_ip_san_certificates() {
     );
 }
 
+/// In-cluster clients connect to the kubernetes Service address (first of
+/// serviceCIDR) and verify it: apiserver.crt may name it, and the VIP when
+/// one is configured; no other IP, and no other file any IP.
+#[test]
+fn apiserver_crt_may_name_the_service_address_and_the_vip_only() {
+    let (d, mut cfg) = base();
+    let with = |cfg: &mut NodeConfig, file: &str, name: &str, san: &str| {
+        let (crt, key) = cert(d.path(), name, 7, san);
+        cfg.spec.certificates.insert(format!("{file}.crt"), crt);
+        cfg.spec.certificates.insert(format!("{file}.key"), key);
+    };
+    let r28 = "in subjectAltName: certificates carry DNS names only (R28)";
+    with(
+        &mut cfg,
+        "apiserver",
+        "svc",
+        "DNS:cp1.example.com,IP:10.96.0.1",
+    );
+    assert_eq!(errors(&cfg), Vec::<String>::new());
+
+    with(
+        &mut cfg,
+        "apiserver",
+        "vip",
+        "DNS:cp1.example.com,IP:10.96.0.1,IP:10.0.0.10",
+    );
+    one_error(
+        &cfg,
+        "spec.certificates[\"apiserver.crt\"]",
+        &format!("names IP address(es) 10.0.0.10 {r28}, but for the kubernetes Service address and API VIP (10.96.0.1)"),
+    );
+    cfg.spec.cluster.api_endpoint.vip = Some("10.0.0.10".into());
+    assert_eq!(errors(&cfg), Vec::<String>::new());
+
+    with(
+        &mut cfg,
+        "apiserver",
+        "next",
+        "DNS:cp1.example.com,IP:10.96.0.2",
+    );
+    one_error(
+        &cfg,
+        "spec.certificates[\"apiserver.crt\"]",
+        &format!("names IP address(es) 10.96.0.2 {r28}"),
+    );
+
+    // The address follows serviceCIDR.
+    cfg.spec.cluster.service_cidr = "10.100.0.0/16".into();
+    with(
+        &mut cfg,
+        "apiserver",
+        "svc",
+        "DNS:cp1.example.com,IP:10.96.0.1",
+    );
+    one_error(
+        &cfg,
+        "spec.certificates[\"apiserver.crt\"]",
+        &format!("names IP address(es) 10.96.0.1 {r28}"),
+    );
+    with(
+        &mut cfg,
+        "apiserver",
+        "svc2",
+        "DNS:cp1.example.com,IP:10.100.0.1",
+    );
+    assert_eq!(errors(&cfg), Vec::<String>::new());
+
+    // Any other file: no IP at all, not even the Service address.
+    with(
+        &mut cfg,
+        "front-proxy-client",
+        "fp",
+        "DNS:cp1.example.com,IP:10.100.0.1",
+    );
+    one_error(
+        &cfg,
+        "spec.certificates[\"front-proxy-client.crt\"]",
+        &format!("names IP address(es) 10.100.0.1 {r28}"),
+    );
+}
+
 fn worker(name: &str, sel: Selector) -> NodeConfig {
     let (_d, mut cfg) = base();
     cfg.selector = Some(sel);
