@@ -574,13 +574,7 @@ fn link_state(link: &Path, target: &str) -> Result<LinkState, EngineError> {
 fn link_replace(link: &Path, target: &str, crash: &mut CrashPoints) -> Result<(), EngineError> {
     remove_stale_temps(link)?;
     let dir = mk_durable::parent(link);
-    let name = link.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .rand_bytes(6)
-        .make_in(dir, |p| std::os::unix::fs::symlink(target, p))
-        .map_err(io_err(link))?;
+    let tmp = mk_durable::symlink_beside(link, Path::new(target)).map_err(io_err(link))?;
     let mut buf = vec![0u8; 256];
     if let Ok(n) = rustix::fs::lgetxattr(link, SELINUX_XATTR, &mut buf) {
         let _ = rustix::fs::lsetxattr(

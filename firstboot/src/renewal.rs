@@ -72,8 +72,7 @@ pub fn same_identity(delivered: &CertInfo, node: &CertInfo, kubelet: bool) -> bo
 }
 
 fn first_cert(bytes: &[u8], what: &str) -> Option<CertInfo> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    cert::parse_pem_chain(text, what).ok()?.into_iter().next()
+    cert::parse_pem(std::str::from_utf8(bytes).ok()?, what).ok()
 }
 
 /// Whether the PKCS#8 key in `key_pem` belongs to `cert`. Keys the node
@@ -83,18 +82,13 @@ fn key_matches(cert: &CertInfo, key_pem: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(key_pem) else {
         return false;
     };
-    if !text.contains("-----BEGIN PRIVATE KEY-----") {
+    let Some(start) = text.find("-----BEGIN PRIVATE KEY-----") else {
         return true;
-    }
-    let start = text.find("-----BEGIN PRIVATE KEY-----").unwrap_or(0);
-    let Ok(key) = mk_pki::keys::PrivateKey::from_pkcs8_pem(&text[start..]) else {
-        return false;
     };
-    use x509_parser::prelude::FromDer;
-    match x509_parser::certificate::X509Certificate::from_der(&cert.der) {
-        Ok((_, x)) => x.public_key().raw == key.public_key_der().as_slice(),
-        Err(_) => false,
-    }
+    mk_pki::keys::PrivateKey::from_pkcs8_pem(&text[start..])
+        .ok()
+        .and_then(|key| cert.matches_key(&key, "node certificate").ok())
+        .unwrap_or(false)
 }
 
 /// The node's copy of a planned file: the bytes (the target's, for a

@@ -614,13 +614,7 @@ fn single_server_from_a_signed_config_drive() {
         );
     }
     let pki = root.join(PKI);
-    ok(Command::new("openssl")
-        .arg("verify")
-        .arg("-CAfile")
-        .arg(pki.join("ca.crt"))
-        .arg("-untrusted")
-        .arg(pki.join("apiserver.crt"))
-        .arg(pki.join("apiserver.crt")));
+    verifies(&root, "ca.crt", "apiserver.crt", None, &[]);
     // In-cluster clients connect to the kubernetes Service address (first
     // of the default service CIDR 10.96.0.0/12) and verify it: the one IP
     // SAN, permitted by the kubernetes intermediate's name constraints.
@@ -630,28 +624,22 @@ fn single_server_from_a_signed_config_drive() {
     let san = text(&san.stdout);
     assert!(san.contains("IP Address:10.96.0.1"), "{san}");
     assert_eq!(san.matches("IP Address").count(), 1, "{san}");
-    ok(Command::new("openssl")
-        .args(["verify", "-verify_ip", "10.96.0.1", "-CAfile"])
-        .arg(pki.join("ca.crt"))
-        .arg("-untrusted")
-        .arg(pki.join("apiserver.crt"))
-        .arg(pki.join("apiserver.crt")));
-    let wrong = Command::new("openssl")
-        .args(["verify", "-verify_ip", "10.96.0.2", "-CAfile"])
-        .arg(pki.join("ca.crt"))
-        .arg("-untrusted")
-        .arg(pki.join("apiserver.crt"))
-        .arg(pki.join("apiserver.crt"))
-        .output()
-        .unwrap();
+    verifies(
+        &root,
+        "ca.crt",
+        "apiserver.crt",
+        None,
+        &["-verify_ip", "10.96.0.1"],
+    );
+    let wrong = openssl_verify(
+        &root,
+        "ca.crt",
+        "apiserver.crt",
+        None,
+        &["-verify_ip", "10.96.0.2"],
+    );
     assert!(!wrong.status.success(), "10.96.0.2 must not verify");
-    ok(Command::new("openssl")
-        .arg("verify")
-        .arg("-CAfile")
-        .arg(pki.join("etcd/ca.crt"))
-        .arg("-untrusted")
-        .arg(pki.join("etcd/server.crt"))
-        .arg(pki.join("etcd/server.crt")));
+    verifies(&root, "etcd/ca.crt", "etcd/server.crt", None, &[]);
 
     // The real judges.
     let manifests: Vec<PathBuf> = [
@@ -866,6 +854,47 @@ fn first_booted_control_plane(site: &Site) -> PathBuf {
     root
 }
 
+/// `openssl verify` of the node's leaf file `leaf` (leaf, then its
+/// intermediate) against the root `ca`, both under /etc/kubernetes/pki,
+/// with `options`; `days` ahead (libfaketime) when given.
+fn openssl_verify(
+    root: &Path,
+    ca: &str,
+    leaf: &str,
+    days: Option<u32>,
+    options: &[&str],
+) -> Output {
+    let pki = root.join(PKI);
+    let mut cmd = match days {
+        Some(d) => {
+            let mut c = Command::new("faketime");
+            c.arg(format!("+{d} days")).arg("openssl");
+            c
+        }
+        None => Command::new("openssl"),
+    };
+    cmd.arg("verify")
+        .args(options)
+        .arg("-CAfile")
+        .arg(pki.join(ca))
+        .arg("-untrusted")
+        .arg(pki.join(leaf))
+        .arg(pki.join(leaf))
+        .output()
+        .unwrap()
+}
+
+/// [`openssl_verify`] that must succeed.
+fn verifies(root: &Path, ca: &str, leaf: &str, days: Option<u32>, options: &[&str]) {
+    let out = openssl_verify(root, ca, leaf, days, options);
+    assert!(
+        out.status.success(),
+        "openssl verify {options:?} {leaf}: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
 /// `mk-firstboot apply` with the clock `days` ahead (libfaketime: the
 /// binary's clock_gettime is shifted, nothing else on the machine).
 fn apply_days_later(root: &Path, address: &str, days: u32) -> Output {
@@ -973,32 +1002,15 @@ fn a_control_plane_comes_back_after_ten_days_off_and_says_what_to_do_after_a_hun
         link.display()
     );
     // The renewed chains verify against the realm's root (at that time).
-    let v = Command::new("faketime")
-        .args(["+10 days", "openssl", "verify", "-CAfile"])
-        .arg(root.join("etc/kubernetes/pki/etcd/ca.crt"))
-        .arg("-untrusted")
-        .arg(root.join("etc/kubernetes/pki/etcd/server.crt"))
-        .arg(root.join("etc/kubernetes/pki/etcd/server.crt"))
-        .output()
-        .unwrap();
-    assert!(v.status.success(), "{}", text(&v.stderr));
+    verifies(&root, "etcd/ca.crt", "etcd/server.crt", Some(10), &[]);
     // The renewed apiserver certificate keeps the kubernetes Service address.
-    let v = Command::new("faketime")
-        .args([
-            "+10 days",
-            "openssl",
-            "verify",
-            "-verify_ip",
-            "10.96.0.1",
-            "-CAfile",
-        ])
-        .arg(root.join("etc/kubernetes/pki/ca.crt"))
-        .arg("-untrusted")
-        .arg(root.join("etc/kubernetes/pki/apiserver.crt"))
-        .arg(root.join("etc/kubernetes/pki/apiserver.crt"))
-        .output()
-        .unwrap();
-    assert!(v.status.success(), "{}", text(&v.stderr));
+    verifies(
+        &root,
+        "ca.crt",
+        "apiserver.crt",
+        Some(10),
+        &["-verify_ip", "10.96.0.1"],
+    );
     eprintln!(
         "boot-time renewal of {} leaves: {} ms",
         renew["changed"], renew["durationMs"]
@@ -1069,13 +1081,5 @@ fn re_signed_intermediates_arrive_on_a_new_drive_and_change_only_certificates() 
     );
     let new = std::fs::read(root.join("etc/kubernetes/pki/ca-intermediate.crt")).unwrap();
     assert_ne!(old, new, "the re-signed intermediate was not delivered");
-    let v = Command::new("openssl")
-        .args(["verify", "-CAfile"])
-        .arg(root.join("etc/kubernetes/pki/ca.crt"))
-        .arg("-untrusted")
-        .arg(root.join("etc/kubernetes/pki/apiserver.crt"))
-        .arg(root.join("etc/kubernetes/pki/apiserver.crt"))
-        .output()
-        .unwrap();
-    assert!(v.status.success(), "{}", text(&v.stderr));
+    verifies(&root, "ca.crt", "apiserver.crt", None, &[]);
 }

@@ -83,6 +83,30 @@ pub fn write_new(target: &Path, data: &[u8], mode: u32) -> io::Result<()> {
     persist_new(tmp, target)
 }
 
+/// A symbolic link to `target` under a hidden temporary name beside `link`
+/// (`.NAME.XXXXXX.tmp`, as [`temp_beside`] names files), removed when
+/// dropped unless persisted over `link`.
+pub fn symlink_beside(link: &Path, target: &Path) -> io::Result<NamedTempFile<()>> {
+    let name = link
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .rand_bytes(6)
+        .make_in(parent(link), |p| std::os::unix::fs::symlink(target, p))
+}
+
+/// Replaces whatever is at `link` by a symbolic link to `target` in one
+/// step: made beside it, renamed over it, then the directory fsynced.
+pub fn symlink_atomic(target: &Path, link: &Path) -> io::Result<()> {
+    symlink_beside(link, target)?
+        .persist(link)
+        .map_err(|e| e.error)?;
+    sync_dir(parent(link))
+}
+
 /// Lower-case hex SHA-256 of a file's content.
 pub fn sha256_file(path: &Path) -> io::Result<String> {
     Ok(Digest::of_file(path)?.0.hex())
@@ -128,6 +152,19 @@ mod tests {
         assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         // Only the target: no temporary files left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn symlinks_replace_files_and_links_in_one_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("current");
+        std::fs::write(&link, b"a file in the way").unwrap();
+        symlink_atomic(Path::new("/x/one"), &link).unwrap();
+        assert_eq!(std::fs::read_link(&link).unwrap(), Path::new("/x/one"));
+        symlink_atomic(Path::new("/x/two"), &link).unwrap();
+        assert_eq!(std::fs::read_link(&link).unwrap(), Path::new("/x/two"));
+        // Only the link: no temporary links left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 

@@ -53,6 +53,19 @@ pub struct CertInfo {
 }
 
 impl CertInfo {
+    /// Whether `key` is the private half of this certificate's subject key.
+    pub fn matches_key(
+        &self,
+        key: &crate::keys::PrivateKey,
+        what: &str,
+    ) -> Result<bool, CertError> {
+        let (_, x) = X509Certificate::from_der(&self.der).map_err(|e| CertError::Malformed {
+            what: what.into(),
+            why: e.to_string(),
+        })?;
+        Ok(x.public_key().raw == key.public_key_der().as_slice())
+    }
+
     pub fn is_self_signed(&self) -> bool {
         self.subject == self.issuer
     }

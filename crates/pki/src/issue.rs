@@ -78,11 +78,7 @@ impl Ca {
         if !info.is_ca {
             return Err(IssueError::NotCa { what: what.into() });
         }
-        let (_, x) = X509Certificate::from_der(&info.der).map_err(|e| CertError::Malformed {
-            what: what.into(),
-            why: e.to_string(),
-        })?;
-        if x.public_key().raw != key.public_key_der().as_slice() {
+        if !info.matches_key(&key, what)? {
             return Err(IssueError::KeyMismatch { what: what.into() });
         }
         Ok(Ca { info, key })

@@ -926,15 +926,8 @@ pub fn renew_kubelet_client_at_boot(
     );
     fsio::write_atomic(&under(root, &dated), pem.as_bytes(), 0o600).map_err(|e| e.to_string())?;
     // The link last: a crash before it leaves the old certificate in use.
-    let tmp = link.with_file_name(".kubelet-client-current.pem.mk-tmp");
-    let _ = std::fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(&dated, &tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, &link).map_err(|e| format!("{}: {e}", link.display()))?;
-    if let Some(dir) = link.parent() {
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
+    mk_durable::symlink_atomic(Path::new(&dated), &link)
+        .map_err(|e| format!("{}: {e}", link.display()))?;
     Ok(Some(info))
 }
 

@@ -101,20 +101,7 @@ fn etcd_cluster_with_mtls_from_these_certificates() {
         let data = f.path(&format!("data{i}"));
         std::fs::create_dir(&data).unwrap();
         let p = pki(i);
-        let script = format!(
-            "etcd --name {n} --data-dir {d} \
-             --listen-peer-urls https://{ip}:2380 --listen-client-urls https://{ip}:2379 \
-             --initial-advertise-peer-urls https://{n}:2380 --advertise-client-urls https://{n}:2379 \
-             --initial-cluster {ic} --initial-cluster-state new --initial-cluster-token mk-test \
-             --cert-file {p}/server.crt --key-file {p}/server.key --client-cert-auth --trusted-ca-file {p}/ca.crt \
-             --peer-cert-file {p}/peer.crt --peer-key-file {p}/peer.key --peer-client-cert-auth --peer-trusted-ca-file {p}/ca.crt \
-             --log-level warn",
-            n = name(i),
-            d = data.display(),
-            ip = ip(i),
-            ic = initial.join(","),
-            p = p.display()
-        );
+        let script = etcd_member(&name(i), &ip(i), &data, &p, &initial, "mk-test");
         let log = std::fs::File::create(f.path(&format!("etcd{i}.log"))).unwrap();
         members.0.push(
             in_ns(&hosts, &script)

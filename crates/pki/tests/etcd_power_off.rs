@@ -69,19 +69,13 @@ impl Site {
         for i in 1..=3 {
             let data = self.f.path(&format!("data{i}"));
             std::fs::create_dir_all(&data).unwrap();
-            let script = format!(
-                "etcd --name {n} --data-dir {d} \
-                 --listen-peer-urls https://{ip}:2380 --listen-client-urls https://{ip}:2379 \
-                 --initial-advertise-peer-urls https://{n}:2380 --advertise-client-urls https://{n}:2379 \
-                 --initial-cluster {ic} --initial-cluster-state new --initial-cluster-token mk-power-off \
-                 --cert-file {p}/server.crt --key-file {p}/server.key --client-cert-auth --trusted-ca-file {p}/ca.crt \
-                 --peer-cert-file {p}/peer.crt --peer-key-file {p}/peer.key --peer-client-cert-auth --peer-trusted-ca-file {p}/ca.crt \
-                 --log-level warn",
-                n = name(i),
-                d = data.display(),
-                ip = ip(i),
-                ic = initial.join(","),
-                p = self.pki(i).display()
+            let script = etcd_member(
+                &name(i),
+                &ip(i),
+                &data,
+                &self.pki(i),
+                &initial,
+                "mk-power-off",
             );
             let log = std::fs::File::create(self.f.path(&format!("etcd{i}-{phase}.log"))).unwrap();
             members.0.push(

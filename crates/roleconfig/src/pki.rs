@@ -5,6 +5,7 @@
 
 use std::net::IpAddr;
 
+use mk_pki::Realm;
 use time::OffsetDateTime;
 use x509_parser::extensions::GeneralName;
 
@@ -183,18 +184,48 @@ pub fn check_pem_renewable(text: &str, kind: FileKind, now: OffsetDateTime) -> V
     check_pem_at(text, kind, now, true, &[])
 }
 
-/// The realm (as `mk-compose pki intermediate --realm` names it) whose
-/// host intermediate signs `name`, for the admin's commands in messages.
-pub fn realm_of(name: &str) -> &'static str {
-    if name.starts_with("etcd/") || name.starts_with("apiserver-etcd-client") {
-        "etcd"
-    } else if name.starts_with("front-proxy") {
-        "front-proxy"
-    } else if name.starts_with("kubelet-serving") || name.starts_with("kubelet/kubelet.") {
-        "kubelet-serving"
-    } else {
-        "kubernetes"
+/// Node path of a `spec.certificates` name: `kubelet/...` under
+/// /var/lib/kubelet/pki, the rest under /etc/kubernetes/pki.
+pub fn node_path(name: &str) -> String {
+    use mk_pki::plan::{KUBELET_PKI, PKI};
+    match name.strip_prefix("kubelet/") {
+        Some(rest) => format!("{KUBELET_PKI}/{rest}"),
+        None => format!("{PKI}/{name}"),
     }
+}
+
+/// The realm whose host intermediate signs `name` (for a root or an
+/// intermediate: its own), from mk-pki's tables of node files; the
+/// kubernetes realm for what they do not list (`sa.key`).
+pub fn realm_of(name: &str) -> Realm {
+    let node = node_path(name);
+    let ca = Realm::ALL.into_iter().find(|r| {
+        let base = r.node_ca_base();
+        node.strip_prefix(base).is_some_and(|rest| {
+            matches!(
+                rest,
+                ".crt" | ".key" | "-intermediate.crt" | "-intermediate.key"
+            )
+        })
+    });
+    ca.or_else(|| {
+        mk_pki::plan::LEAF_FILES
+            .iter()
+            .find(|f| f.cert_path == node || f.key_path == node)
+            .map(|f| f.realm)
+    })
+    .unwrap_or(Realm::Kubernetes)
+}
+
+/// The `spec.certificates` name (without `.crt`/`.key`) of the host
+/// intermediate of `realm`: `ca-intermediate`, `etcd/ca-intermediate`, ...
+pub fn intermediate_name(realm: Realm) -> String {
+    let base = realm.node_ca_base();
+    let rel = base
+        .strip_prefix(mk_pki::plan::PKI)
+        .unwrap_or(base)
+        .trim_start_matches('/');
+    format!("{rel}-intermediate")
 }
 
 /// A host intermediate (`<ca>-intermediate.crt`) or a root certificate.
@@ -428,6 +459,41 @@ mod tests {
                 assert!(KNOWN_FILE_NAMES.contains(&p.as_str()), "{name} -> {p}");
             }
         }
+    }
+
+    #[test]
+    fn realms_and_intermediates_from_mk_pkis_tables() {
+        for (name, realm) in [
+            ("apiserver.crt", Realm::Kubernetes),
+            ("apiserver-etcd-client.key", Realm::Etcd),
+            ("etcd/peer.crt", Realm::Etcd),
+            ("etcd/ca-intermediate.crt", Realm::Etcd),
+            ("front-proxy-client.crt", Realm::FrontProxy),
+            ("front-proxy-ca.crt", Realm::FrontProxy),
+            ("kubelet/kubelet.crt", Realm::KubeletServing),
+            ("kubelet-serving-ca-intermediate.key", Realm::KubeletServing),
+            ("kubelet/kubelet-client-current.pem", Realm::Kubernetes),
+            ("kubelet/bootstrap-client.crt", Realm::Kubernetes),
+            ("registry-ca-intermediate.crt", Realm::Registry),
+            ("sa.key", Realm::Kubernetes),
+        ] {
+            assert_eq!(realm_of(name), realm, "{name}");
+        }
+        assert_eq!(intermediate_name(Realm::Kubernetes), "ca-intermediate");
+        assert_eq!(intermediate_name(Realm::Etcd), "etcd/ca-intermediate");
+        assert_eq!(
+            intermediate_name(Realm::FrontProxy),
+            "front-proxy-ca-intermediate"
+        );
+        for realm in Realm::ALL {
+            let crt = format!("{}.crt", intermediate_name(realm));
+            assert!(KNOWN_FILE_NAMES.contains(&crt.as_str()), "{crt}");
+        }
+        assert_eq!(
+            node_path("kubelet/kubelet.crt"),
+            "/var/lib/kubelet/pki/kubelet.crt"
+        );
+        assert_eq!(node_path("etcd/ca.crt"), "/etc/kubernetes/pki/etcd/ca.crt");
     }
 
     #[test]

@@ -564,8 +564,10 @@ fn renewed_at_boot(s: &NodeSpec, name: &str, now: OffsetDateTime) -> bool {
             .is_some_and(|t| pki::check_pem(t, pki::FileKind::Certificate, now).is_empty())
     };
     // First boot renews with the host's intermediate when its key is here.
-    let signer =
-        |inter: &str| valid(&format!("{inter}.crt")) && certs.contains_key(&format!("{inter}.key"));
+    let signer = |realm| {
+        let inter = pki::intermediate_name(realm);
+        valid(&format!("{inter}.crt")) && certs.contains_key(&format!("{inter}.key"))
+    };
     match name {
         // The kubelet asks for a serving certificate through the CSR API
         // when its own has expired.
@@ -573,15 +575,12 @@ fn renewed_at_boot(s: &NodeSpec, name: &str, now: OffsetDateTime) -> bool {
         // The kubelet bootstraps again (bootstrap credential or token); a
         // control plane re-issues it with its own intermediate.
         "kubelet/kubelet-client-current.pem" => {
-            valid("kubelet/bootstrap-client.crt") || s.join.is_some() || signer("ca-intermediate")
+            valid("kubelet/bootstrap-client.crt")
+                || s.join.is_some()
+                || signer(mk_pki::Realm::Kubernetes)
         }
         n if n.starts_with("kubelet/") => false,
-        n => signer(match pki::realm_of(n) {
-            "etcd" => "etcd/ca-intermediate",
-            "front-proxy" => "front-proxy-ca-intermediate",
-            "kubelet-serving" => "kubelet-serving-ca-intermediate",
-            _ => "ca-intermediate",
-        }),
+        n => signer(pki::realm_of(n)),
     }
 }
 
@@ -589,7 +588,7 @@ fn certificates(node: &str, s: &NodeSpec, p: &str, now: OffsetDateTime, e: &mut 
     let cp_path = format!("{p}spec.certificates");
     let certs = &s.certificates;
     let cp = s.is_control_plane();
-    let mut expired_realms: BTreeSet<&str> = BTreeSet::new();
+    let mut expired_realms: BTreeSet<mk_pki::Realm> = BTreeSet::new();
     for (name, text) in certs {
         let path = key_path(&cp_path, name);
         let Some(kind) = pki::kind_of(name) else {
@@ -633,8 +632,10 @@ fn certificates(node: &str, s: &NodeSpec, p: &str, now: OffsetDateTime, e: &mut 
         }
     }
     if !expired_realms.is_empty() {
-        let names: Vec<&str> = expired_realms.into_iter().collect();
-        let realms: Vec<mk_pki::Realm> = names.iter().filter_map(|r| r.parse().ok()).collect();
+        // By name, as `mk-compose pki` lists them.
+        let mut realms: Vec<mk_pki::Realm> = expired_realms.into_iter().collect();
+        realms.sort_by_key(|r| r.name());
+        let names: Vec<&str> = realms.iter().map(|r| r.name()).collect();
         e.add(
             &cp_path,
             format!(

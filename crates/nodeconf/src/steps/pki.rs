@@ -55,12 +55,7 @@ fn kubelet_pair(prefix: &str, field: &str, pem_text: &str) -> Result<(String, St
 }
 
 /// Node path of a `spec.certificates` name.
-pub fn node_path(name: &str) -> String {
-    match name.strip_prefix("kubelet/") {
-        Some(rest) => format!("{KUBELET_PKI}/{rest}"),
-        None => format!("{PKI}/{name}"),
-    }
-}
+pub use mk_roleconfig::pki::node_path;
 
 /// Who reads the file (owner), and its mode. Keys 0600, except `sa.key`
 /// which two services read (docs/node-users.md).

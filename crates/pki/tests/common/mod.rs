@@ -141,3 +141,28 @@ pub fn in_ns(hosts: &Path, script: &str) -> Command {
         ));
     c
 }
+
+/// The command line of etcd member `name` (reached as `name`, listening on
+/// `ip`) with its data in `data` and our certificates from `pki`, peer and
+/// client mTLS, in a new cluster of `initial` (`name=https://name:2380`).
+pub fn etcd_member(
+    name: &str,
+    ip: &str,
+    data: &Path,
+    pki: &Path,
+    initial: &[String],
+    token: &str,
+) -> String {
+    format!(
+        "etcd --name {name} --data-dir {d} \
+         --listen-peer-urls https://{ip}:2380 --listen-client-urls https://{ip}:2379 \
+         --initial-advertise-peer-urls https://{name}:2380 --advertise-client-urls https://{name}:2379 \
+         --initial-cluster {ic} --initial-cluster-state new --initial-cluster-token {token} \
+         --cert-file {p}/server.crt --key-file {p}/server.key --client-cert-auth --trusted-ca-file {p}/ca.crt \
+         --peer-cert-file {p}/peer.crt --peer-key-file {p}/peer.key --peer-client-cert-auth --peer-trusted-ca-file {p}/ca.crt \
+         --log-level warn",
+        d = data.display(),
+        ic = initial.join(","),
+        p = pki.display()
+    )
+}
