@@ -29,6 +29,7 @@ pub enum Command {
     ImageBuild(cmd::image_build::Args),
     ConfigDrive(cmd::config_drive::Args),
     Package(cmd::package::Args),
+    Token(cmd::token::Args),
 }
 
 impl Command {
@@ -45,6 +46,7 @@ impl Command {
             Command::ImageBuild(a) => cmd::image_build::run(a),
             Command::ConfigDrive(a) => cmd::config_drive::run(a),
             Command::Package(a) => cmd::package::run(a),
+            Command::Token(a) => cmd::token::run(a),
         }
     }
 }

@@ -97,6 +97,58 @@ pub enum Command {
         mk-firstboot validate node-config.yaml --trust admin.pub\n  \
         mk-firstboot validate rack1.yaml --now 2027-01-01T00:00:00Z")]
     Validate(validate::Args),
+    /// Make the cluster's API objects what the role config says (control planes).
+    ///
+    /// Run by mk-firstboot-cluster.service after the kubelet: waits for the
+    /// local apiserver's /readyz, applies RBAC, kubeadm-config,
+    /// bootstrap tokens, cluster-info, kube-proxy, CoreDNS and Calico
+    /// (bootstrap control plane) with server-side apply, then this node's
+    /// control-plane labels; reports into report.json. Exit 1 when the
+    /// config is refused, 2 when a step failed under failurePolicy halt.
+    #[command(after_help = "Example:\n  \
+        mk-firstboot cluster                                # what mk-firstboot-cluster.service runs\n  \
+        mk-firstboot cluster --server https://10.0.0.11:6443 --ready-timeout 60")]
+    Cluster {
+        #[command(flatten)]
+        common: Common,
+        /// apiserver URL; default https://<this host's control-plane
+        /// address>:<spec.cluster.apiEndpoint.port>. Its certificate is
+        /// checked against the node name either way.
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+        /// Seconds to wait for the apiserver's /readyz.
+        #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+        ready_timeout: u64,
+        /// Seconds to wait for the kubelet to register this node.
+        #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+        node_timeout: u64,
+    },
+    /// Approve pending kubelet serving CSRs whose names are exactly their Node's (control planes).
+    ///
+    /// Run every minute by mk-csr-approver.timer. One pass: each pending
+    /// CSR of signer kubernetes.io/kubelet-serving is approved if its
+    /// requester, subject, DNS names and IP addresses are exactly those of
+    /// the Node it comes from; otherwise it stays pending with a warning
+    /// naming the reasons (never denied), and is reviewed again next pass.
+    /// Talks as CN=mk:csr-approver, a credential minted in memory by the
+    /// node's kubernetes intermediate. Exit 1 when the CSRs cannot be read
+    /// or an approval failed.
+    #[command(after_help = "Example:\n  \
+        mk-firstboot approve-csrs                           # what mk-csr-approver.timer runs\n  \
+        mk-firstboot approve-csrs --server https://cp1.example.com:6443")]
+    ApproveCsrs {
+        /// Node root: the kubernetes intermediate, ca.crt and
+        /// controller-manager.conf are looked up under it.
+        #[arg(long, default_value = "/")]
+        root: PathBuf,
+        /// apiserver URL, by a DNS name its certificate carries; default
+        /// the local apiserver named in /etc/kubernetes/controller-manager.conf.
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+        /// Seconds the whole pass may take.
+        #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+        timeout: u64,
+    },
     /// Renew this node's leaf certificates past two thirds of their life.
     ///
     /// Run by mk-pki-renew.timer. Keys come from /dev/urandom, never

@@ -5,10 +5,14 @@
 //! See docs/firstboot.md.
 
 pub mod accounts;
+pub mod approver;
 pub mod cleanup;
 pub mod cli;
+pub mod cluster;
+pub mod discovery;
 pub mod engine;
 pub mod errors;
+pub mod etcdjoin;
 pub mod facts;
 pub mod firewall;
 pub mod planner;

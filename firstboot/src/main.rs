@@ -5,7 +5,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use mk_firstboot::approver;
 use mk_firstboot::cli::{Cli, Command};
+use mk_firstboot::cluster;
 use mk_firstboot::engine::CrashPoints;
 use mk_firstboot::errors;
 use mk_firstboot::preflight;
@@ -14,6 +16,19 @@ use mk_firstboot::run::{self, RunError};
 use mk_firstboot::state::{self, Outcome};
 use mk_firstboot::validate;
 use mk_roleconfig::FailurePolicy;
+
+/// A refused config on the node: the console's text, and report.json
+/// says the same (the one file a refusal writes).
+fn refused_on_node(root: &std::path::Path, e: &RunError) -> ExitCode {
+    let report = state::Report::refused(root, errors::lines(e));
+    if let Err(err) = report.save(root) {
+        eprintln!(
+            "mk-firstboot: writing {}: {err}",
+            root.join(state::REPORT).display()
+        );
+    }
+    refused(e)
+}
 
 /// A refused config: every line of the reason, each cause once, and the
 /// promise.
@@ -51,11 +66,11 @@ fn main() -> ExitCode {
             let opts = c.options();
             let prepared = match run::prepare(&opts, true) {
                 Ok(p) => p,
-                Err(e) => return refused(&e),
+                Err(e) => return refused_on_node(&opts.root, &e),
             };
             // Nothing is written before the static pods are known to fit.
             if let Err(e) = preflight::refuse(&opts.root, &prepared.plan) {
-                return refused(&e.into());
+                return refused_on_node(&opts.root, &e.into());
             }
             let mut crash = CrashPoints::from_env();
             let report = match run::apply(&opts.root, &prepared, &mut crash) {
@@ -67,6 +82,7 @@ fn main() -> ExitCode {
             match (report.outcome, report.failure_policy) {
                 (Outcome::Failed, FailurePolicy::Halt) => ExitCode::from(2),
                 (Outcome::Failed, FailurePolicy::Continue) | (Outcome::Ok, _) => ExitCode::SUCCESS,
+                (Outcome::Refused, _) => ExitCode::from(1),
             }
         }
         Command::Plan { common, json } => {
@@ -95,10 +111,66 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
+        Command::Cluster {
+            common,
+            server,
+            ready_timeout,
+            node_timeout,
+        } => {
+            let opts = cluster::ClusterOptions {
+                run: common.options(),
+                server,
+                timeouts: cluster::Timeouts {
+                    ready: std::time::Duration::from_secs(ready_timeout),
+                    node: std::time::Duration::from_secs(node_timeout),
+                    ..cluster::Timeouts::default()
+                },
+            };
+            let done = match cluster::run(&opts) {
+                Ok(d) => d,
+                Err(e) => return refused(&e),
+            };
+            if done.idle {
+                println!("mk-firstboot cluster: not a control plane: nothing to do");
+                return ExitCode::SUCCESS;
+            }
+            let path = opts.run.root.join(state::REPORT);
+            print!("{}", done.report.summary(&path.display().to_string()));
+            if cluster::failed(&done.report) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
         Command::Validate(args) => match validate::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => failed(e.as_ref(), 1),
         },
+        Command::ApproveCsrs {
+            root,
+            server,
+            timeout,
+        } => {
+            let opts = approver::Options {
+                root,
+                server,
+                timeout: std::time::Duration::from_secs(timeout),
+            };
+            match approver::run(&opts) {
+                Ok(report) => {
+                    print!("{}", report.summary());
+                    if report.failed.is_empty() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    }
+                }
+                Err(e) => {
+                    eprintln!("mk-firstboot approve-csrs: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::Renew { root, metrics_file } => {
             let opts = mk_pki::renew::RenewOptions {
                 root,

@@ -57,6 +57,13 @@ pub enum RunError {
     PlanFile { path: String, error: String },
     #[error(transparent)]
     Preflight(#[from] crate::preflight::Refusal),
+    /// A worker's token discovery of the cluster CA failed
+    /// (firstboot/src/discovery.rs).
+    #[error(transparent)]
+    Discovery(#[from] crate::discovery::DiscoveryError),
+    /// The API step could not be planned or pointed at the apiserver.
+    #[error("{0}")]
+    Cluster(String),
     /// The node's clock cannot be right (before the config was signed, or
     /// long before its certificates begin).
     #[error("{0}")]
@@ -177,7 +184,16 @@ pub fn prepare(opts: &Options, require_signature: bool) -> Result<Prepared, RunE
             errors: errors.iter().map(|e| format!("{name}: {e}")).collect(),
         });
     }
-    let config = select(&doc, opts, &name, require_signature)?.clone();
+    let mut config = select(&doc, opts, &name, require_signature)?.clone();
+    // A worker joining by token discovery learns ca.crt from the cluster
+    // before planning; `plan` on the admin's machine and `--plan` stay offline.
+    if require_signature && opts.plan_file.is_none() {
+        crate::discovery::complete_ca(
+            &opts.root,
+            &mut config,
+            &crate::discovery::Options::default(),
+        )?;
+    }
     check_certificate_times(&config, opts.now)?;
     let digest = format!("sha256:{}", hex::encode(Sha256::digest(&delivered.config)));
     let plan = match &opts.plan_file {
@@ -196,12 +212,18 @@ pub fn prepare(opts: &Options, require_signature: bool) -> Result<Prepared, RunE
                 Some(a) => a.clone(),
                 None => crate::facts::host_addresses().map_err(RunError::Addresses)?,
             };
-            crate::planner::plan(&digest, &config, addresses, &opts.root).map_err(|error| {
-                RunError::Plan {
+            // Only a run on the node joins etcd; `plan` lists the members.
+            let etcd = if require_signature {
+                crate::etcdjoin::Mode::Join
+            } else {
+                crate::etcdjoin::Mode::ReadOnly
+            };
+            crate::planner::plan_with(&digest, &config, addresses, &opts.root, etcd).map_err(
+                |error| RunError::Plan {
                     name: name.clone(),
                     error,
-                }
-            })?
+                },
+            )?
         }
     };
     Ok(Prepared {
@@ -536,6 +558,7 @@ pub fn apply_with(
         total_changes: steps.iter().map(|s| s.changed).sum(),
         duration_ms: started.elapsed().as_secs_f64() * 1e3,
         steps,
+        refusal: vec![],
     };
     report.save(root).map_err(|source| RunError::Io {
         path: root.join(state::REPORT).display().to_string(),

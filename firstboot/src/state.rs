@@ -135,6 +135,11 @@ pub struct Report {
     pub total_changes: usize,
     pub duration_ms: f64,
     pub steps: Vec<StepReport>,
+    /// Why the config was refused (outcome `refused`): every line the
+    /// console shows, e.g. the expired intermediates and the admin's
+    /// commands. Nothing else was changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refusal: Vec<String>,
 }
 
 /// How a run ended: `ok` when every step applied or had nothing to do.
@@ -143,6 +148,8 @@ pub struct Report {
 pub enum Outcome {
     Ok,
     Failed,
+    /// The config was refused before anything was applied.
+    Refused,
 }
 
 /// What a run did with one step.
@@ -177,6 +184,36 @@ pub struct StepReport {
 }
 
 impl Report {
+    /// The report of a refused config: the node, source and signature the
+    /// last run knew (the refused config may not even name the node), no
+    /// steps, and the reason.
+    pub fn refused(root: &Path, reason: Vec<String>) -> Report {
+        let last = Report::load(root);
+        let field = |f: fn(&Report) -> &String| last.as_ref().map(f).cloned().unwrap_or_default();
+        Report {
+            mk_version: env!("CARGO_PKG_VERSION").into(),
+            started_at: time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            node: field(|r| &r.node),
+            source: field(|r| &r.source),
+            signature: String::new(),
+            config_digest: String::new(),
+            failure_policy: last.as_ref().map(|r| r.failure_policy).unwrap_or_default(),
+            outcome: Outcome::Refused,
+            total_changes: 0,
+            duration_ms: 0.0,
+            steps: vec![],
+            refusal: reason,
+        }
+    }
+
+    /// The last run's report, if there is a readable one.
+    pub fn load(root: &Path) -> Option<Report> {
+        let text = std::fs::read(root.join(REPORT)).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
     pub fn save(&self, root: &Path) -> std::io::Result<PathBuf> {
         ensure_state_dir(root)?;
         let path = root.join(REPORT);

@@ -1,6 +1,11 @@
 //! `mk-firstboot validate FILE`: check a role config on the admin's
-//! machine, exactly as first boot would, without touching anything.
+//! machine, exactly as first boot would, without touching anything. With
+//! `--bundle X.iso` (or `--registry DIR`), also list every container image
+//! the config's nodes will use (mk-imagerefs: read from the planned files
+//! and objects) and check that the bundle's registry serves each under the
+//! name containerd asks for: nothing may be pulled from outside.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -21,6 +26,17 @@ pub struct Args {
     /// 2027-01-01T00:00:00Z) instead of now: "will it still boot then?"
     #[arg(long, value_name = "RFC3339")]
     now: Option<String>,
+    /// Also list every container image the config's nodes use (static
+    /// pods, containerd's sandbox image, the kubelet's pod-infra image,
+    /// kube-proxy, CoreDNS, Calico) and check that this bundle's registry
+    /// serves each under the name containerd asks for; fails naming every
+    /// image it lacks.
+    #[arg(long, value_name = "X.iso", conflicts_with = "registry")]
+    bundle: Option<PathBuf>,
+    /// As --bundle, against a registry tree on disk (a bundle's registry/
+    /// directory, or an unpacked bundle).
+    #[arg(long, value_name = "DIR")]
+    registry: Option<PathBuf>,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
@@ -51,14 +67,171 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
     };
     let doc = mk_roleconfig::parse_document(&bytes, &name)?;
-    if let Err(errors) = mk_roleconfig::validate_document(&doc, now) {
-        for e in &errors {
-            eprintln!("{name}: {e}");
+    let invalid = match mk_roleconfig::validate_document(&doc, now) {
+        Ok(()) => {
+            println!("{name}: valid {}; {signature}", doc.summary());
+            None
         }
-        bail!("{name}: {} problem(s); nothing was changed", errors.len());
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{name}: {e}");
+            }
+            Some(format!(
+                "{name}: {} problem(s); nothing was changed",
+                errors.len()
+            ))
+        }
+    };
+    // The image check runs on an invalid config too (when it can be
+    // planned): both lists at once save a round trip.
+    let images = match (&args.bundle, &args.registry) {
+        (Some(iso), _) => Some(images(
+            &doc,
+            &name,
+            &mk_imagerefs::RegistryView::open_iso(iso)?,
+        )),
+        (None, Some(dir)) => Some(images(&doc, &name, &mk_imagerefs::RegistryView::open(dir)?)),
+        (None, None) => None,
+    };
+    match (invalid, images) {
+        (Some(i), None | Some(Ok(()))) => bail!("{i}"),
+        (Some(i), Some(Err(e))) => bail!("{i}; {e:#}"),
+        (None, Some(Err(e))) => Err(e),
+        (None, None | Some(Ok(()))) => Ok(()),
     }
-    println!("{name}: valid {}; {signature}", doc.summary());
-    Ok(())
+}
+
+/// Lists every image the document's nodes use, where each is used and
+/// whether `registry` serves it; an error naming every missing image.
+fn images(
+    doc: &mk_roleconfig::Document,
+    name: &str,
+    registry: &mk_imagerefs::RegistryView,
+) -> anyhow::Result<()> {
+    let configs = doc.configs();
+    let several = configs.len() > 1;
+    // reference -> where -> nodes
+    let mut merged: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+    let mut mirrored: Option<BTreeSet<String>> = None;
+    let mut unplanned = Vec::new();
+    for c in configs {
+        let n = match mk_imagerefs::gather(c) {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("{name}: cannot list the images: {e}");
+                unplanned.push(c.metadata.name.clone());
+                continue;
+            }
+        };
+        if !n.placeholders.is_empty() {
+            println!(
+                "{name}: {}: {} certificate file(s) not delivered yet (mk-compose config-drive \
+                 adds them): planned with placeholders; no image depends on them",
+                n.node,
+                n.placeholders.len()
+            );
+        }
+        // A host counts as mirrored only where every node mirrors it.
+        mirrored = Some(match mirrored {
+            None => n.mirrored_hosts.clone(),
+            Some(m) => m.intersection(&n.mirrored_hosts).cloned().collect(),
+        });
+        for r in n.images {
+            let at = merged.entry(r.reference).or_default();
+            for u in r.used_by {
+                at.entry(u).or_default().insert(n.node.clone());
+            }
+        }
+    }
+    let refs: Vec<mk_imagerefs::ImageRef> = merged
+        .iter()
+        .map(|(reference, at)| mk_imagerefs::ImageRef {
+            reference: reference.clone(),
+            used_by: at
+                .iter()
+                .map(|(place, nodes)| {
+                    if several {
+                        let nodes: Vec<&str> = nodes.iter().map(String::as_str).collect();
+                        format!("{place} [{}]", nodes.join(", "))
+                    } else {
+                        place.clone()
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let report = mk_imagerefs::check_with(&refs, &mirrored.unwrap_or_default(), registry);
+    let origin = registry.origin();
+    println!("{name}: {} image(s), checked against {origin}:", refs.len());
+    let mut all: Vec<&mk_imagerefs::Checked> =
+        report.present.iter().chain(&report.missing).collect();
+    all.sort_by(|a, b| a.image.reference.cmp(&b.image.reference));
+    for c in &all {
+        match &c.status {
+            mk_imagerefs::Status::Present { digest } => {
+                println!("  present  {}  {digest}", c.image.reference)
+            }
+            mk_imagerefs::Status::Missing { reason } => {
+                println!("  MISSING  {}  {reason}", c.image.reference)
+            }
+        }
+        for u in &c.image.used_by {
+            println!("           used by {u}");
+        }
+    }
+    let mut problems = Vec::new();
+    for c in &report.missing {
+        let mk_imagerefs::Status::Missing { reason } = &c.status else {
+            continue;
+        };
+        let fix = match mk_imagerefs::reference::parse(&c.image.reference) {
+            Ok(p) if reason.contains("not mirrored") => format!(
+                "mk nodes mirror only what containerd's certs.d names; use an image from a \
+                 mirrored registry, or mirror {} too",
+                p.host
+            ),
+            Ok(p) => format!(
+                "add an image recipe for it (images/<name>/image.yaml with name {}/{}, \
+                 docs/container-images.md) and pass its layout to mk-compose bundle \
+                 --image {}=<layout> (docs/registry.md)",
+                p.host,
+                p.repository
+                    .strip_prefix("library/")
+                    .filter(|_| p.host == "docker.io")
+                    .unwrap_or(&p.repository),
+                p.repository
+            ),
+            Err(_) => "fix the reference where it is used".to_string(),
+        };
+        eprintln!(
+            "{name}: image {} is not in {origin}: {reason}; used by {}; {fix}",
+            c.image.reference,
+            c.image.used_by.join(", ")
+        );
+        problems.push(c.image.reference.clone());
+    }
+    match (problems.is_empty(), unplanned.is_empty()) {
+        (true, true) => {
+            println!("{name}: every image is in {origin}");
+            Ok(())
+        }
+        (false, true) => bail!(
+            "{name}: {} image(s) missing from {origin}: {}; nodes would try to pull them from \
+             outside",
+            problems.len(),
+            problems.join(", ")
+        ),
+        (true, false) => bail!(
+            "{name}: the images of {} could not be listed",
+            unplanned.join(", ")
+        ),
+        (false, false) => bail!(
+            "{name}: {} image(s) missing from {origin}: {}; the images of {} could not be listed",
+            problems.len(),
+            problems.join(", "),
+            unplanned.join(", ")
+        ),
+    }
 }
 
 fn read_optional(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {

@@ -389,8 +389,12 @@ fn iso_drive_on_a_loop_device_is_found() {
 
 #[test]
 fn bad_configs_are_refused_and_the_tree_is_byte_identical() {
+    // report.json (and its directory's mtime) is the one thing a refusal
+    // changes.
+    let only_report = ["var/lib/mk-firstboot/report.json", "var/lib/mk-firstboot"];
     let s = Site::new();
     let root = s.root("root");
+    std::fs::create_dir_all(root.join("var/lib/mk-firstboot")).unwrap();
     let plan = write_plan(&s.p("plan.json"), &plan_json("K\n"));
     let cases: Vec<(String, bool, &str)> = vec![
         (
@@ -410,13 +414,24 @@ fn bad_configs_are_refused_and_the_tree_is_byte_identical() {
         let _ = std::fs::remove_dir_all(root.join("sys/class/block/vdb"));
         let img = s.fat_drive(&config, signed, "MK-CONFIG");
         plug(&root, "vdb", &img);
-        let before = snapshot(&root, &[]);
+        let before = snapshot(&root, &only_report);
         let out = apply(&root, &plan, &[]);
         assert_eq!(out.status.code(), Some(1), "{want}");
         let err = text(&out.stderr);
         assert!(err.contains(want), "{want}: {err}");
         assert!(err.contains("nothing was changed"), "{err}");
-        assert_eq!(snapshot(&root, &[]), before, "{want}");
+        assert_eq!(snapshot(&root, &only_report), before, "{want}");
+        // The one file a refusal writes says why.
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(root.join(only_report[0])).unwrap()).unwrap();
+        assert_eq!(report["outcome"], "refused", "{want}");
+        let refusal: Vec<&str> = report["refusal"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        assert!(refusal.concat().contains(want), "{want}: {report}");
     }
     // A wrong signature (config changed after signing) is refused too.
     let tree = s.drive_tree(WORKER, true);
@@ -424,7 +439,7 @@ fn bad_configs_are_refused_and_the_tree_is_byte_identical() {
     let cfg = tree.join("node-config.yaml");
     let _ = std::fs::remove_file(root.join("dev/vdb"));
     let _ = std::fs::remove_dir_all(root.join("sys/class/block/vdb"));
-    let before = snapshot(&root, &[]);
+    let before = snapshot(&root, &only_report);
     let out = apply(&root, &plan, &["--config", cfg.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -432,7 +447,7 @@ fn bad_configs_are_refused_and_the_tree_is_byte_identical() {
         "{}",
         text(&out.stderr)
     );
-    assert_eq!(snapshot(&root, &[]), before);
+    assert_eq!(snapshot(&root, &only_report), before);
     // Unsigned is accepted when the image allows it.
     std::fs::write(root.join("etc/mk/allow-unsigned-config"), "").unwrap();
     std::fs::remove_file(tree.join("node-config.yaml.minisig")).unwrap();

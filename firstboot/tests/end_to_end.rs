@@ -9,18 +9,21 @@
 //! delivered chains.
 //!
 //! mk-compose is another package's binary: it is built (or found up to
-//! date) with the cargo that builds this test.
+//! date) with the cargo that builds this test (tests/common, shared with
+//! etcd_join.rs).
 //!
 //! Needs: root (file owners), mtools, xorriso, openssl, firewalld,
 //! kubernetes-validate.
+
+mod common;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 
-const DOMAIN: &str = "example.test";
+use common::*;
+
 const CP: &str = "cp1.example.test";
 const W1: &str = "w1.example.test";
 const CP_MAC: &str = "52:54:00:00:00:01";
@@ -72,192 +75,6 @@ spec:
     topology.kubernetes.io/zone: rack2
 ";
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    out
-}
-
-/// mk-compose from this workspace, built with the cargo (and profile) that
-/// built this test, so it is never stale.
-fn mk_compose() -> Command {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    let bin = BIN.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_BIN_EXE_mk-firstboot"))
-            .parent()
-            .unwrap()
-            .to_path_buf();
-        let mut cargo = Command::new(env!("CARGO"));
-        cargo
-            .args(["build", "-q", "-p", "mk-compose", "--bin", "mk-compose"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        if dir.file_name().is_some_and(|n| n == "release") {
-            cargo.arg("--release");
-        }
-        ok(&mut cargo);
-        dir.join("mk-compose")
-    });
-    Command::new(bin)
-}
-
-fn firstboot() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mk-firstboot"))
-}
-
-/// The admin's side: a PKI, a signing key, issued node trees.
-struct Site {
-    dir: tempfile::TempDir,
-}
-
-impl Site {
-    fn new() -> Site {
-        let s = Site {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        std::fs::write(s.p("root-password"), "root password for the test\n").unwrap();
-        std::fs::write(s.p("key-password"), "key password for the test\n").unwrap();
-        let root_pw = || std::fs::File::open(s.p("root-password")).unwrap();
-        ok(mk_compose()
-            .args(["pki", "init", "--dir"])
-            .arg(s.p("pki"))
-            .args(["--domain", DOMAIN, "--api-endpoint", "api.example.test"])
-            .args(["--password-fd", "0"])
-            .stdin(root_pw()));
-        ok(mk_compose()
-            .args(["keygen", "--out-dir"])
-            .arg(s.p("keys"))
-            .arg("--password-file")
-            .arg(s.p("key-password")));
-        s
-    }
-
-    fn p(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    /// intermediate + issue-node for `name` with pki `roles`; returns the
-    /// issued tree.
-    fn issue(&self, name: &str, roles: &str, realms: &[&str]) -> PathBuf {
-        let node = self.p(&format!("{name}.node.yaml"));
-        std::fs::write(
-            &node,
-            format!("name: {name}\ncluster_domain: {DOMAIN}\nroles: [{roles}]\n"),
-        )
-        .unwrap();
-        let mut cmd = mk_compose();
-        cmd.args(["pki", "intermediate", "--dir"])
-            .arg(self.p("pki"))
-            .args(["--host", name]);
-        for r in realms {
-            cmd.args(["--realm", r]);
-        }
-        ok(cmd
-            .args(["--password-fd", "0"])
-            .stdin(std::fs::File::open(self.p("root-password")).unwrap()));
-        let out = self.p(&format!("issued/{name}"));
-        ok(mk_compose()
-            .args(["pki", "issue-node", "--dir"])
-            .arg(self.p("pki"))
-            .arg("--node")
-            .arg(&node)
-            .arg("--out")
-            .arg(&out));
-        out
-    }
-
-    /// A signed drive image for `config` with the `issued` tree's
-    /// certificates.
-    fn drive(&self, name: &str, config: &str, issued: &Path, format: &str) -> PathBuf {
-        let cfg = self.p(&format!("{name}.yaml"));
-        std::fs::write(&cfg, config).unwrap();
-        let img = self.p(&format!("{name}.{format}"));
-        let out = ok(mk_compose()
-            .args(["config-drive", "--config"])
-            .arg(&cfg)
-            .arg("--pki-dir")
-            .arg(issued)
-            .arg("--key")
-            .arg(self.p("keys/mk.key"))
-            .arg("--password-file")
-            .arg(self.p("key-password"))
-            .arg("--out")
-            .arg(&img)
-            .args(["--format", format])
-            .env("SOURCE_DATE_EPOCH", "1700000000"));
-        assert!(
-            text(&out.stdout).contains("signed by"),
-            "{}",
-            text(&out.stdout)
-        );
-        img
-    }
-
-    /// A node root as the image has it: account files, firewalld's own
-    /// settings file (package firewalld), the trusted key, a NIC with
-    /// `mac`, and `drive` plugged in as vdb.
-    fn node_root(&self, name: &str, mac: &str, drive: &Path) -> PathBuf {
-        let r = self.p(name);
-        for d in [
-            "etc/mk/config-trust",
-            "etc/firewalld",
-            "sys/class/net/eth0",
-            "sys/class/block/vdb",
-            "dev",
-            "proc",
-        ] {
-            std::fs::create_dir_all(r.join(d)).unwrap();
-        }
-        for (f, t) in [
-            ("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n"),
-            ("etc/group", "root:x:0:\n"),
-            ("etc/shadow", "root:*::0:99999:7:::\n"),
-            ("etc/gshadow", "root:::\n"),
-            ("proc/cmdline", "ro quiet\n"),
-            ("sys/class/block/vdb/size", "8192\n"),
-            (
-                "sys/class/block/vdb/uevent",
-                "MAJOR=252\nDEVNAME=vdb\nDEVTYPE=disk\n",
-            ),
-        ] {
-            std::fs::write(r.join(f), t).unwrap();
-        }
-        std::fs::write(r.join("sys/class/net/eth0/address"), format!("{mac}\n")).unwrap();
-        std::fs::copy(
-            self.p("keys/mk.pub"),
-            r.join("etc/mk/config-trust/admin.pub"),
-        )
-        .unwrap();
-        std::fs::copy(
-            "/etc/firewalld/firewalld.conf",
-            r.join("etc/firewalld/firewalld.conf"),
-        )
-        .expect("/etc/firewalld/firewalld.conf (Debian package firewalld)");
-        std::os::unix::fs::symlink(drive, r.join("dev/vdb")).unwrap();
-        r
-    }
-}
-
-fn apply(root: &Path, address: &str) -> Output {
-    firstboot()
-        .arg("apply")
-        .arg("--root")
-        .arg(root)
-        .args(["--address", address])
-        .output()
-        .unwrap()
-}
-
 /// The config and signature exactly as on a FAT drive (mtools).
 fn from_fat(img: &Path, into: &Path) -> PathBuf {
     std::fs::create_dir_all(into).unwrap();
@@ -282,66 +99,6 @@ fn from_iso(img: &Path, into: &Path) -> PathBuf {
     }
     ok(cmd.stderr(Stdio::null()));
     into.join("node-config.yaml")
-}
-
-/// Every path under `root` (but /sys, /dev, /proc): type, mode, owner,
-/// inode, mtime, content digest.
-fn snapshot(root: &Path) -> BTreeMap<String, String> {
-    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
-            if ["sys", "dev", "proc"].contains(&rel.as_str()) {
-                continue;
-            }
-            let m = std::fs::symlink_metadata(&p).unwrap();
-            let content = if m.is_file() {
-                use sha2::Digest;
-                hex::encode(sha2::Sha256::digest(std::fs::read(&p).unwrap()))
-            } else {
-                String::new()
-            };
-            out.insert(
-                rel,
-                format!(
-                    "{:o} {}:{} ino {} mtime {}.{} {content}",
-                    m.mode(),
-                    m.uid(),
-                    m.gid(),
-                    m.ino(),
-                    m.mtime(),
-                    m.mtime_nsec()
-                ),
-            );
-            if m.is_dir() {
-                walk(base, &p, out);
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
-}
-
-fn report(root: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(root.join("var/lib/mk-firstboot/report.json")).unwrap())
-        .unwrap()
-}
-
-/// (step, changed) of the last run.
-fn changed_steps(root: &Path) -> Vec<(String, u64)> {
-    report(root)["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["name"].as_str().unwrap().to_string(),
-                s["changed"].as_u64().unwrap(),
-            )
-        })
-        .filter(|(_, c)| *c > 0)
-        .collect()
 }
 
 /// (uid, gid, mode) of `path` under `root`, following a link as the node
@@ -466,6 +223,7 @@ fn single_server_from_a_signed_config_drive() {
     assert_eq!(
         steps,
         [
+            "time",
             "users",
             "pki",
             "kubeconfig",
@@ -1056,7 +814,35 @@ fn a_control_plane_comes_back_after_ten_days_off_and_says_what_to_do_after_a_hun
     ] {
         assert!(err.contains(want), "`{want}` missing from:\n{err}");
     }
-    assert_eq!(before, snapshot(&root));
+    // report.json (and its directory's mtime) is the one thing a refusal
+    // changes, and it says the same as the console.
+    let report_only = |mut m: BTreeMap<String, String>| {
+        m.remove("var/lib/mk-firstboot/report.json");
+        m.remove("var/lib/mk-firstboot");
+        m
+    };
+    assert_eq!(report_only(before), report_only(snapshot(&root)));
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root.join("var/lib/mk-firstboot/report.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["outcome"], "refused", "{report:#}");
+    assert_eq!(report["node"], CP, "{report:#}");
+    let refusal: String = report["refusal"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    for want in [
+        "host intermediate(s) of realm(s)",
+        &format!("mk-compose pki intermediate --dir PKI --host {CP} --realm etcd"),
+    ] {
+        assert!(
+            refusal.contains(want),
+            "`{want}` missing from report.json: {report:#}"
+        );
+    }
 }
 
 #[test]
@@ -1082,4 +868,237 @@ fn re_signed_intermediates_arrive_on_a_new_drive_and_change_only_certificates() 
     let new = std::fs::read(root.join("etc/kubernetes/pki/ca-intermediate.crt")).unwrap();
     assert_ne!(old, new, "the re-signed intermediate was not delivered");
     verifies(&root, "ca.crt", "apiserver.crt", None, &[]);
+}
+
+// ---------------------------------------------------------------------------
+// The API step (`mk-firstboot cluster`) against a mock of this node's
+// apiserver that answers as kube-apiserver 1.28.7 did in
+// ../shared/reference/kubeadm-1.28.7/calls/, serving the node's own
+// apiserver.crt and trusting its ca.crt for clients.
+
+#[path = "../../crates/kubeapi/tests/mock/mod.rs"]
+mod mock;
+
+fn cluster_step(root: &Path, server: &str, ready_timeout: u32) -> Output {
+    firstboot()
+        .arg("cluster")
+        .arg("--root")
+        .arg(root)
+        .args(["--address", "10.0.0.11", "--server", server])
+        .args(["--ready-timeout", &ready_timeout.to_string()])
+        .args(["--node-timeout", "5"])
+        .output()
+        .unwrap()
+}
+
+fn api_mock(root: &Path) -> (tokio::runtime::Runtime, mock::Mock) {
+    let read = |p: &str| std::fs::read_to_string(root.join(PKI).join(p)).unwrap();
+    let pki = mock::Pki::from_node(
+        &read("ca.crt"),
+        &read("apiserver.crt"),
+        &read("apiserver.key"),
+    );
+    // The mock serves from its own threads while the test waits on the
+    // mk-firstboot process.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let m = rt.block_on(mock::Mock::start(&pki));
+    (rt, m)
+}
+
+#[test]
+fn the_api_step_makes_the_cluster_objects_once_and_then_sends_no_write() {
+    let site = Site::new();
+    let config = format!(
+        "{CP_CONFIG}  bootstrapTokens:\n    - {{token: abcdef.0123456789abcdef, expires: \"2099-01-01T00:00:00Z\"}}\n"
+    );
+    let issued = site.issue(CP, CP_PKI_ROLES, CP_REALMS);
+    let img = site.drive("cp1-api", &config, &issued, "fat");
+    let root = site.node_root("cp1-api-root", CP_MAC, &img);
+    let out = apply(&root, "10.0.0.11");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (_rt, m) = api_mock(&root);
+    // The kubelet registered the node (kubernetes.io/hostname), with the
+    // taint it registers with on a control plane that runs workloads: none.
+    m.put(
+        &format!("/api/v1/nodes/{CP}"),
+        serde_json::json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": CP,
+            "labels": {"kubernetes.io/hostname": CP}}}),
+    );
+    let before = snapshot(&root);
+
+    let out = cluster_step(&root, &m.url(), 30);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let requests = m.take_requests();
+    assert_eq!(requests[0].method, "GET");
+    assert_eq!(requests[0].path, "/readyz");
+    let patches: Vec<&mock::Recorded> = requests.iter().filter(|r| r.method == "PATCH").collect();
+    // Every write is a server-side apply as kubectl sends it (e1).
+    for p in &patches {
+        assert_eq!(
+            p.query.as_deref(),
+            Some("fieldManager=mk-firstboot&fieldValidation=Strict&force=false"),
+            "{p:?}"
+        );
+        assert_eq!(
+            p.content_type.as_deref(),
+            Some("application/apply-patch+yaml")
+        );
+    }
+    // The binding that makes admin.conf work goes first.
+    assert_eq!(
+        patches[0].path,
+        "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/kubeadm:cluster-admins"
+    );
+    let written: Vec<&str> = patches.iter().map(|p| p.path.as_str()).collect();
+    for want in [
+        "/api/v1/namespaces/kube-system/configmaps/kubeadm-config",
+        "/api/v1/namespaces/kube-public/configmaps/cluster-info",
+        "/api/v1/namespaces/kube-system/secrets/bootstrap-token-abcdef",
+        "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy",
+        "/apis/apps/v1/namespaces/kube-system/deployments/coredns",
+        "/api/v1/namespaces/kube-system/services/kube-dns",
+        "/apis/apps/v1/namespaces/kube-system/daemonsets/calico-node",
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/ippools.crd.projectcalico.org",
+        // The node's labels, last.
+        "/api/v1/nodes/cp1.example.test",
+    ] {
+        assert!(written.contains(&want), "{want} not applied: {written:#?}");
+    }
+    assert_eq!(*written.last().unwrap(), "/api/v1/nodes/cp1.example.test");
+    let node = m.get(&format!("/api/v1/nodes/{CP}")).unwrap();
+    assert_eq!(
+        node["metadata"]["labels"]["node-role.kubernetes.io/control-plane"],
+        ""
+    );
+    assert_eq!(node["metadata"]["labels"]["kubernetes.io/hostname"], CP);
+    let token = m
+        .get("/api/v1/namespaces/kube-system/secrets/bootstrap-token-abcdef")
+        .unwrap();
+    assert_eq!(token["type"], "bootstrap.kubernetes.io/token");
+
+    let r = report(&root);
+    let step = |name: &str| {
+        r["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no step {name}: {r:#}"))
+            .clone()
+    };
+    assert_eq!(r["outcome"], "ok", "{r:#}");
+    assert_eq!(step("api-ready")["status"], "unchanged");
+    let objects = step("api-objects");
+    assert_eq!(objects["status"], "applied");
+    assert_eq!(
+        objects["changed"].as_u64().unwrap() as usize,
+        patches.len() - 1
+    );
+    assert!(objects["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d == "+ ClusterRoleBinding kubeadm:cluster-admins"));
+    assert_eq!(step("node-labels")["changed"], 1);
+    // First boot's own steps are still there.
+    assert_eq!(step("pki")["status"], "applied");
+
+    // The system:masters credential never touched the disk: only the
+    // report changed.
+    let after = snapshot(&root);
+    let changed: Vec<&String> = after
+        .keys()
+        .chain(before.keys())
+        .filter(|k| before.get(*k) != after.get(*k))
+        .collect();
+    assert!(
+        changed
+            .iter()
+            .all(|k| *k == "var/lib/mk-firstboot/report.json" || *k == "var/lib/mk-firstboot"),
+        "{changed:?}"
+    );
+
+    // Again: every object compares equal, nothing is written.
+    let out = cluster_step(&root, &m.url(), 30);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let requests = m.take_requests();
+    assert!(requests.iter().all(|r| r.method == "GET"), "{requests:#?}");
+    let r = report(&root);
+    assert!(
+        r["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(
+                |s| s["name"].as_str().unwrap().starts_with("api-") || s["name"] == "node-labels"
+            )
+            .all(|s| s["changed"] == 0 && s["status"] == "unchanged"),
+        "{r:#}"
+    );
+}
+
+#[test]
+fn an_apiserver_that_never_gets_ready_fails_the_api_step_with_its_answer() {
+    let site = Site::new();
+    let root = first_booted_control_plane(&site);
+    let (_rt, m) = api_mock(&root);
+    m.readyz_never();
+    let out = cluster_step(&root, &m.url(), 2);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("FAILED step api-ready"), "{stdout}");
+    let r = report(&root);
+    assert_eq!(r["outcome"], "failed");
+    let steps = r["steps"].as_array().unwrap();
+    let ready = steps.iter().find(|s| s["name"] == "api-ready").unwrap();
+    assert!(
+        ready["error"].as_str().unwrap().contains("readyz"),
+        "{ready:#}"
+    );
+    for later in ["api-objects", "node-labels"] {
+        let s = steps.iter().find(|s| s["name"] == later).unwrap();
+        assert_eq!(s["status"], "skipped", "{s:#}");
+    }
+    // Nothing but the readiness probe was asked.
+    assert!(m.take_requests().iter().all(|r| r.path == "/readyz"));
+}
+
+#[test]
+fn an_apiserver_that_is_not_this_node_is_refused_at_once() {
+    let site = Site::new();
+    let root = first_booted_control_plane(&site);
+    // A server with another CA and a certificate for localhost only.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let m = rt.block_on(mock::Mock::start(&mock::pki()));
+    let started = std::time::Instant::now();
+    let out = cluster_step(&root, &m.url(), 60);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    // A TLS refusal is not waited out.
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    let r = report(&root);
+    let ready = r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "api-ready")
+        .unwrap()
+        .clone();
+    assert_eq!(ready["status"], "failed", "{r:#}");
+    assert!(
+        ready["error"].as_str().unwrap().contains("TLS"),
+        "{ready:#}"
+    );
 }

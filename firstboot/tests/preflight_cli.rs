@@ -123,7 +123,18 @@ fn plan_lists_and_apply_refuses_pods_that_cannot_start() {
             && stderr.ends_with("mk-firstboot: nothing was changed\n"),
         "{stderr}"
     );
-    assert_eq!(snapshot(&root), before, "apply wrote something");
+    // Only report.json (and the directories it needs) appeared; it says why.
+    let mut after = snapshot(&root);
+    let report = root.join("var/lib/mk-firstboot/report.json");
+    let text_of = String::from_utf8(after.remove(&report).expect("report.json")).unwrap();
+    for d in ["var", "var/lib", "var/lib/mk-firstboot"] {
+        after.remove(&root.join(d));
+    }
+    assert_eq!(after, before, "apply wrote something else");
+    assert!(
+        text_of.contains("\"outcome\": \"refused\"") && text_of.contains("preflight: 2 problem(s)"),
+        "{text_of}"
+    );
 
     // The pod mounts what it names, and the images come from the
     // registry (no archive directory): applied.

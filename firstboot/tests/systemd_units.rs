@@ -1,7 +1,7 @@
 //! The units and drop-ins pass `systemd-analyze verify` (systemd's own
-//! parser), the drop-ins tie kubelet and containerd to mk-firstboot, and
-//! first boot starts the certificate renewal timer at the times
-//! docs/pki.md gives.
+//! parser), the drop-ins tie kubelet and containerd to mk-firstboot and
+//! point chronyd at first boot's chrony.conf, and first boot starts the
+//! certificate renewal timer at the times docs/pki.md gives.
 
 use std::path::Path;
 use std::process::Command;
@@ -38,9 +38,33 @@ fn copy_units(dir: &Path) {
         &format!("ExecStart={} renew", env!("CARGO_BIN_EXE_mk-firstboot")),
     );
     std::fs::write(dir.join("mk-pki-renew.service"), renew).unwrap();
+    let api =
+        std::fs::read_to_string(Path::new(SYSTEMD).join("mk-firstboot-cluster.service")).unwrap();
+    assert!(api.contains("ExecStart=/usr/bin/mk-firstboot cluster\n"));
+    let api = api.replace(
+        "ExecStart=/usr/bin/mk-firstboot cluster",
+        &format!("ExecStart={} cluster", env!("CARGO_BIN_EXE_mk-firstboot")),
+    );
+    std::fs::write(dir.join("mk-firstboot-cluster.service"), api).unwrap();
     std::fs::copy(
         Path::new(SYSTEMD).join("mk-pki-renew.timer"),
         dir.join("mk-pki-renew.timer"),
+    )
+    .unwrap();
+    let approver =
+        std::fs::read_to_string(Path::new(SYSTEMD).join("mk-csr-approver.service")).unwrap();
+    assert!(approver.contains("ExecStart=/usr/bin/mk-firstboot approve-csrs\n"));
+    let approver = approver.replace(
+        "ExecStart=/usr/bin/mk-firstboot approve-csrs",
+        &format!(
+            "ExecStart={} approve-csrs",
+            env!("CARGO_BIN_EXE_mk-firstboot")
+        ),
+    );
+    std::fs::write(dir.join("mk-csr-approver.service"), approver).unwrap();
+    std::fs::copy(
+        Path::new(SYSTEMD).join("mk-csr-approver.timer"),
+        dir.join("mk-csr-approver.timer"),
     )
     .unwrap();
     for svc in ["kubelet", "containerd"] {
@@ -57,7 +81,32 @@ fn copy_units(dir: &Path) {
         )
         .unwrap();
     }
+    // CentOS 7's chronyd.service, as far as the drop-in touches it (its
+    // ExecStartPost helper is not on Debian). verify checks that
+    // /usr/sbin/chronyd exists: Debian's chrony (.ci/setup).
+    std::fs::write(dir.join("chronyd.service"), CENTOS7_CHRONYD).unwrap();
+    let d = dir.join("chronyd.service.d");
+    std::fs::create_dir(&d).unwrap();
+    std::fs::copy(
+        Path::new(SYSTEMD).join("chronyd.service.d/10-mk.conf"),
+        d.join("10-mk.conf"),
+    )
+    .unwrap();
 }
+
+const CENTOS7_CHRONYD: &str = "[Unit]
+Description=NTP client/server
+After=ntpdate.service sntp.service ntpd.service
+Conflicts=ntpd.service systemd-timesyncd.service
+
+[Service]
+Type=forking
+EnvironmentFile=-/etc/sysconfig/chronyd
+ExecStart=/usr/sbin/chronyd $OPTIONS
+
+[Install]
+WantedBy=multi-user.target
+";
 
 #[test]
 fn unit_and_drop_ins_verify_clean() {
@@ -69,11 +118,29 @@ fn unit_and_drop_ins_verify_clean() {
             "mk-firstboot.service",
             "mk-pki-renew.service",
             "mk-pki-renew.timer",
+            "mk-firstboot-cluster.service",
+            "mk-csr-approver.service",
+            "mk-csr-approver.timer",
             "kubelet.service",
             "containerd.service",
+            "chronyd.service",
         ],
     );
     assert!(ok && err.trim().is_empty(), "{err}");
+    // The API step: pulled in by first boot (no enablement link on a
+    // read-only root), after the kubelet that starts the apiserver, only
+    // where an apiserver manifest is.
+    let api =
+        std::fs::read_to_string(Path::new(SYSTEMD).join("mk-firstboot-cluster.service")).unwrap();
+    assert!(values(&api, "Unit", "After")
+        .iter()
+        .any(|a| a.split_whitespace().any(|u| u == "kubelet.service")));
+    assert!(values(&api, "Unit", "ConditionPathExists")
+        .contains(&"/etc/kubernetes/manifests/kube-apiserver.yaml".to_string()));
+    let first = std::fs::read_to_string(Path::new(SYSTEMD).join("mk-firstboot.service")).unwrap();
+    assert!(values(&first, "Unit", "Wants").iter().any(|w| w
+        .split_whitespace()
+        .any(|u| u == "mk-firstboot-cluster.service")));
     for svc in ["kubelet", "containerd"] {
         let text = std::fs::read_to_string(
             Path::new(SYSTEMD).join(format!("{svc}.service.d/10-mk-firstboot.conf")),
@@ -89,6 +156,23 @@ fn unit_and_drop_ins_verify_clean() {
             "{svc}: {text}"
         );
     }
+    // chronyd: after first boot but not bound to it (time comes even when
+    // first boot fails), reading first boot's file.
+    let chrony =
+        std::fs::read_to_string(Path::new(SYSTEMD).join("chronyd.service.d/10-mk.conf")).unwrap();
+    assert_eq!(values(&chrony, "Unit", "After"), ["mk-firstboot.service"]);
+    assert!(values(&chrony, "Unit", "Requires").is_empty(), "{chrony}");
+    assert!(values(&chrony, "Unit", "BindsTo").is_empty(), "{chrony}");
+    assert_eq!(
+        values(&chrony, "Service", "ExecStart"),
+        [
+            String::new(),
+            format!(
+                "/usr/sbin/chronyd -f {} $OPTIONS",
+                mk_nodeconf::steps::time::CONFIG
+            )
+        ]
+    );
     let unit = std::fs::read_to_string(Path::new(SYSTEMD).join("mk-firstboot.service")).unwrap();
     for want in [
         "Type=oneshot",
@@ -112,6 +196,13 @@ fn verify_catches_a_broken_drop_in() {
     .unwrap();
     let (_, err) = verify(d.path(), &["kubelet.service"]);
     assert!(err.contains("Unknown key 'Require'"), "{err}");
+    // An override of ExecStart= without the empty line that clears the
+    // unit's own command: two commands, refused.
+    let drop_in = d.path().join("chronyd.service.d/10-mk.conf");
+    let text = std::fs::read_to_string(&drop_in).unwrap();
+    std::fs::write(&drop_in, text.replace("ExecStart=\n", "")).unwrap();
+    let (ok, err) = verify(d.path(), &["chronyd.service"]);
+    assert!(!ok && err.contains("more than one ExecStart="), "{err}");
 }
 
 /// `[Section]` `Key=` values of a unit file (comments left out).
@@ -192,5 +283,53 @@ fn first_boot_starts_the_renewal_timer() {
     assert!(
         pkg.contains("- tree: ../firstboot/systemd\n    dest: /usr/lib/systemd/system\n"),
         "{pkg}"
+    );
+}
+
+#[test]
+fn the_api_step_starts_the_csr_approver_timer() {
+    let read = |n: &str| std::fs::read_to_string(Path::new(SYSTEMD).join(n)).unwrap();
+    let api = read("mk-firstboot-cluster.service");
+    // Started, not enabled: the root is read-only on nodes.
+    assert!(
+        values(&api, "Unit", "Wants")
+            .iter()
+            .any(|w| w.split_whitespace().any(|u| u == "mk-csr-approver.timer")),
+        "{api}"
+    );
+    let service = read("mk-csr-approver.service");
+    assert_eq!(
+        values(&service, "Service", "ExecStart"),
+        ["/usr/bin/mk-firstboot approve-csrs"]
+    );
+    assert_eq!(values(&service, "Service", "Type"), ["oneshot"]);
+    // Only where an apiserver runs (the timer is started on workers too).
+    assert_eq!(
+        values(&service, "Unit", "ConditionPathExists"),
+        ["/etc/kubernetes/manifests/kube-apiserver.yaml"]
+    );
+    // After the API step, which applies the approver's RBAC.
+    assert!(values(&service, "Unit", "After").iter().any(|a| a
+        .split_whitespace()
+        .any(|u| u == "mk-firstboot-cluster.service")));
+
+    // The schedule is the one docs/pki.md gives.
+    let timer = read("mk-csr-approver.timer");
+    assert_eq!(values(&timer, "Timer", "OnBootSec"), ["2min"], "{timer}");
+    assert_eq!(
+        values(&timer, "Timer", "OnUnitActiveSec"),
+        ["1min"],
+        "{timer}"
+    );
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/pki.md")).unwrap();
+    let section = doc
+        .split("## Kubelet serving certificates")
+        .nth(1)
+        .expect("docs/pki.md: section Kubelet serving certificates");
+    let section = section.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        section.contains("first pass 2 min after boot, then every minute"),
+        "docs/pki.md says: {section}"
     );
 }

@@ -10,4 +10,5 @@ pub mod package;
 pub mod pki;
 pub mod repo;
 pub mod resolve;
+pub mod token;
 pub mod verify;

@@ -116,3 +116,30 @@ pub(crate) fn pick(
         }),
     }
 }
+
+/// This host's address in the control plane (the apiserver's
+/// `--advertise-address`), chosen as the plan chooses it; for steps that
+/// run after first boot and talk to the local apiserver.
+pub fn control_address(
+    spec: &mk_roleconfig::NodeSpec,
+    addresses: &[IpAddr],
+) -> Result<IpAddr, PlanError> {
+    let vip = spec
+        .cluster
+        .api_endpoint
+        .vip
+        .as_deref()
+        .and_then(|v| v.parse().ok());
+    let facts = HostFacts {
+        addresses: addresses.to_vec(),
+        ..HostFacts::default()
+    };
+    pick(
+        "control",
+        "spec.planes.control.cidr",
+        &spec.planes.control.cidr,
+        &facts,
+        vip,
+    )
+    .map(|p| p.address)
+}

@@ -14,4 +14,4 @@ pub mod versions;
 pub use action::{Action, Owner, Plan, Step};
 pub use facts::{EtcdMember, HostFacts, CA_TRUST_DIRS};
 pub use plan::{plan, PlanError};
-pub use steps::kubelet::api_only_labels;
+pub use steps::kubelet::{api_only_labels, kubelet_configuration};

@@ -142,6 +142,8 @@ pub fn plan(
         facts,
     };
     let steps: Vec<Step> = vec![
+        // First: time must come even when a later step fails (halt).
+        steps::time::step(&ctx)?,
         steps::users::step(&ctx),
         steps::pki::step(&ctx)?,
         steps::kubeconfig::step(&ctx)?,

@@ -16,6 +16,21 @@ use crate::PlanError;
 /// registry (hosts.toml), so names stay kubeadm's.
 pub const REGISTRY: &str = "registry.k8s.io";
 
+/// Calico release every minor uses (the CNI, R33). One pin for all minors
+/// 1.28-1.33 (Calico v3.29 is tested on 1.29-1.32 and uses no API that
+/// 1.28 lacks or 1.33 removed); the iptables data plane, as CentOS 7's
+/// 3.10 kernel has no eBPF for it. crates/cluster calico models this
+/// release's manifest; its CRDs come from the bundle.
+pub const CALICO: &str = "v3.29.7";
+
+/// Registry path of Calico's images (`docker.io/calico/node:<tag>`);
+/// containerd mirrors docker.io to the bundle's registry.
+pub const CALICO_REGISTRY: &str = "docker.io/calico";
+
+/// Calico's images a node runs: calico-node, its CNI installer and the
+/// kube-controllers Deployment.
+pub const CALICO_IMAGES: &[&str] = &["cni", "kube-controllers", "node"];
+
 /// The Kubernetes components whose image tag is the Kubernetes version.
 pub const KUBERNETES_IMAGES: &[&str] = &[
     "kube-apiserver",
@@ -35,6 +50,8 @@ pub struct Versions {
     pub pause: &'static str,
     /// CoreDNS image tag (`registry.k8s.io/coredns/coredns`), e.g. `v1.11.1`.
     pub coredns: &'static str,
+    /// Calico image tag ([`CALICO`]), e.g. `v3.29.7`.
+    pub calico: &'static str,
 }
 
 /// One minor's images, as kubeadm's release of that minor names them.
@@ -132,6 +149,7 @@ impl Versions {
             etcd: row.etcd,
             pause: row.pause,
             coredns: row.coredns,
+            calico: CALICO,
         })
     }
 
@@ -162,9 +180,23 @@ impl Versions {
         format!("{REGISTRY}/coredns/coredns:{}", self.coredns)
     }
 
+    /// A Calico image (`node`, `cni`, `kube-controllers`).
+    pub fn calico_image(&self, component: &str) -> String {
+        format!("{CALICO_REGISTRY}/{component}:{}", self.calico)
+    }
+
+    /// Calico's image references, sorted. Kept apart from
+    /// [`Versions::references`] while images/ has no recipes for them: the
+    /// recipe tests (nodeconf tests/images.rs, ocibuild tests/recipes.rs)
+    /// hold `references()` equal to the recipes mk builds.
+    pub fn calico_references(&self) -> Vec<String> {
+        CALICO_IMAGES.iter().map(|c| self.calico_image(c)).collect()
+    }
+
     /// Every image reference a node of this version uses, sorted: etcd, the
     /// four Kubernetes components, CoreDNS and pause. What the bundle's
-    /// registry (or a node image's baked archives) must hold.
+    /// registry (or a node image's baked archives) must hold, besides
+    /// [`Versions::calico_references`].
     pub fn references(&self) -> Vec<String> {
         let mut v: Vec<String> = KUBERNETES_IMAGES.iter().map(|c| self.image(c)).collect();
         v.push(self.etcd_image());
@@ -241,6 +273,26 @@ mod tests {
             );
         }
         assert_eq!(Versions::known_minors(), [28, 29, 30, 31, 32, 33]);
+    }
+
+    #[test]
+    fn calico_is_pinned_once_for_every_minor() {
+        for m in Versions::known_minors() {
+            let v = Versions::resolve(&format!("1.{m}")).unwrap();
+            assert_eq!(
+                v.calico_references(),
+                [
+                    "docker.io/calico/cni:v3.29.7",
+                    "docker.io/calico/kube-controllers:v3.29.7",
+                    "docker.io/calico/node:v3.29.7",
+                ]
+            );
+            assert_eq!(v.calico_image("node"), "docker.io/calico/node:v3.29.7");
+            assert!(v
+                .calico_references()
+                .iter()
+                .all(|c| !v.references().contains(c)));
+        }
     }
 
     #[test]

@@ -362,8 +362,26 @@ pub fn leaf(
     key: &PrivateKey,
     now: OffsetDateTime,
 ) -> Result<CertInfo, IssueError> {
+    leaf_ending(
+        ca,
+        spec,
+        key,
+        now,
+        now + Duration::days(spec.lifetime_days.into()),
+    )
+}
+
+/// [`leaf`] ending at `wanted` (or with its intermediate, if that comes
+/// first) instead of after `spec.lifetime_days`: for credentials that live
+/// minutes ([`crate::ephemeral`]).
+pub fn leaf_ending(
+    ca: &Ca,
+    spec: &LeafSpec,
+    key: &PrivateKey,
+    now: OffsetDateTime,
+    wanted: OffsetDateTime,
+) -> Result<CertInfo, IssueError> {
     check_leaf(ca, spec, now)?;
-    let wanted = now + Duration::days(spec.lifetime_days.into());
     // Re-bootstrap credentials are meant to end with their intermediate.
     if wanted > ca.info.not_after && spec.renewed_by != RenewedBy::Admin {
         tracing::warn!(

@@ -10,6 +10,7 @@ pub mod cert;
 pub mod config;
 pub mod csr;
 pub mod entropy;
+pub mod ephemeral;
 pub mod issue;
 pub mod keys;
 pub mod names;

@@ -24,7 +24,9 @@ pub use signature::{signature_path, verify_signed, SignatureError, Verified};
 /// The clock type `validate` takes.
 pub use time;
 pub use types::*;
-pub use validate::{validate, validate_document, validate_list, ConfigError, SUPPORTED_MINORS};
+pub use validate::{
+    expiry_text, validate, validate_document, validate_list, ConfigError, SUPPORTED_MINORS,
+};
 
 /// The JSON Schema of a role-config file (pretty JSON, trailing newline), as
 /// shipped in docs/role-config.schema.json.

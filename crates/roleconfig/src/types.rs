@@ -140,6 +140,16 @@ pub struct NodeSpec {
     /// bootstrapping (workers), instead of a delivered kubelet certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub join: Option<JoinSpec>,
+    /// Bootstrap tokens the bootstrap control plane creates in the cluster
+    /// (kubeadm's `bootstrap.kubernetes.io/token` Secrets), for workers
+    /// that join with `join.token`. Mint them with
+    /// `mk-compose token create --ttl 24h`. Bootstrap control plane only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bootstrap_tokens: Vec<BootstrapToken>,
+    /// NTP servers of the site (DNS names or addresses) that chrony
+    /// follows. None by default: an air-gapped site names its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ntp_servers: Vec<String>,
     /// What first boot does when a step fails: `halt` (default: stop before
     /// the kubelet starts) or `continue` (report, then start it anyway).
     #[serde(default)]
@@ -198,6 +208,50 @@ pub struct ClusterSpec {
     /// Service ClusterIP range. Must not overlap the planes or the pod CIDR.
     #[serde(default = "default_service_cidr", rename = "serviceCIDR")]
     pub service_cidr: String,
+    /// The pod network (Calico, R33).
+    #[serde(default)]
+    pub calico: CalicoSpec,
+    /// Client endpoints of the running etcd cluster, `host:port` (e.g.
+    /// `cp1.example.com:2379`), DNS names inside `domain`, never IP
+    /// addresses (R28). A joining control plane (`control-plane`) lists
+    /// the members there and adds itself as a learner; required for that
+    /// role, refused on others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub etcd_endpoints: Vec<String>,
+}
+
+/// Calico, the CNI (R33): how pod traffic crosses between nodes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CalicoSpec {
+    /// `ipip` (default): IP-in-IP, only between subnets (CrossSubnet);
+    /// `vxlan`: VXLAN, only between subnets; `bgp`: no encapsulation, the
+    /// network routes the pod CIDR (BGP between the nodes).
+    #[serde(default)]
+    pub mode: CalicoMode,
+    /// MTU of the workload plane's interfaces. Calico subtracts its
+    /// encapsulation overhead; when absent Calico detects the MTU itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CalicoMode {
+    #[default]
+    Ipip,
+    Vxlan,
+    Bgp,
+}
+
+impl CalicoMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CalicoMode::Ipip => "ipip",
+            CalicoMode::Vxlan => "vxlan",
+            CalicoMode::Bgp => "bgp",
+        }
+    }
 }
 
 fn default_kubernetes_version() -> String {
@@ -387,6 +441,23 @@ pub struct JoinSpec {
     /// `certificates` carries no `ca.crt`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ca_cert_hashes: Vec<String>,
+}
+
+/// A bootstrap token the bootstrap control plane creates, with kubeadm's
+/// default usages (authentication, signing) and group
+/// (`system:bootstrappers:kubeadm:default-node-token`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BootstrapToken {
+    /// `[a-z0-9]{6}.[a-z0-9]{16}`: id, dot, secret.
+    pub token: String,
+    /// When the token stops working, RFC 3339 UTC (`2026-12-08T10:00:00Z`).
+    /// The Secret carries it as `expiration`; the cluster's token cleaner
+    /// deletes the Secret then.
+    pub expires: String,
+    /// Free text shown by `kubectl -n kube-system get secret`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// A role-config file: one node's `NodeConfig`, or a `NodeConfigList` of

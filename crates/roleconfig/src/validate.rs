@@ -164,13 +164,16 @@ fn node(cfg: &NodeConfig, now: OffsetDateTime, p: &str, e: &mut Errors) {
             "port 0 is not a port",
         );
     }
+    etcd_endpoints(s, p, domain_valid, e);
     kubernetes_version(
         &s.cluster.kubernetes_version,
         &format!("{p}spec.cluster.kubernetesVersion"),
         e,
     );
     roles(s, p, e);
+    bootstrap_tokens(s, p, e);
     networks(s, p, e);
+    time_and_pod_network(s, p, e);
     for (k, v) in &s.labels {
         let path = key_path(&format!("{p}spec.labels"), k);
         e.check(&path, names::check_label_key(k));
@@ -190,6 +193,65 @@ fn node(cfg: &NodeConfig, now: OffsetDateTime, p: &str, e: &mut Errors) {
     auth(s, p, now, e);
     encryption(s, p, e);
     certificates(&cfg.metadata.name, s, p, now, e);
+}
+
+/// `spec.cluster.etcdEndpoints`: what a joining control plane talks to.
+fn etcd_endpoints(s: &NodeSpec, p: &str, domain_valid: bool, e: &mut Errors) {
+    let path = format!("{p}spec.cluster.etcdEndpoints");
+    let list = &s.cluster.etcd_endpoints;
+    // With bootstrap-control-plane too, roles() already reports the clash.
+    let joining =
+        s.roles.contains(&Role::ControlPlane) && !s.roles.contains(&Role::BootstrapControlPlane);
+    if joining && list.is_empty() {
+        e.add(
+            &path,
+            "required for role control-plane: the etcd cluster's client endpoints \
+             (host:port, e.g. cp1.example.com:2379) it joins",
+        );
+    }
+    if !joining && !list.is_empty() {
+        e.add(
+            &path,
+            "only a joining control plane (role control-plane) talks to an existing etcd \
+             cluster; remove it",
+        );
+    }
+    let mut seen = BTreeSet::new();
+    for (i, ep) in list.iter().enumerate() {
+        let ip = format!("{path}[{i}]");
+        let Some((host, port)) = ep.rsplit_once(':') else {
+            e.add(
+                &ip,
+                format!("{ep:?}: expected host:port, e.g. cp1.example.com:2379"),
+            );
+            continue;
+        };
+        if !port.parse::<u16>().is_ok_and(|p| p != 0) {
+            e.add(&ip, format!("{ep:?}: {port:?} is not a port"));
+        }
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        if bare.parse::<IpAddr>().is_ok() {
+            e.add(
+                &ip,
+                format!("{ep:?}: an IP address; etcd is reached by DNS name (R28)"),
+            );
+            continue;
+        }
+        match names::check_dns_name(host) {
+            Err(m) => e.add(&ip, format!("{ep:?}: {m}")),
+            Ok(()) if domain_valid && !names::within_domain(host, &s.cluster.domain) => e.add(
+                &ip,
+                format!(
+                    "{host:?} is not inside the cluster domain {:?}",
+                    s.cluster.domain
+                ),
+            ),
+            Ok(()) => {}
+        }
+        if !seen.insert(ep) {
+            e.add(&ip, format!("{ep:?} is listed twice"));
+        }
+    }
 }
 
 /// Roles say worker and nothing else: no control-plane secrets belong here.
@@ -255,20 +317,7 @@ fn roles(s: &NodeSpec, p: &str, e: &mut Errors) {
                 "a bootstrap control plane creates the cluster: there is nothing to join",
             );
         }
-        let t = &join.token;
-        let valid = t.len() == 23
-            && t.split_once('.').is_some_and(|(a, b)| {
-                a.len() == 6
-                    && b.len() == 16
-                    && (a.bytes().chain(b.bytes()))
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-            });
-        if !valid {
-            e.add(
-                format!("{jp}.token"),
-                "not a bootstrap token: expected [a-z0-9]{6}.[a-z0-9]{16}",
-            );
-        }
+        e.check(format!("{jp}.token"), check_bootstrap_token(&join.token));
         for (i, h) in join.ca_cert_hashes.iter().enumerate() {
             let ok = h.strip_prefix("sha256:").is_some_and(|x| {
                 x.len() == 64
@@ -281,6 +330,105 @@ fn roles(s: &NodeSpec, p: &str, e: &mut Errors) {
                     format!("{h:?}: expected sha256: and 64 lower-case hex digits"),
                 );
             }
+        }
+    }
+}
+
+/// A bootstrap token's syntax: `[a-z0-9]{6}.[a-z0-9]{16}`.
+pub fn check_bootstrap_token(t: &str) -> Result<(), String> {
+    let valid = t.len() == 23
+        && t.split_once('.').is_some_and(|(a, b)| {
+            a.len() == 6
+                && b.len() == 16
+                && (a.bytes().chain(b.bytes()))
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err("not a bootstrap token: expected [a-z0-9]{6}.[a-z0-9]{16}".into())
+    }
+}
+
+/// A time as `spec.bootstrapTokens[].expires` and the token Secret's
+/// `expiration` hold it: UTC, whole seconds (`2026-12-08T10:00:00Z`), as
+/// Go's time.RFC3339 prints the expiry kubeadm stores.
+pub fn expiry_text(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// `spec.bootstrapTokens`: bootstrap control plane only, well-formed,
+/// distinct ids, an RFC 3339 expiry. An expired token is not an error here
+/// (a node may be re-imaged from an old drive): the API step skips it.
+fn bootstrap_tokens(s: &NodeSpec, p: &str, e: &mut Errors) {
+    let path = format!("{p}spec.bootstrapTokens");
+    if !s.bootstrap_tokens.is_empty() && !s.roles.contains(&Role::BootstrapControlPlane) {
+        e.add(
+            &path,
+            "only the bootstrap control plane creates bootstrap tokens; other nodes join with join.token",
+        );
+    }
+    let mut ids = BTreeSet::new();
+    for (i, t) in s.bootstrap_tokens.iter().enumerate() {
+        let tp = format!("{path}[{i}]");
+        e.check(format!("{tp}.token"), check_bootstrap_token(&t.token));
+        if let Some((id, _)) = t.token.split_once('.') {
+            if !ids.insert(id) {
+                e.add(
+                    format!("{tp}.token"),
+                    format!("token id {id:?} is listed twice"),
+                );
+            }
+        }
+        if OffsetDateTime::parse(&t.expires, &time::format_description::well_known::Rfc3339)
+            .is_err()
+        {
+            e.add(
+                format!("{tp}.expires"),
+                format!(
+                    "{:?} is not an RFC 3339 time (expected e.g. 2026-12-08T10:00:00Z)",
+                    t.expires
+                ),
+            );
+        }
+        if let Some(d) = &t.description {
+            if d.len() > 256 || d.chars().any(char::is_control) {
+                e.add(
+                    format!("{tp}.description"),
+                    "at most 256 characters, no control characters",
+                );
+            }
+        }
+    }
+}
+
+/// `spec.ntpServers`: DNS names or IP addresses; `spec.cluster.calico.mtu`
+/// in a range real links have.
+fn time_and_pod_network(s: &NodeSpec, p: &str, e: &mut Errors) {
+    for (i, n) in s.ntp_servers.iter().enumerate() {
+        if n.parse::<IpAddr>().is_err() {
+            e.check(
+                format!("{p}spec.ntpServers[{i}]"),
+                names::check_dns_name(n)
+                    .map_err(|m| format!("neither an IP address nor a DNS name: {m}")),
+            );
+        }
+    }
+    if let Some(mtu) = s.cluster.calico.mtu {
+        if !(1280..=9216).contains(&mtu) {
+            e.add(
+                format!("{p}spec.cluster.calico.mtu"),
+                format!("{mtu} is not a link MTU (expected 1280 to 9216)"),
+            );
         }
     }
 }
@@ -692,6 +840,76 @@ fn certificates(node: &str, s: &NodeSpec, p: &str, now: OffsetDateTime, e: &mut 
                 "a worker must be able to check the apiserver's identity (R21): \
                  certificates[\"ca.crt\"] or join.caCertHashes",
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod etcd_endpoint_tests {
+    use super::*;
+
+    const CONFIG: &str = "apiVersion: mk.dev/v1alpha1
+kind: NodeConfig
+metadata: {name: cp2.example.test}
+spec:
+  roles: [ROLE]
+  cluster:
+    name: lab
+    domain: example.test
+    apiEndpoint: {dnsName: api.example.test}
+ENDPOINTS
+  planes:
+    control: {cidr: 10.0.0.0/24}
+";
+
+    /// Only the errors about `etcdEndpoints` (the rest of this config is
+    /// incomplete on purpose).
+    fn endpoint_errors(role: &str, endpoints: &str) -> Vec<String> {
+        let yaml = CONFIG.replace("ROLE", role).replace("ENDPOINTS", endpoints);
+        let crate::Document::Single(cfg) =
+            crate::parse_document(yaml.as_bytes(), "t.yaml").unwrap()
+        else {
+            panic!()
+        };
+        validate(&cfg, OffsetDateTime::UNIX_EPOCH)
+            .err()
+            .unwrap_or_default()
+            .iter()
+            .map(ConfigError::to_string)
+            .filter(|e| e.starts_with("spec.cluster.etcdEndpoints"))
+            .collect()
+    }
+
+    #[test]
+    fn etcd_endpoints() {
+        let good = "    etcdEndpoints: [cp1.example.test:2379, cp3.example.test:2379]";
+        assert_eq!(endpoint_errors("control-plane", good), Vec::<String>::new());
+        let e = endpoint_errors("control-plane", "");
+        assert!(
+            e.len() == 1 && e[0].contains("required for role control-plane"),
+            "{e:?}"
+        );
+        let e = endpoint_errors("bootstrap-control-plane", good);
+        assert!(
+            e.len() == 1 && e[0].contains("only a joining control plane"),
+            "{e:?}"
+        );
+        let e = endpoint_errors(
+            "control-plane",
+            "    etcdEndpoints: ['10.0.0.1:2379', '[fd00::1]:2379', cp1.other.test:2379, \
+             cp1.example.test, cp1.example.test:0, cp3.example.test:2379, cp3.example.test:2379]",
+        );
+        let want = [
+            "[0]: \"10.0.0.1:2379\": an IP address; etcd is reached by DNS name (R28)",
+            "[1]: \"[fd00::1]:2379\": an IP address",
+            "[2]: \"cp1.other.test\" is not inside the cluster domain \"example.test\"",
+            "[3]: \"cp1.example.test\": expected host:port",
+            "[4]: \"cp1.example.test:0\": \"0\" is not a port",
+            "[6]: \"cp3.example.test:2379\" is listed twice",
+        ];
+        assert_eq!(e.len(), want.len(), "{e:#?}");
+        for (got, want) in e.iter().zip(want) {
+            assert!(got.contains(want), "{got} lacks {want}");
         }
     }
 }

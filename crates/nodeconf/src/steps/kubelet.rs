@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use mk_roleconfig::names::Cidr;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::action::{Action, Owner, Step};
 use crate::plan::{config_error, Ctx, PlanError};
@@ -76,6 +76,37 @@ pub fn cluster_dns(service_cidr: &str) -> Result<IpAddr, PlanError> {
     })
 }
 
+/// The cluster-wide part of the KubeletConfiguration: what
+/// /var/lib/kubelet/config.yaml holds minus the node's own `address`, and
+/// what mk-cluster uploads as ConfigMap `kube-system/kubelet-config` (as
+/// kubeadm does), so both stay one configuration.
+pub fn kubelet_configuration(service_cidr: &str) -> Result<Value, PlanError> {
+    let dns = cluster_dns(service_cidr)?;
+    Ok(json!({
+        "apiVersion": "kubelet.config.k8s.io/v1beta1",
+        "kind": "KubeletConfiguration",
+        "authentication": {
+            "anonymous": { "enabled": false },
+            "webhook": { "enabled": true, "cacheTTL": "0s" },
+            "x509": { "clientCAFile": format!("{PKI}/ca.crt") },
+        },
+        "authorization": {
+            "mode": "Webhook",
+            "webhook": { "cacheAuthorizedTTL": "0s", "cacheUnauthorizedTTL": "0s" },
+        },
+        "cgroupDriver": "systemd",
+        "clusterDNS": [dns.to_string()],
+        "clusterDomain": SERVICE_DOMAIN,
+        "containerRuntimeEndpoint": CONTAINERD_SOCKET,
+        // kubeadm keeps http://127.0.0.1:10248/healthz; no plain HTTP (R26).
+        "healthzPort": 0,
+        "readOnlyPort": 0,
+        "rotateCertificates": true,
+        "serverTLSBootstrap": true,
+        "staticPodPath": MANIFESTS,
+    }))
+}
+
 pub(crate) fn step(ctx: &Ctx) -> Result<Step, PlanError> {
     let ip = ctx.addrs.control.address;
     let dns = cluster_dns(&ctx.spec.cluster.service_cidr)?;
@@ -93,6 +124,7 @@ pub(crate) fn step(ctx: &Ctx) -> Result<Step, PlanError> {
     // Whether step kubeconfig writes bootstrap-kubelet.conf: the kubelet
     // uses it only when kubelet.conf's certificate is missing or expired.
     let bootstrap = kubeconfig::bootstrap(ctx).is_some();
+    let shared = kubelet_configuration(&ctx.spec.cluster.service_cidr)?;
     let inputs = json!({
         "bootstrapKubeconfig": bootstrap,
         "node": ctx.node,
@@ -103,30 +135,8 @@ pub(crate) fn step(ctx: &Ctx) -> Result<Step, PlanError> {
         "pause": pause,
     });
     Ok(super::make(NAME, inputs, |digest| {
-        let config = json!({
-            "apiVersion": "kubelet.config.k8s.io/v1beta1",
-            "kind": "KubeletConfiguration",
-            "address": ip.to_string(),
-            "authentication": {
-                "anonymous": { "enabled": false },
-                "webhook": { "enabled": true, "cacheTTL": "0s" },
-                "x509": { "clientCAFile": format!("{PKI}/ca.crt") },
-            },
-            "authorization": {
-                "mode": "Webhook",
-                "webhook": { "cacheAuthorizedTTL": "0s", "cacheUnauthorizedTTL": "0s" },
-            },
-            "cgroupDriver": "systemd",
-            "clusterDNS": [dns.to_string()],
-            "clusterDomain": SERVICE_DOMAIN,
-            "containerRuntimeEndpoint": CONTAINERD_SOCKET,
-            // kubeadm keeps http://127.0.0.1:10248/healthz; no plain HTTP (R26).
-            "healthzPort": 0,
-            "readOnlyPort": 0,
-            "rotateCertificates": true,
-            "serverTLSBootstrap": true,
-            "staticPodPath": MANIFESTS,
-        });
+        let mut config = shared;
+        config["address"] = json!(ip.to_string());
         let mut args = Vec::new();
         if bootstrap {
             args.push(format!("--bootstrap-kubeconfig={BOOTSTRAP_KUBELET}"));

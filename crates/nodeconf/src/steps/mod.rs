@@ -1,4 +1,6 @@
-//! One module per step, in the order first boot applies them.
+//! One module per step. First boot applies them in `plan::plan`'s order:
+//! time (first, so chrony is configured even when a later step fails),
+//! users, pki, kubeconfig, staticpods, kubelet, containerd, firewall.
 
 pub mod containerd;
 pub mod firewall;
@@ -6,6 +8,7 @@ pub mod kubeconfig;
 pub mod kubelet;
 pub mod pki;
 pub mod staticpods;
+pub mod time;
 pub mod users;
 
 use crate::action::{Action, Step};

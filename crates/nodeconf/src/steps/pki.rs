@@ -119,7 +119,8 @@ pub(crate) fn step(ctx: &Ctx) -> Result<Step, PlanError> {
         return Err(config_error(
             "spec.certificates[\"ca.crt\"]",
             "missing: every node needs the cluster root to check the apiserver (R21); \
-             discovery by caCertHashes alone is not supported by first boot",
+             on a node, a worker with join.token and join.caCertHashes learns it by token \
+             discovery before planning, but `plan` on the admin's machine stays offline",
         ));
     }
     for name in certs.keys() {

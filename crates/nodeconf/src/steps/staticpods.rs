@@ -761,7 +761,14 @@ pub(crate) fn step(ctx: &Ctx) -> Result<Step, PlanError> {
     // Liveness: this member answers (serializable, like kubeadm's
     // /health?serializable=true); startup: the cluster has quorum.
     let live = etcdctl(&["get", "health", "--consistency=s"]);
-    let start = etcdctl(&["endpoint", "health"]);
+    // A learner answers no `endpoint health` ("rpc not supported for
+    // learner") until it is promoted, which may take minutes of catching
+    // up; a serializable read it does answer.
+    let start = if joining {
+        etcdctl(&["get", "health", "--consistency=s"])
+    } else {
+        etcdctl(&["endpoint", "health"])
+    };
     let etcd = pod(
         "etcd",
         &ETCD,

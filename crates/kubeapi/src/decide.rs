@@ -1,0 +1,601 @@
+//! The decisions of the API step, without any I/O: is the live object
+//! already what we apply, what an answer's status means, which objects
+//! are ours to prune, and the URLs of the requests.
+
+use serde_json::Value;
+
+/// The field manager that owns what first boot applies; pruning trusts
+/// only this name in managedFields (no ownership labels exist).
+pub const FIELD_MANAGER: &str = "mk-firstboot";
+
+/// What applying one object did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It did not exist (PATCH answered 201).
+    Created,
+    /// It existed and differed (PATCH answered 200).
+    Configured,
+    /// Every field we apply was already live: nothing was sent.
+    Unchanged,
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Outcome::Created => "created",
+            Outcome::Configured => "configured",
+            Outcome::Unchanged => "unchanged",
+        })
+    }
+}
+
+/// Whether every field of `want` is in `live` with the same value: maps by
+/// key (extra live keys, such as server defaults and metadata the
+/// apiserver adds, do not count), lists element by element with equal
+/// length, scalars equal (numbers by value, so `1` and `1.0` agree).
+pub fn is_subset(want: &Value, live: &Value) -> bool {
+    match (want, live) {
+        (Value::Object(w), Value::Object(l)) => w
+            .iter()
+            .all(|(k, wv)| l.get(k).is_some_and(|lv| is_subset(wv, lv))),
+        (Value::Array(w), Value::Array(l)) => {
+            w.len() == l.len() && w.iter().zip(l).all(|(wv, lv)| is_subset(wv, lv))
+        }
+        (Value::Number(w), Value::Number(l)) => {
+            w == l || matches!((w.as_f64(), l.as_f64()), (Some(a), Some(b)) if a == b)
+        }
+        _ => want == live,
+    }
+}
+
+/// The outcome of a server-side apply PATCH from its HTTP status: the
+/// apiserver answers 201 when the PATCH created the object, 200 otherwise.
+pub fn apply_outcome(status: u16) -> Option<Outcome> {
+    match status {
+        201 => Some(Outcome::Created),
+        200 => Some(Outcome::Configured),
+        _ => None,
+    }
+}
+
+/// Whether mk-firstboot applied fields of this object: an entry of
+/// `metadata.managedFields` with manager `mk-firstboot` and operation
+/// `Apply`. An `Update` by a client that happens to use the same name
+/// (kubectl edit --field-manager) does not make an object ours.
+pub fn owned_by_us(object: &Value) -> bool {
+    object
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .is_some_and(|entries| {
+            entries.iter().any(|e| {
+                e.get("manager").and_then(Value::as_str) == Some(FIELD_MANAGER)
+                    && e.get("operation").and_then(Value::as_str) == Some("Apply")
+            })
+        })
+}
+
+/// The `metadata.name` of each item of a list answer, with the item.
+pub fn list_items(list: &Value) -> Vec<(&str, &Value)> {
+    list.get("items")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| Some((i.pointer("/metadata/name")?.as_str()?, i)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether a Node carries `kubernetes.io/hostname`, which the kubelet sets
+/// when it registers (kubeadm waits for the same label).
+pub fn node_registered(node: &Value) -> bool {
+    node.pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .is_some_and(|l| l.contains_key("kubernetes.io/hostname"))
+}
+
+/// The query of a server-side apply, exactly as `kubectl apply
+/// --server-side --field-manager=mk-firstboot` sends it. `force=false`: a
+/// conflict with another manager is an error to report, not to override.
+pub fn apply_query() -> String {
+    format!("fieldManager={FIELD_MANAGER}&fieldValidation=Strict&force=false")
+}
+
+/// `path?query` of a server-side apply PATCH.
+pub fn apply_url(object_path: &str) -> String {
+    format!("{object_path}?{}", apply_query())
+}
+
+/// The collection path of a resource (`/api/v1/namespaces/kube-system/secrets`).
+pub fn collection_path(api_version: &str, plural: &str, namespace: Option<&str>) -> String {
+    let base = if api_version.contains('/') {
+        format!("/apis/{api_version}")
+    } else {
+        format!("/api/{api_version}")
+    };
+    match namespace {
+        Some(ns) => format!("{base}/namespaces/{ns}/{plural}"),
+        None => format!("{base}/{plural}"),
+    }
+}
+
+/// `path` with an optional `fieldSelector`, percent-encoded.
+pub fn list_url(collection: &str, field_selector: Option<&str>) -> String {
+    match field_selector {
+        Some(sel) => format!("{collection}?fieldSelector={}", encode_query_value(sel)),
+        None => collection.to_string(),
+    }
+}
+
+/// Percent-encodes a query value: RFC 3986 unreserved characters stay,
+/// everything else (`=`, `/`, `,`, `&`, non-ASCII) becomes `%XX`.
+pub fn encode_query_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A name is used as one URL path segment: it must not be able to leave it.
+pub fn valid_path_segment(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name
+            .bytes()
+            .any(|b| matches!(b, b'/' | b'?' | b'#' | b'%') || b.is_ascii_whitespace() || b < 0x20)
+}
+
+/// What an error answer says: a `Status` object's message (with its reason),
+/// else the start of the body as text.
+pub fn answer_message(body: &[u8]) -> String {
+    if let Ok(v) = serde_json::from_slice::<Value>(body) {
+        if v.get("kind").and_then(Value::as_str) == Some("Status") {
+            let message = v.get("message").and_then(Value::as_str).unwrap_or("");
+            let reason = v.get("reason").and_then(Value::as_str).unwrap_or("");
+            return match (message.is_empty(), reason.is_empty()) {
+                (false, false) => format!("{message} (reason {reason})"),
+                (false, true) => message.to_string(),
+                (true, false) => format!("reason {reason}"),
+                (true, true) => "a Status without message".to_string(),
+            };
+        }
+    }
+    snippet(body)
+}
+
+/// The start of a body as one line of text, for messages.
+pub fn snippet(body: &[u8]) -> String {
+    const MAX: usize = 300;
+    let text = String::from_utf8_lossy(body);
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.is_empty() {
+        return "an empty body".to_string();
+    }
+    match one_line.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{:?}...", &one_line[..i]),
+        None => format!("{one_line:?}"),
+    }
+}
+
+/// Where CertificateSigningRequests live (cluster-scoped).
+pub const CSR_COLLECTION: &str = "/apis/certificates.k8s.io/v1/certificatesigningrequests";
+/// The condition types that end a CSR's review: approved or denied by
+/// someone, or failed by the signer. None of them may get another.
+pub const CSR_FINAL_CONDITIONS: [&str; 3] = ["Approved", "Denied", "Failed"];
+/// The message of our approval condition (kubectl's says "This CSR was
+/// approved by kubectl certificate approve.").
+pub const APPROVAL_MESSAGE: &str = "This CSR was approved by mk-firstboot approve-csrs.";
+
+/// The first condition of `status.conditions` that ends a CSR's review
+/// ([`CSR_FINAL_CONDITIONS`]); `None` for a pending CSR.
+pub fn csr_decided(csr: &Value) -> Option<&str> {
+    csr.pointer("/status/conditions")
+        .and_then(Value::as_array)?
+        .iter()
+        .filter_map(|c| c.get("type").and_then(Value::as_str))
+        .find(|t| CSR_FINAL_CONDITIONS.contains(t))
+}
+
+/// The body of `PUT .../certificatesigningrequests/<name>/approval`, as
+/// `kubectl certificate approve` sends it (calls/f2, call 3): the live
+/// object, `resourceVersion` included (so a concurrent change answers 409),
+/// with one condition appended. A list's items lack kind and apiVersion;
+/// they are put back as kubectl has them from its GET.
+pub fn approval_body(live: &Value, reason: &str, now_rfc3339: &str) -> Value {
+    let mut body = live.clone();
+    if let Some(o) = body.as_object_mut() {
+        o.entry("kind")
+            .or_insert_with(|| Value::from("CertificateSigningRequest"));
+        o.entry("apiVersion")
+            .or_insert_with(|| Value::from("certificates.k8s.io/v1"));
+        let status = o
+            .entry("status")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if !status.is_object() {
+            *status = Value::Object(Default::default());
+        }
+        let conditions = status
+            .as_object_mut()
+            .expect("made an object above")
+            .entry("conditions")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if !conditions.is_array() {
+            *conditions = Value::Array(Vec::new());
+        }
+        conditions
+            .as_array_mut()
+            .expect("made an array above")
+            .push(serde_json::json!({
+                "type": "Approved",
+                "status": "True",
+                "reason": reason,
+                "message": APPROVAL_MESSAGE,
+                "lastUpdateTime": now_rfc3339,
+                // kubectl leaves it to the apiserver, which sets it.
+                "lastTransitionTime": null,
+            }));
+    }
+    body
+}
+
+/// What to do after the approval PUT answered 409, given the CSR as
+/// reviewed and as read again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterConflict {
+    /// Still the same pending request: approve this fresh copy.
+    Retry,
+    /// Someone else approved it meanwhile: nothing left to do.
+    AlreadyApproved,
+    /// Not the request that was reviewed any more, or decided otherwise.
+    GiveUp(String),
+}
+
+/// A 409 means the CSR changed since it was read. Approve the fresh copy
+/// only if it is still the request that was reviewed (same uid and spec;
+/// a deleted and recreated CSR of the same name is a new request) and
+/// still pending.
+pub fn after_conflict(reviewed: &Value, fresh: &Value) -> AfterConflict {
+    let uid = |v: &Value| {
+        v.pointer("/metadata/uid")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    if uid(reviewed) != uid(fresh) {
+        return AfterConflict::GiveUp(format!(
+            "it was deleted and made again meanwhile (uid {:?}, now {:?}): not the request that \
+             was reviewed",
+            uid(reviewed),
+            uid(fresh)
+        ));
+    }
+    if reviewed.get("spec") != fresh.get("spec") {
+        return AfterConflict::GiveUp(
+            "its spec changed meanwhile: not the request that was reviewed".into(),
+        );
+    }
+    match csr_decided(fresh) {
+        None => AfterConflict::Retry,
+        Some("Approved") => AfterConflict::AlreadyApproved,
+        Some(other) => AfterConflict::GiveUp(format!(
+            "it is {other} now (condition set by someone else meanwhile)"
+        )),
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` of a Unix time, as the apiserver writes times.
+pub fn rfc3339_utc(unix_secs: i64) -> String {
+    let days = unix_secs.div_euclid(86_400);
+    let secs = unix_secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The live object of e1-ssa-configmap-first (a real apiserver's answer).
+    fn e1_live() -> Value {
+        json!({
+            "kind": "ConfigMap", "apiVersion": "v1",
+            "metadata": {
+                "name": "mk-firstboot-demo", "namespace": "default",
+                "uid": "22979e99-6120-4af7-aa41-c57060d7723e", "resourceVersion": "474",
+                "creationTimestamp": "2026-12-06T22:44:32Z",
+                "managedFields": [{
+                    "manager": "mk-firstboot", "operation": "Apply", "apiVersion": "v1",
+                    "time": "2026-12-06T22:44:32Z", "fieldsType": "FieldsV1",
+                    "fieldsV1": {"f:data": {"f:greeting": {}}}
+                }]
+            },
+            "data": {"greeting": "hello"}
+        })
+    }
+
+    fn e1_sent() -> Value {
+        json!({
+            "apiVersion": "v1", "data": {"greeting": "hello"}, "kind": "ConfigMap",
+            "metadata": {"name": "mk-firstboot-demo", "namespace": "default"}
+        })
+    }
+
+    #[test]
+    fn what_the_apiserver_adds_is_not_a_difference() {
+        assert!(is_subset(&e1_sent(), &e1_live()));
+    }
+
+    #[test]
+    fn a_changed_missing_or_extra_field_is_a_difference() {
+        let mut changed = e1_sent();
+        changed["data"]["greeting"] = json!("bye");
+        assert!(!is_subset(&changed, &e1_live()));
+        let mut added = e1_sent();
+        added["data"]["other"] = json!("x");
+        assert!(!is_subset(&added, &e1_live()));
+        let mut labelled = e1_sent();
+        labelled["metadata"]["labels"] = json!({"a": "b"});
+        assert!(!is_subset(&labelled, &e1_live()));
+    }
+
+    #[test]
+    fn lists_compare_element_by_element_with_equal_length() {
+        let live = json!({"rules": [{"verbs": ["get"], "x": 1}, {"verbs": ["list"]}]});
+        assert!(is_subset(
+            &json!({"rules": [{"verbs": ["get"]}, {"verbs": ["list"]}]}),
+            &live
+        ));
+        // One fewer element: the apply would remove one, so it differs.
+        assert!(!is_subset(&json!({"rules": [{"verbs": ["get"]}]}), &live));
+        // Same elements, other order: a list's order is part of its value.
+        assert!(!is_subset(
+            &json!({"rules": [{"verbs": ["list"]}, {"verbs": ["get"]}]}),
+            &live
+        ));
+        assert!(!is_subset(
+            &json!({"rules": [{"verbs": ["get", "watch"]}, {"verbs": ["list"]}]}),
+            &live
+        ));
+    }
+
+    #[test]
+    fn scalars_must_be_equal_and_of_the_same_type() {
+        assert!(is_subset(&json!({"n": 1}), &json!({"n": 1.0})));
+        assert!(!is_subset(&json!({"n": 1}), &json!({"n": "1"})));
+        assert!(!is_subset(&json!({"b": false}), &json!({})));
+        assert!(!is_subset(&json!({"s": ""}), &json!({"s": null})));
+        assert!(!is_subset(&json!({"m": {}}), &json!({"m": []})));
+        assert!(is_subset(
+            &json!({"m": {}}),
+            &json!({"m": {"server": "default"}})
+        ));
+    }
+
+    #[test]
+    fn the_status_of_an_apply_tells_created_from_configured() {
+        assert_eq!(apply_outcome(201), Some(Outcome::Created));
+        assert_eq!(apply_outcome(200), Some(Outcome::Configured));
+        assert_eq!(apply_outcome(409), None);
+        assert_eq!(apply_outcome(204), None);
+    }
+
+    #[test]
+    fn only_our_apply_makes_an_object_ours() {
+        assert!(owned_by_us(&e1_live()));
+        let mut update = e1_live();
+        update["metadata"]["managedFields"][0]["operation"] = json!("Update");
+        assert!(!owned_by_us(&update));
+        let mut kubeadm = e1_live();
+        kubeadm["metadata"]["managedFields"][0]["manager"] = json!("kubeadm");
+        assert!(!owned_by_us(&kubeadm));
+        let mut shared = kubeadm.clone();
+        shared["metadata"]["managedFields"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"manager": "mk-firstboot", "operation": "Apply"}));
+        assert!(owned_by_us(&shared));
+        assert!(!owned_by_us(&json!({"metadata": {"name": "x"}})));
+    }
+
+    #[test]
+    fn urls_are_those_kubectl_sends() {
+        // e1-ssa-configmap-first's request line.
+        assert_eq!(
+            apply_url("/api/v1/namespaces/default/configmaps/mk-firstboot-demo"),
+            "/api/v1/namespaces/default/configmaps/mk-firstboot-demo\
+             ?fieldManager=mk-firstboot&fieldValidation=Strict&force=false"
+        );
+        assert_eq!(
+            collection_path("v1", "secrets", Some("kube-system")),
+            "/api/v1/namespaces/kube-system/secrets"
+        );
+        assert_eq!(
+            collection_path("rbac.authorization.k8s.io/v1", "clusterroles", None),
+            "/apis/rbac.authorization.k8s.io/v1/clusterroles"
+        );
+        assert_eq!(
+            list_url(
+                "/api/v1/namespaces/kube-system/secrets",
+                Some("type=bootstrap.kubernetes.io/token")
+            ),
+            "/api/v1/namespaces/kube-system/secrets\
+             ?fieldSelector=type%3Dbootstrap.kubernetes.io%2Ftoken"
+        );
+        assert_eq!(list_url("/api/v1/nodes", None), "/api/v1/nodes");
+        assert_eq!(encode_query_value("a b,c&d~_"), "a%20b%2Cc%26d~_");
+    }
+
+    #[test]
+    fn names_cannot_leave_their_path_segment() {
+        assert!(valid_path_segment("cp1.example.com"));
+        assert!(valid_path_segment("kubeadm:get-nodes"));
+        for bad in ["", ".", "..", "a/b", "a?b", "a#b", "a%2f", "a b", "a\nb"] {
+            assert!(!valid_path_segment(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_hostname_label_marks_a_registered_node() {
+        assert!(node_registered(
+            &json!({"metadata": {"labels": {"kubernetes.io/hostname": "cp1"}}})
+        ));
+        assert!(!node_registered(
+            &json!({"metadata": {"labels": {"a": "b"}}})
+        ));
+        assert!(!node_registered(&json!({"metadata": {"name": "cp1"}})));
+    }
+
+    #[test]
+    fn error_answers_are_read_from_the_status() {
+        let not_found = br#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"configmaps \"x\" not found","reason":"NotFound","details":{"name":"x","kind":"configmaps"},"code":404}"#;
+        assert_eq!(
+            answer_message(not_found),
+            r#"configmaps "x" not found (reason NotFound)"#
+        );
+        assert_eq!(
+            answer_message(b"readyz check failed\n"),
+            r#""readyz check failed""#
+        );
+        assert_eq!(answer_message(b""), "an empty body");
+        let long = "x".repeat(1000);
+        assert_eq!(answer_message(long.as_bytes()).len(), 300 + 2 + 3);
+    }
+
+    #[test]
+    fn list_items_are_named() {
+        let list = json!({"kind": "SecretList", "items": [
+            {"metadata": {"name": "a"}}, {"metadata": {}}, {"metadata": {"name": "b"}}
+        ]});
+        let names: Vec<&str> = list_items(&list).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert!(list_items(&json!({"kind": "Status"})).is_empty());
+    }
+
+    /// The CSR of calls/f2, call 1 (spec.request shortened).
+    fn f2_live() -> Value {
+        json!({
+            "kind": "CertificateSigningRequest",
+            "apiVersion": "certificates.k8s.io/v1",
+            "metadata": {
+                "name": "csr-cp1-serving",
+                "uid": "88634937-eafb-4e48-b1e4-baa42ffb3e58",
+                "resourceVersion": "475",
+                "creationTimestamp": "2026-12-06T22:44:33Z"
+            },
+            "spec": {
+                "request": "LS0t",
+                "signerName": "kubernetes.io/kubelet-serving",
+                "usages": ["digital signature", "key encipherment", "server auth"],
+                "username": "kubernetes-admin",
+                "groups": ["system:masters", "system:authenticated"]
+            },
+            "status": {}
+        })
+    }
+
+    #[test]
+    fn the_approval_body_is_kubectls() {
+        let body = approval_body(&f2_live(), "KubectlApprove", "2026-12-06T22:44:33Z");
+        let mut want = f2_live();
+        want["status"] = json!({"conditions": [{
+            "type": "Approved",
+            "status": "True",
+            "reason": "KubectlApprove",
+            "message": APPROVAL_MESSAGE,
+            "lastUpdateTime": "2026-12-06T22:44:33Z",
+            "lastTransitionTime": null
+        }]});
+        assert_eq!(body, want);
+        // From a list item (no kind, apiVersion, status): the same.
+        let mut item = f2_live();
+        for k in ["kind", "apiVersion", "status"] {
+            item.as_object_mut().unwrap().remove(k);
+        }
+        assert_eq!(
+            approval_body(&item, "KubectlApprove", "2026-12-06T22:44:33Z"),
+            want
+        );
+        // Earlier conditions stay, ours comes last.
+        let mut other = f2_live();
+        other["status"] = json!({"conditions": [{"type": "Note"}]});
+        let body = approval_body(&other, "R", "2026-12-06T22:44:33Z");
+        let c = body["status"]["conditions"].as_array().unwrap();
+        assert_eq!(
+            (c.len(), &c[0]["type"], &c[1]["type"]),
+            (2, &json!("Note"), &json!("Approved"))
+        );
+    }
+
+    #[test]
+    fn final_conditions_end_the_review() {
+        assert_eq!(csr_decided(&f2_live()), None);
+        let approved = approval_body(&f2_live(), "R", "t");
+        assert_eq!(csr_decided(&approved), Some("Approved"));
+        let mut denied = f2_live();
+        denied["status"] = json!({"conditions": [{"type": "Denied", "status": "True"}]});
+        assert_eq!(csr_decided(&denied), Some("Denied"));
+        let mut other = f2_live();
+        other["status"] = json!({"conditions": [{"type": "Something"}]});
+        assert_eq!(csr_decided(&other), None);
+    }
+
+    #[test]
+    fn after_a_conflict_only_the_same_pending_request_is_approved() {
+        let reviewed = f2_live();
+        let mut fresh = f2_live();
+        fresh["metadata"]["resourceVersion"] = json!("476");
+        fresh["metadata"]["labels"] = json!({"a": "b"});
+        assert_eq!(after_conflict(&reviewed, &fresh), AfterConflict::Retry);
+        let approved = approval_body(&fresh, "R", "t");
+        assert_eq!(
+            after_conflict(&reviewed, &approved),
+            AfterConflict::AlreadyApproved
+        );
+        let mut denied = fresh.clone();
+        denied["status"] = json!({"conditions": [{"type": "Denied"}]});
+        assert!(
+            matches!(after_conflict(&reviewed, &denied), AfterConflict::GiveUp(m) if m.contains("Denied"))
+        );
+        let mut recreated = fresh.clone();
+        recreated["metadata"]["uid"] = json!("other");
+        assert!(
+            matches!(after_conflict(&reviewed, &recreated), AfterConflict::GiveUp(m) if m.contains("uid"))
+        );
+        let mut respec = fresh;
+        respec["spec"]["usages"] = json!(["server auth"]);
+        assert!(
+            matches!(after_conflict(&reviewed, &respec), AfterConflict::GiveUp(m) if m.contains("spec"))
+        );
+    }
+
+    #[test]
+    fn times_are_written_as_the_apiserver_does() {
+        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
+        // calls/f2's lastUpdateTime.
+        assert_eq!(rfc3339_utc(1_796_597_073), "2026-12-06T22:44:33Z");
+        assert_eq!(rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339_utc(-1), "1969-12-31T23:59:59Z");
+    }
+}
