@@ -122,6 +122,10 @@ pub enum Command {
         /// Seconds to wait for the kubelet to register this node.
         #[arg(long, value_name = "SECONDS", default_value_t = 300)]
         node_timeout: u64,
+        /// Seconds to wait for this node's etcd learner to catch up before
+        /// it is promoted (joining control planes).
+        #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+        etcd_timeout: u64,
     },
     /// Approve pending kubelet serving CSRs whose names are exactly their Node's (control planes).
     ///
@@ -164,4 +168,17 @@ pub enum Command {
         #[arg(long, default_value = mk_pki::renew::METRICS_FILE)]
         metrics_file: PathBuf,
     },
+    /// Take a verified snapshot of this control plane's etcd, keeping the newest N.
+    ///
+    /// Run daily by mk-etcd-backup.timer (R35). Streams a snapshot of the
+    /// local member over mTLS (the apiserver's etcd client identity),
+    /// checks etcd's SHA-256 trailer and the bbolt database, renames it to
+    /// DIR/etcd-<member>-<UTC time>.db, and deletes this member's snapshots
+    /// beyond the newest --keep; nothing else in DIR is touched. Exit 1
+    /// when no verified snapshot was written (nothing is left behind).
+    /// Restoring: /usr/share/doc/mk-firstboot/etcd-backup.md.
+    #[command(after_help = "Example:\n  \
+        mk-firstboot etcd-backup                            # what mk-etcd-backup.timer runs\n  \
+        mk-firstboot etcd-backup --dir /mnt/backups/etcd --keep 30")]
+    EtcdBackup(crate::etcdbackup::Args),
 }

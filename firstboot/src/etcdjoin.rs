@@ -124,14 +124,14 @@ fn client(config: &NodeConfig, root: &Path) -> Result<Client, String> {
 /// Host facts `etcdMembers` for planning: empty unless this node joins an
 /// existing cluster (role `control-plane`); then, in [`Mode::Join`], the
 /// node is made a learner first (see the module doc).
-pub fn etcd_members(
-    config: &NodeConfig,
-    root: &Path,
-    mode: Mode,
-) -> Result<Vec<EtcdMember>, String> {
+pub fn etcd_members(config: &NodeConfig, root: &Path, mode: Mode) -> Result<Membership, String> {
     if !joins(config) {
-        return Ok(Vec::new());
+        return Ok(Membership {
+            members: Vec::new(),
+            report: None,
+        });
     }
+    let started = std::time::Instant::now();
     let name = config.metadata.name.as_str();
     let peer = peer_url(config)?;
     let endpoints = &config.spec.cluster.etcd_endpoints;
@@ -145,6 +145,14 @@ pub fn etcd_members(
             peer_url: peer.clone(),
         }]
     };
+    let done = |members: Vec<EtcdMember>, changed: bool, lines: Vec<String>| Membership {
+        members,
+        report: (mode == Mode::Join).then(|| JoinReport {
+            changed,
+            lines,
+            duration: started.elapsed(),
+        }),
+    };
     let has_data = root.join(ETCD_MEMBER_DIR).is_dir();
     let client = client(config, root)?;
     let members = match mk_etcdmember::list_members(&client, endpoints) {
@@ -155,7 +163,11 @@ pub fn etcd_members(
                 "etcd cannot be asked for its members; planning etcd with this node alone \
                  (a member restarts from its data directory and ignores the list)"
             );
-            return Ok(alone());
+            let line = format!(
+                "etcd members not asked ({e}): planned with this node alone; its etcd \
+                 restarts from /{ETCD_MEMBER_DIR}"
+            );
+            return Ok(done(alone(), false, vec![line]));
         }
         Err(e) => return Err(format!("spec.cluster.etcdEndpoints: {e}")),
     };
@@ -177,21 +189,49 @@ pub fn etcd_members(
         _ => {}
     }
     if mode == Mode::ReadOnly {
-        return to_facts(&members, name, known);
+        return Ok(done(to_facts(&members, name, known)?, false, Vec::new()));
     }
     let joined =
         mk_etcdmember::join(&client, endpoints, node, SLOT_WAIT).map_err(|e| e.to_string())?;
+    let mut lines = Vec::new();
     match joined.outcome {
         Outcome::Added { id } => {
             tracing::info!(
                 node = name,
                 id = format!("{id:x}"),
                 "added to etcd as a learner"
-            )
+            );
+            lines.push(format!(
+                "+ etcd member {id:x} ({name}) at {peer}: added as a learner through {}",
+                endpoints.join(", ")
+            ));
         }
         o => tracing::info!(node = name, outcome = ?o, "already an etcd member"),
     }
-    to_facts(&joined.members, name, Some(joined.outcome.id()))
+    let members = to_facts(&joined.members, name, Some(joined.outcome.id()))?;
+    let changed = !lines.is_empty();
+    Ok(done(members, changed, lines))
+}
+
+/// report.json's step for the join, first of a joining control plane's
+/// `apply` (the join happens while planning: the manifest needs the list).
+pub const STEP: &str = "etcd-join";
+
+/// The members for planning, and what joining did (`None`: this node does
+/// not join, or planning changed nothing, [`Mode::ReadOnly`]).
+#[derive(Debug, Clone)]
+pub struct Membership {
+    pub members: Vec<EtcdMember>,
+    pub report: Option<JoinReport>,
+}
+
+/// What [`etcd_members`] did to etcd, for report.json.
+#[derive(Debug, Clone)]
+pub struct JoinReport {
+    /// A learner was added.
+    pub changed: bool,
+    pub lines: Vec<String>,
+    pub duration: Duration,
 }
 
 /// Members as the planner takes them. This node's entry may have no name

@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod discovery;
 pub mod engine;
 pub mod errors;
+pub mod etcdbackup;
 pub mod etcdjoin;
 pub mod facts;
 pub mod firewall;

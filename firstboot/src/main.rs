@@ -53,13 +53,7 @@ fn failed(e: &(dyn std::error::Error + 'static), status: u8) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    mk_cmdlog::init("warn");
     let cli = Cli::parse();
     match cli.command {
         Command::Apply(c) => {
@@ -116,6 +110,7 @@ fn main() -> ExitCode {
             server,
             ready_timeout,
             node_timeout,
+            etcd_timeout,
         } => {
             let opts = cluster::ClusterOptions {
                 run: common.options(),
@@ -123,7 +118,7 @@ fn main() -> ExitCode {
                 timeouts: cluster::Timeouts {
                     ready: std::time::Duration::from_secs(ready_timeout),
                     node: std::time::Duration::from_secs(node_timeout),
-                    ..cluster::Timeouts::default()
+                    etcd: std::time::Duration::from_secs(etcd_timeout),
                 },
             };
             let done = match cluster::run(&opts) {
@@ -171,6 +166,16 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::EtcdBackup(args) => match mk_firstboot::etcdbackup::run(&args) {
+            Ok(summary) => {
+                print!("{summary}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("mk-firstboot etcd-backup: {e}");
+                ExitCode::from(1)
+            }
+        },
         Command::Renew { root, metrics_file } => {
             let opts = mk_pki::renew::RenewOptions {
                 root,

@@ -16,23 +16,26 @@ pub fn plan(
     config: &NodeConfig,
     addresses: Vec<IpAddr>,
     root: &Path,
-) -> Result<Plan, String> {
+) -> Result<(Plan, Option<etcdjoin::JoinReport>), String> {
     plan_with(config_digest, config, addresses, root, etcdjoin::Mode::Join)
 }
 
 /// [`plan`], saying what planning may do to etcd: `plan` (the preview)
-/// should pass [`etcdjoin::Mode::ReadOnly`].
+/// should pass [`etcdjoin::Mode::ReadOnly`]. Returns what joining etcd did
+/// too, for report.json.
 pub fn plan_with(
     config_digest: &str,
     config: &NodeConfig,
     addresses: Vec<IpAddr>,
     root: &Path,
     etcd: etcdjoin::Mode,
-) -> Result<Plan, String> {
+) -> Result<(Plan, Option<etcdjoin::JoinReport>), String> {
+    let membership = etcdjoin::etcd_members(config, root, etcd)?;
     let facts = HostFacts {
         addresses,
-        etcd_members: etcdjoin::etcd_members(config, root, etcd)?,
+        etcd_members: membership.members,
         trust_dirs: crate::facts::trust_dirs(root),
     };
-    mk_nodeconf::plan(config_digest, config, &facts).map_err(|e| e.to_string())
+    let plan = mk_nodeconf::plan(config_digest, config, &facts).map_err(|e| e.to_string())?;
+    Ok((plan, membership.report))
 }

@@ -109,6 +109,8 @@ pub struct Prepared {
     pub signature: String,
     pub config: NodeConfig,
     pub plan: Plan,
+    /// What joining etcd did while planning (joining control planes).
+    pub etcd_join: Option<crate::etcdjoin::JoinReport>,
 }
 
 fn trusted_keys(dir: &Path) -> Result<Vec<PublicKey>, RunError> {
@@ -196,7 +198,7 @@ pub fn prepare(opts: &Options, require_signature: bool) -> Result<Prepared, RunE
     }
     check_certificate_times(&config, opts.now)?;
     let digest = format!("sha256:{}", hex::encode(Sha256::digest(&delivered.config)));
-    let plan = match &opts.plan_file {
+    let (plan, etcd_join) = match &opts.plan_file {
         Some(p) => {
             let err = |error: String| RunError::PlanFile {
                 path: p.display().to_string(),
@@ -205,7 +207,7 @@ pub fn prepare(opts: &Options, require_signature: bool) -> Result<Prepared, RunE
             let bytes = std::fs::read(p).map_err(|e| err(e.to_string()))?;
             let mut plan: Plan = serde_json::from_slice(&bytes).map_err(|e| err(e.to_string()))?;
             plan.config_digest = digest;
-            plan
+            (plan, None)
         }
         None => {
             let addresses = match &opts.addresses {
@@ -231,6 +233,7 @@ pub fn prepare(opts: &Options, require_signature: bool) -> Result<Prepared, RunE
         signature,
         config,
         plan,
+        etcd_join,
     })
 }
 
@@ -428,6 +431,9 @@ pub fn apply_with(
     let previous = journal.clone();
     journal.config_digest = plan.config_digest.clone();
     let mut steps = Vec::new();
+    if let Some(j) = &prepared.etcd_join {
+        steps.push(etcd_join_step(j));
+    }
     let mut halted = false;
     let planned = crate::cleanup::planned(plan);
     let save = |j: &Journal| {
@@ -565,6 +571,26 @@ pub fn apply_with(
         source,
     })?;
     Ok(report)
+}
+
+/// The join happened while planning (the etcd manifest needs the member
+/// list); it is reported as the first step. No input digest: what it
+/// depends on is the cluster's member list, not the config alone.
+fn etcd_join_step(j: &crate::etcdjoin::JoinReport) -> StepReport {
+    StepReport {
+        name: crate::etcdjoin::STEP.into(),
+        input_digest: String::new(),
+        inputs_changed: j.changed,
+        changed: usize::from(j.changed),
+        duration_ms: j.duration.as_secs_f64() * 1e3,
+        status: if j.changed {
+            StepStatus::Applied
+        } else {
+            StepStatus::Unchanged
+        },
+        error: None,
+        differences: j.lines.clone(),
+    }
 }
 
 /// The boot-time renewal as a report step (skipped after a halting

@@ -70,6 +70,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let invalid = match mk_roleconfig::validate_document(&doc, now) {
         Ok(()) => {
             println!("{name}: valid {}; {signature}", doc.summary());
+            for note in unapplied_labels(&doc) {
+                println!("{name}: {note}");
+            }
             None
         }
         Err(errors) => {
@@ -99,6 +102,35 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         (None, Some(Err(e))) => Err(e),
         (None, None | Some(Ok(()))) => Ok(()),
     }
+}
+
+/// Labels of `spec.labels` that no one will set: a node without a control
+/// plane has no admin credential, and its kubelet may not set
+/// `node-role.kubernetes.io/*` and the like (NodeRestriction). kubeadm's
+/// join does not label workers either; the admin is told here, before
+/// delivery, rather than finding them missing.
+fn unapplied_labels(doc: &mk_roleconfig::Document) -> Vec<String> {
+    doc.configs()
+        .into_iter()
+        .filter(|c| !c.spec.is_control_plane())
+        .filter_map(|c| {
+            let labels = mk_nodeconf::api_only_labels(&c.spec.labels);
+            if labels.is_empty() {
+                return None;
+            }
+            let node = &c.metadata.name;
+            let keys: Vec<&str> = labels.keys().map(String::as_str).collect();
+            let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            Some(format!(
+                "{node}: note: spec.labels {} will not be set: a node that is not a control \
+                 plane has no admin credential, and its kubelet may not set such labels \
+                 (NodeRestriction); once the node has joined, an admin runs `kubectl label \
+                 node {node} {}`",
+                keys.join(", "),
+                pairs.join(" ")
+            ))
+        })
+        .collect()
 }
 
 /// Lists every image the document's nodes use, where each is used and
@@ -239,5 +271,56 @@ fn read_optional(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
         Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(roles: &str) -> mk_roleconfig::Document {
+        let yaml = format!(
+            "apiVersion: mk.dev/v1alpha1
+kind: NodeConfig
+match: {{macAddresses: [\"52:54:00:00:00:01\"]}}
+metadata: {{name: w1.example.com}}
+spec:
+  roles: [{roles}]
+  cluster: {{name: lab, domain: example.com, apiEndpoint: {{dnsName: api.example.com}}}}
+  planes: {{control: {{cidr: 10.0.0.0/24}}}}
+  labels:
+    topology.kubernetes.io/zone: rack1
+    node-role.kubernetes.io/worker: \"\"
+    node-restriction.kubernetes.io/gpu: \"true\"
+"
+        );
+        mk_roleconfig::parse_document(yaml.as_bytes(), "w1.yaml").unwrap()
+    }
+
+    #[test]
+    fn a_workers_restricted_labels_are_named_with_the_command() {
+        let notes = unapplied_labels(&doc("worker"));
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].starts_with(
+                "w1.example.com: note: spec.labels node-restriction.kubernetes.io/gpu, \
+                 node-role.kubernetes.io/worker will not be set"
+            ),
+            "{notes:?}"
+        );
+        assert!(
+            notes[0].ends_with(
+                "`kubectl label node w1.example.com node-restriction.kubernetes.io/gpu=true \
+                 node-role.kubernetes.io/worker=`"
+            ),
+            "{notes:?}"
+        );
+        // The zone label is the kubelet's to set: not named.
+        assert!(!notes[0].contains("topology"), "{notes:?}");
+    }
+
+    #[test]
+    fn a_control_plane_sets_its_own() {
+        assert!(unapplied_labels(&doc("control-plane, worker")).is_empty());
     }
 }

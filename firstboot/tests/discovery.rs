@@ -8,76 +8,27 @@
 //! and a server that never answers end with errors that say what to do,
 //! within the deadline.
 
+mod common;
+
 use std::collections::VecDeque;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mk_cluster::discovery::ca_cert_hash;
+use common::tls::{self, Pki};
 use mk_cluster::tokens::{cluster_info_kubeconfig, jws_detached};
 use mk_firstboot::discovery::{self, CaOrigin, DiscoveryError, Options};
 use mk_firstboot::errors;
-use mk_pki::issue::{self, Ca};
-use mk_pki::plan::{LeafSpec, Reload, RenewedBy, Usage};
-use mk_pki::{KeyAlgorithm, PrivateKey, Realm};
+use mk_pki::cert::spki_sha256;
+use mk_pki::Realm;
 use serde_json::json;
 
 const TOKEN: &str = "abcdef.0123456789abcdef";
 
-struct Pki {
-    root_pem: String,
-    root_der: Vec<u8>,
-    chain: Vec<Vec<u8>>,
-    key: PrivateKey,
-}
-
 fn pki() -> Pki {
-    let now = time::OffsetDateTime::now_utc();
-    let rkey = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
-    let root = Ca::new(
-        issue::root(Realm::Kubernetes, &rkey, now, 30).unwrap(),
-        rkey,
-        "root",
-    )
-    .unwrap();
-    let ikey = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
-    let inter = issue::intermediate(
-        &root,
-        Realm::Kubernetes,
-        "localhost",
-        Some(&["localhost".to_string()]),
-        &ikey,
-        now,
-        10,
-    )
-    .unwrap();
-    let inter_der = inter.der.clone();
-    let ica = Ca::new(inter, ikey, "intermediate").unwrap();
-    let lkey = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
-    let spec = LeafSpec {
-        id: "apiserver".into(),
-        realm: Realm::Kubernetes,
-        common_name: "kube-apiserver".into(),
-        organizations: vec![],
-        usages: vec![Usage::ServerAuth],
-        dns_names: vec!["localhost".into()],
-        ip_addresses: vec![],
-        algorithm: KeyAlgorithm::EcdsaP256,
-        lifetime_days: 2,
-        cert_path: "/x.crt".into(),
-        key_path: "/x.key".into(),
-        renewed_by: RenewedBy::Node,
-        reload: Reload::Nothing,
-    };
-    let leaf = issue::leaf(&ica, &spec, &lkey, now).unwrap();
-    Pki {
-        root_pem: root.cert_pem(),
-        root_der: root.info.der.clone(),
-        chain: vec![leaf.der, inter_der],
-        key: lkey,
-    }
+    tls::pki(Realm::Kubernetes, "apiserver", "kube-apiserver")
 }
 
 /// cluster-info as the apiserver sends it, signed for `abcdef`.
@@ -148,7 +99,7 @@ fn reference_cluster_info() -> (Vec<u8>, String) {
     });
     (
         serde_json::to_vec(&body).unwrap(),
-        ca_cert_hash(&der).unwrap(),
+        spki_sha256(&der, "CA").unwrap(),
     )
 }
 
@@ -158,23 +109,7 @@ type Seen = Arc<Mutex<Vec<String>>>;
 /// Serves the responses (status, body) that `make` gives for the port, in
 /// turn, one per connection, the last one again for every later one.
 fn serve(pki: &Pki, make: impl FnOnce(u16) -> Vec<(u16, Vec<u8>)>) -> (u16, Seen) {
-    let certs = pki
-        .chain
-        .iter()
-        .map(|d| rustls::pki_types::CertificateDer::from(d.clone()))
-        .collect();
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(pki.key.to_pkcs8_der().to_vec().into());
-    let config = Arc::new(
-        rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap(),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (listener, config) = tls::listen(pki);
     let port = listener.local_addr().unwrap().port();
     let seen: Seen = Arc::default();
     let requests = seen.clone();
@@ -187,16 +122,7 @@ fn serve(pki: &Pki, make: impl FnOnce(u16) -> Vec<(u16, Vec<u8>)>) -> (u16, Seen
             } else {
                 queue[0].clone()
             };
-            let conn = rustls::ServerConnection::new(config.clone()).unwrap();
-            let mut tls = rustls::StreamOwned::new(conn, tcp);
-            let mut req = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                match tls.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(k) => req.extend_from_slice(&buf[..k]),
-                }
-            }
+            let (conn, req) = tls::request(&config, tcp);
             if req.is_empty() {
                 // The client refused our certificate.
                 requests.lock().unwrap().push("(no request)".into());
@@ -212,9 +138,7 @@ fn serve(pki: &Pki, make: impl FnOnce(u16) -> Vec<(u16, Vec<u8>)>) -> (u16, Seen
             )
             .into_bytes();
             r.extend_from_slice(&body);
-            let _ = tls.write_all(&r);
-            tls.conn.send_close_notify();
-            let _ = tls.flush();
+            tls::reply(conn, &r);
         }
     });
     (port, seen)
@@ -269,7 +193,7 @@ fn ours(pki: &Pki, port: u16, signed: bool) -> Vec<u8> {
 #[test]
 fn the_ca_is_discovered_checked_and_kept_for_later_boots() {
     let pki = pki();
-    let hash = ca_cert_hash(&pki.root_der).unwrap();
+    let hash = spki_sha256(&pki.root_der, "CA").unwrap();
     // As when a worker boots with its control plane: cluster-info not
     // there yet, then without the token's signature, then complete.
     let (port, seen) = serve(&pki, |port| {
@@ -327,7 +251,7 @@ fn the_ca_is_discovered_checked_and_kept_for_later_boots() {
 fn an_earlier_ca_that_no_longer_matches_is_discovered_again() {
     let other = pki();
     let pki = pki();
-    let hash = ca_cert_hash(&pki.root_der).unwrap();
+    let hash = spki_sha256(&pki.root_der, "CA").unwrap();
     let (port, _) = serve(&pki, |port| vec![(200, ours(&pki, port, true))]);
     let root = tempfile::tempdir().unwrap();
     let file = root.path().join(discovery::CA_FILE);
@@ -368,7 +292,7 @@ fn kubeadms_cluster_info_from_a_server_outside_that_cluster_is_refused_at_the_re
 #[test]
 fn a_token_the_cluster_does_not_know_is_given_up_with_what_to_do() {
     let pki = pki();
-    let hash = ca_cert_hash(&pki.root_der).unwrap();
+    let hash = spki_sha256(&pki.root_der, "CA").unwrap();
     let (port, seen) = serve(&pki, |port| vec![(200, ours(&pki, port, true))]);
     let config = worker(port, "zzzzzz.0123456789abcdef", &[hash]);
     let t = Instant::now();
@@ -394,7 +318,7 @@ fn a_token_the_cluster_does_not_know_is_given_up_with_what_to_do() {
 #[test]
 fn a_wrong_secret_is_refused_at_once() {
     let pki = pki();
-    let hash = ca_cert_hash(&pki.root_der).unwrap();
+    let hash = spki_sha256(&pki.root_der, "CA").unwrap();
     let (port, seen) = serve(&pki, |port| vec![(200, ours(&pki, port, true))]);
     let config = worker(port, "abcdef.aaaaaaaaaaaaaaaa", &[hash]);
     let e = discovery::discover(&config, &quick()).unwrap_err();
@@ -419,7 +343,7 @@ fn a_wrong_secret_is_refused_at_once() {
 #[test]
 fn a_ca_hash_that_does_not_match_names_both_and_connects_no_further() {
     let pki = pki();
-    let real = ca_cert_hash(&pki.root_der).unwrap();
+    let real = spki_sha256(&pki.root_der, "CA").unwrap();
     let wrong = format!("sha256:{}", "0f".repeat(32));
     let (port, seen) = serve(&pki, |port| vec![(200, ours(&pki, port, true))]);
     let root = tempfile::tempdir().unwrap();

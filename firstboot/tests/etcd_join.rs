@@ -27,8 +27,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// Set in the re-run inside the namespaces.
-const INSIDE: &str = "MK_FIRSTBOOT_ETCD_JOIN_NAMESPACE";
 const NET: &str = "127.0.1";
 const CIDR: &str = "127.0.1.0/24";
 const PKI_ROLES: &str = "control-plane, etcd";
@@ -54,7 +52,7 @@ fn peer_url(i: usize) -> String {
 /// hosts file naming cp1..cp3). Returns true inside (run the test body),
 /// false outside after the inner run passed.
 fn in_namespace(test: &str) -> bool {
-    if std::env::var_os(INSIDE).is_some() {
+    if mk_testns::inside() {
         return true;
     }
     for tool in ["etcd", "etcdctl"] {
@@ -63,29 +61,15 @@ fn in_namespace(test: &str) -> bool {
             "{tool} must be installed (Debian etcd-server, etcd-client)"
         );
     }
-    // Built out here: the namespace has no network.
-    let compose = mk_compose_path();
-    let dir = tempfile::tempdir().unwrap();
-    let hosts = dir.path().join("hosts");
-    let mut h = String::from("127.0.0.1 localhost\n");
+    let mut hosts = String::from("127.0.0.1 localhost\n");
     for i in 1..=3 {
-        h.push_str(&format!("{} {}\n", ip(i), name(i)));
+        hosts.push_str(&format!("{} {}\n", ip(i), name(i)));
     }
-    std::fs::write(&hosts, h).unwrap();
-    let status = Command::new("unshare")
-        .args(["--mount", "--net", "--propagation", "private", "sh", "-c"])
-        .arg(format!(
-            "ip link set lo up && mount --bind {} /etc/hosts && exec \"$0\" \"$@\"",
-            hosts.display()
-        ))
-        .arg(std::env::current_exe().unwrap())
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(INSIDE, "1")
-        .env(MK_COMPOSE_ENV, compose)
-        .status()
-        .expect("unshare (util-linux)");
-    assert!(status.success(), "{test} failed inside its namespaces");
-    false
+    // Built out here: the namespace has no network.
+    mk_testns::Namespace::new(hosts)
+        .private_network()
+        .env(MK_COMPOSE_ENV, mk_compose_path())
+        .run_test(test)
 }
 
 fn config(i: usize, roles: &str, endpoints: &[usize]) -> String {
@@ -435,6 +419,26 @@ fn a_control_plane_joins_etcd_at_first_boot_and_is_promoted_by_the_cluster_step(
             && log.contains(&format!("id=\"{}\"", learner.id)),
         "{log}"
     );
+    // report.json says so, first.
+    let r = report(t.root(2));
+    assert_eq!(r["steps"][0]["name"], "etcd-join", "{r:#}");
+    let join = step(&r, "etcd-join");
+    assert_eq!(
+        (&join["status"], &join["changed"]),
+        (&serde_json::json!("applied"), &serde_json::json!(1)),
+        "{join:#}"
+    );
+    assert_eq!(
+        join["differences"][0].as_str().unwrap(),
+        format!(
+            "+ etcd member {} ({}) at {}: added as a learner through {}:2379",
+            learner.id,
+            name(2),
+            peer_url(2),
+            name(1)
+        ),
+        "{join:#}"
+    );
     // Its etcd manifest joins the existing cluster with both members.
     let cp2_cmd = etcd_command(t.root(2));
     assert_eq!(
@@ -463,6 +467,8 @@ fn a_control_plane_joins_etcd_at_first_boot_and_is_promoted_by_the_cluster_step(
         log.contains("already an etcd member") && log.contains("AlreadyLearner"),
         "{log}"
     );
+    let join = step(&report(t.root(2)), "etcd-join");
+    assert_eq!(join["status"], "unchanged", "{join:#}");
     assert_eq!(t.members(1), joined);
 
     // The kubelet would start cp2's etcd: its command line, paths under the

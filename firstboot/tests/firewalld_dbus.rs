@@ -181,6 +181,7 @@ fn prepared() -> Prepared {
         signature: "unsigned (test)".into(),
         config,
         plan,
+        etcd_join: None,
     }
 }
 

@@ -4,103 +4,30 @@
 //! fetches config and signature, a wrong pin is refused naming both
 //! digests, plain http is refused before any connection.
 
-use std::io::{Read, Write};
+mod common;
+
+use std::io::Write;
 use std::net::TcpListener;
-use std::sync::Arc;
 use std::time::Duration;
 
+use common::tls::{self, Pki};
 use mk_firstboot::errors;
 use mk_firstboot::source::{self, Places};
-use mk_pki::issue::{self, Ca};
-use mk_pki::plan::{LeafSpec, Reload, RenewedBy, Usage};
-use mk_pki::{KeyAlgorithm, PrivateKey, Realm};
+use mk_pki::Realm;
 use sha2::{Digest, Sha256};
 
-struct Pki {
-    chain: Vec<Vec<u8>>,
-    key: PrivateKey,
-    intermediate_der: Vec<u8>,
-}
-
 fn pki() -> Pki {
-    let now = time::OffsetDateTime::now_utc();
-    let rkey = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
-    let root = Ca::new(
-        issue::root(Realm::Registry, &rkey, now, 30).unwrap(),
-        rkey,
-        "root",
-    )
-    .unwrap();
-    let ikey = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
-    let inter = issue::intermediate(
-        &root,
-        Realm::Registry,
-        "localhost",
-        Some(&["localhost".to_string()]),
-        &ikey,
-        now,
-        10,
-    )
-    .unwrap();
-    let intermediate_der = inter.der.clone();
-    let ica = Ca::new(inter, ikey, "intermediate").unwrap();
-    let lkey = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
-    let spec = LeafSpec {
-        id: "registry".into(),
-        realm: Realm::Registry,
-        common_name: "localhost".into(),
-        organizations: vec![],
-        usages: vec![Usage::ServerAuth],
-        dns_names: vec!["localhost".into()],
-        ip_addresses: vec![],
-        algorithm: KeyAlgorithm::EcdsaP256,
-        lifetime_days: 2,
-        cert_path: "/x.crt".into(),
-        key_path: "/x.key".into(),
-        renewed_by: RenewedBy::Node,
-        reload: Reload::Nothing,
-    };
-    let leaf = issue::leaf(&ica, &spec, &lkey, now).unwrap();
-    Pki {
-        chain: vec![leaf.der, intermediate_der.clone()],
-        key: lkey,
-        intermediate_der,
-    }
+    tls::pki(Realm::Registry, "registry", "localhost")
 }
 
 /// Serves `files` (path -> body) over TLS to `n` connections.
 fn serve(pki: &Pki, files: Vec<(&'static str, Vec<u8>)>, n: usize) -> u16 {
-    let certs = pki
-        .chain
-        .iter()
-        .map(|d| rustls::pki_types::CertificateDer::from(d.clone()))
-        .collect();
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(pki.key.to_pkcs8_der().to_vec().into());
-    let config = Arc::new(
-        rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap(),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (listener, config) = tls::listen(pki);
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
         for stream in listener.incoming().take(n) {
             let Ok(tcp) = stream else { continue };
-            let conn = rustls::ServerConnection::new(config.clone()).unwrap();
-            let mut tls = rustls::StreamOwned::new(conn, tcp);
-            let mut req = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                match tls.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(k) => req.extend_from_slice(&buf[..k]),
-                }
-            }
+            let (conn, req) = tls::request(&config, tcp);
             let line = String::from_utf8_lossy(&req)
                 .lines()
                 .next()
@@ -121,9 +48,7 @@ fn serve(pki: &Pki, files: Vec<(&'static str, Vec<u8>)>, n: usize) -> u16 {
                 }
                 None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
             };
-            let _ = tls.write_all(&resp);
-            tls.conn.send_close_notify();
-            let _ = tls.flush();
+            tls::reply(conn, &resp);
         }
     });
     port

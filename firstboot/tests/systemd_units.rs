@@ -67,6 +67,22 @@ fn copy_units(dir: &Path) {
         dir.join("mk-csr-approver.timer"),
     )
     .unwrap();
+    let backup =
+        std::fs::read_to_string(Path::new(SYSTEMD).join("mk-etcd-backup.service")).unwrap();
+    assert!(backup.contains("ExecStart=/usr/bin/mk-firstboot etcd-backup\n"));
+    let backup = backup.replace(
+        "ExecStart=/usr/bin/mk-firstboot etcd-backup",
+        &format!(
+            "ExecStart={} etcd-backup",
+            env!("CARGO_BIN_EXE_mk-firstboot")
+        ),
+    );
+    std::fs::write(dir.join("mk-etcd-backup.service"), backup).unwrap();
+    std::fs::copy(
+        Path::new(SYSTEMD).join("mk-etcd-backup.timer"),
+        dir.join("mk-etcd-backup.timer"),
+    )
+    .unwrap();
     for svc in ["kubelet", "containerd"] {
         std::fs::write(
             dir.join(format!("{svc}.service")),
@@ -121,6 +137,8 @@ fn unit_and_drop_ins_verify_clean() {
             "mk-firstboot-cluster.service",
             "mk-csr-approver.service",
             "mk-csr-approver.timer",
+            "mk-etcd-backup.service",
+            "mk-etcd-backup.timer",
             "kubelet.service",
             "containerd.service",
             "chronyd.service",
@@ -332,4 +350,71 @@ fn the_api_step_starts_the_csr_approver_timer() {
         section.contains("first pass 2 min after boot, then every minute"),
         "docs/pki.md says: {section}"
     );
+}
+
+#[test]
+fn the_api_step_starts_the_etcd_backup_timer() {
+    let read = |n: &str| std::fs::read_to_string(Path::new(SYSTEMD).join(n)).unwrap();
+    let api = read("mk-firstboot-cluster.service");
+    // Started, not enabled: the root is read-only on nodes.
+    assert!(
+        values(&api, "Unit", "Wants")
+            .iter()
+            .any(|w| w.split_whitespace().any(|u| u == "mk-etcd-backup.timer")),
+        "{api}"
+    );
+    let service = read("mk-etcd-backup.service");
+    assert_eq!(
+        values(&service, "Service", "ExecStart"),
+        ["/usr/bin/mk-firstboot etcd-backup"]
+    );
+    assert_eq!(values(&service, "Service", "Type"), ["oneshot"]);
+    // Only where etcd runs (the timer is started wherever the API step is).
+    assert_eq!(
+        values(&service, "Unit", "ConditionPathExists"),
+        ["/etc/kubernetes/manifests/etcd.yaml"]
+    );
+    // The documentation it names is shipped there.
+    let pkg = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../packaging/mk-firstboot.yaml"
+    ))
+    .unwrap();
+    assert_eq!(
+        values(&service, "Unit", "Documentation"),
+        ["file:///usr/share/doc/mk-firstboot/etcd-backup.md"]
+    );
+    assert!(
+        pkg.contains(
+            "- path: /usr/share/doc/mk-firstboot/etcd-backup.md\n    source: ../docs/etcd-backup.md\n"
+        ),
+        "{pkg}"
+    );
+
+    // The schedule is the one docs/etcd-backup.md gives.
+    let timer = read("mk-etcd-backup.timer");
+    assert_eq!(values(&timer, "Timer", "OnBootSec"), ["1h"], "{timer}");
+    assert_eq!(
+        values(&timer, "Timer", "OnUnitActiveSec"),
+        ["24h"],
+        "{timer}"
+    );
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/etcd-backup.md"
+    ))
+    .unwrap();
+    let doc = doc.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        doc.contains("`mk-etcd-backup.timer`: first 1 h after boot, then every 24 h"),
+        "docs/etcd-backup.md does not give the timer's schedule"
+    );
+    // The defaults of `mk-firstboot etcd-backup` are the ones documented.
+    for default in [
+        mk_firstboot::etcdbackup::ENDPOINT,
+        mk_firstboot::etcdbackup::DIR,
+        mk_firstboot::etcdbackup::CACERT,
+    ] {
+        assert!(doc.contains(&format!("`{default}`")), "{default}");
+    }
 }

@@ -9,7 +9,8 @@
 //! Needs (CI installs them): root, qemu-system-x86 + qemu-utils, ovmf,
 //! e2fsprogs, mtools, gdisk, dosfstools, apt-get (the fixture
 //! distribution), and what packaging/build.sh needs for mk-firstboot;
-//! containerd + runc for tests/containerd.rs ([`containerd`]).
+//! containerd + runc for tests/containerd.rs ([`containerd`]); nginx, ip
+//! and unshare for tests/registry_mirror.rs.
 
 pub mod containerd;
 pub mod containers;

@@ -6,7 +6,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 #[derive(clap::Args)]
@@ -222,56 +221,7 @@ pub fn hash_file(path: &Path) -> anyhow::Result<String> {
             "not a CA certificate: pin the cluster root (pki/roots/kubernetes.crt)"
         );
     }
-    let spki = spki_der(&first.der).with_context(|| {
-        format!("{what}: no SubjectPublicKeyInfo in the certificate (corrupt DER)")
-    })?;
-    Ok(format!("sha256:{}", hex::encode(Sha256::digest(spki))))
-}
-
-/// One DER element at the start of `b`: tag, header length, content length.
-fn der_element(b: &[u8]) -> Option<(u8, usize, usize)> {
-    let tag = *b.first()?;
-    let first = *b.get(1)?;
-    let (header, len) = if first < 0x80 {
-        (2, usize::from(first))
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 {
-            return None;
-        }
-        let mut len = 0usize;
-        for i in 0..n {
-            len = (len << 8) | usize::from(*b.get(2 + i)?);
-        }
-        (2 + n, len)
-    };
-    (header.checked_add(len)? <= b.len()).then_some((tag, header, len))
-}
-
-/// The SubjectPublicKeyInfo element (tag and length included) of a DER
-/// certificate: the seventh field of tbsCertificate, or the sixth when
-/// the optional `[0] version` is absent (RFC 5280, 4.1).
-pub fn spki_der(cert: &[u8]) -> Option<&[u8]> {
-    const SEQUENCE: u8 = 0x30;
-    let (tag, h, l) = der_element(cert)?;
-    if tag != SEQUENCE {
-        return None;
-    }
-    let cert = &cert[h..h + l];
-    let (tag, h, l) = der_element(cert)?;
-    if tag != SEQUENCE {
-        return None;
-    }
-    let mut tbs = &cert[h..h + l];
-    let (tag, _, _) = der_element(tbs)?;
-    // version, serial, signature, issuer, validity, subject
-    let skip = if tag == 0xa0 { 6 } else { 5 };
-    for _ in 0..skip {
-        let (_, h, l) = der_element(tbs)?;
-        tbs = &tbs[h + l..];
-    }
-    let (tag, h, l) = der_element(tbs)?;
-    (tag == SEQUENCE).then(|| &tbs[..h + l])
+    Ok(mk_pki::cert::spki_sha256(&first.der, &what)?)
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {

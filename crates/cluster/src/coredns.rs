@@ -11,7 +11,7 @@ use mk_nodeconf::steps::kubelet::cluster_dns;
 use mk_nodeconf::steps::staticpods::SERVICE_DOMAIN;
 use mk_nodeconf::versions::Versions;
 
-use crate::{ApiObject, ClusterError, Inputs};
+use crate::{securitycontext, ApiObject, ClusterError, Inputs};
 
 const NS: &str = "kube-system";
 const NAME: &str = "coredns";
@@ -136,13 +136,7 @@ fn pod_spec(image: &str) -> Value {
         "nodeSelector": {"kubernetes.io/os": "linux"},
         // The node's resolver, not CoreDNS itself: `forward . /etc/resolv.conf`.
         "dnsPolicy": "Default",
-        // R12: the image's own user, never root.
-        "securityContext": {
-            "runAsUser": UID,
-            "runAsGroup": UID,
-            "runAsNonRoot": true,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": securitycontext::non_root_pod(UID),
         "containers": [{
             "name": NAME,
             "image": image,
@@ -159,11 +153,7 @@ fn pod_spec(image: &str) -> Value {
                 {"containerPort": 9153, "name": "metrics", "protocol": "TCP"},
             ],
             // Port 53 as a non-root user: NET_BIND_SERVICE only.
-            "securityContext": {
-                "allowPrivilegeEscalation": false,
-                "capabilities": {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]},
-                "readOnlyRootFilesystem": true,
-            },
+            "securityContext": securitycontext::confined_container(&["NET_BIND_SERVICE"]),
             // `health` (8080) and `ready` (8181) plugins of the Corefile.
             "livenessProbe": {
                 "httpGet": {"path": "/health", "port": 8080, "scheme": "HTTP"},

@@ -13,8 +13,6 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
-use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::tokens::{verify_jws, CLUSTER_INFO_KEY};
 
@@ -110,24 +108,17 @@ impl DiscoveryError {
     }
 }
 
-/// `sha256:<hex>` of a certificate's SubjectPublicKeyInfo (DER): kubeadm's
-/// `--discovery-token-ca-cert-hash`, the same as `openssl x509 -pubkey
-/// -noout | openssl pkey -pubin -outform der | sha256sum`.
-pub fn ca_cert_hash(cert_der: &[u8]) -> Result<String, String> {
-    let (_, cert) = X509Certificate::from_der(cert_der).map_err(|e| e.to_string())?;
-    Ok(format!(
-        "sha256:{}",
-        hex::encode(Sha256::digest(cert.tbs_certificate.subject_pki.raw))
-    ))
-}
-
-/// The `sha256:` hashes of every certificate of a PEM text, with its
-/// subject (for messages).
+/// The `sha256:` hashes ([`mk_pki::cert::spki_sha256`], kubeadm's
+/// `--discovery-token-ca-cert-hash`) of every certificate of a PEM text,
+/// with its subject (for messages).
 pub fn ca_cert_hashes_pem(pem_text: &str, what: &str) -> Result<Vec<(String, String)>, String> {
     let certs = mk_pki::cert::parse_pem_chain(pem_text, what).map_err(|e| e.to_string())?;
     certs
         .iter()
-        .map(|c| Ok((ca_cert_hash(&c.der)?, c.subject.clone())))
+        .map(|c| {
+            let hash = mk_pki::cert::spki_sha256(&c.der, what).map_err(|e| e.to_string())?;
+            Ok((hash, c.subject.clone()))
+        })
         .collect()
 }
 

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use mk_nodeconf::versions::Versions;
 use mk_roleconfig::names::Cidr;
 
-use crate::{ApiObject, ClusterError, Inputs};
+use crate::{securitycontext, ApiObject, ClusterError, Inputs};
 
 const NS: &str = "kube-system";
 const NAME: &str = "kube-proxy";
@@ -116,13 +116,7 @@ fn pod_spec(image: &str) -> Value {
         "nodeSelector": {"kubernetes.io/os": "linux"},
         // Every node, whatever its taints (kubeadm's).
         "tolerations": [{"operator": "Exists"}],
-        // R12: the image's own user, never root.
-        "securityContext": {
-            "runAsUser": UID,
-            "runAsGroup": UID,
-            "runAsNonRoot": true,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": securitycontext::non_root_pod(UID),
         "containers": [{
             "name": NAME,
             "image": image,
@@ -140,11 +134,7 @@ fn pod_spec(image: &str) -> Value {
             }],
             // Instead of kubeadm's `privileged: true`: only what iptables,
             // IPVS and conntrack need (R12), on a read-only root (R14).
-            "securityContext": {
-                "allowPrivilegeEscalation": false,
-                "readOnlyRootFilesystem": true,
-                "capabilities": {"add": ["NET_ADMIN", "NET_RAW"], "drop": ["ALL"]},
-            },
+            "securityContext": securitycontext::confined_container(&["NET_ADMIN", "NET_RAW"]),
             "volumeMounts": [
                 {"mountPath": CONFIG_DIR, "name": NAME},
                 {"mountPath": "/run/xtables.lock", "name": "xtables-lock"},

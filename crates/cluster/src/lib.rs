@@ -12,6 +12,7 @@ pub mod kubeproxy;
 pub mod node;
 pub mod object;
 pub mod rbac;
+mod securitycontext;
 pub mod tokens;
 pub mod uploadconfig;
 

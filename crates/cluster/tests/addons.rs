@@ -18,35 +18,17 @@ use serde_json::{json, Value};
 
 // ---------------------------------------------------------------- inputs
 
-/// The reference run's kubeadm.yaml as a role config: cluster lab, domain
-/// example.com, API api.example.com:6443, node cp1.example.com, pods
-/// 192.168.0.0/16, services 10.96.0.0/12, Kubernetes 1.28 (= v1.28.7).
-/// 198.18.0.0/24 holds the reference run's advertise address.
+/// The reference config ([`common::reference_config_yaml`]) with more of
+/// spec.cluster and, if given, a workload plane.
 fn config(extra_cluster: &str, workload: Option<&str>) -> NodeConfig {
-    let mut y = format!(
-        "apiVersion: mk.dev/v1alpha1
-kind: NodeConfig
-metadata:
-  name: cp1.example.com
-spec:
-  roles: [bootstrap-control-plane]
-  cluster:
-    name: lab
-    domain: example.com
-    apiEndpoint:
-      dnsName: api.example.com
-      port: 6443
-    kubernetesVersion: \"1.28\"
-    podCIDR: 192.168.0.0/16
-    serviceCIDR: 10.96.0.0/12
-{extra_cluster}  planes:
-    control: {{cidr: 198.18.0.0/24}}
-"
-    );
-    if let Some(w) = workload {
-        y.push_str(&format!("    workload: {{cidr: {w}}}\n"));
-    }
-    mk_roleconfig::parse_node_config(y.as_bytes(), "test.yaml").expect("test config parses")
+    let workload = workload
+        .map(|w| format!("    workload: {{cidr: {w}}}\n"))
+        .unwrap_or_default();
+    common::parse_config(&common::reference_config_yaml(
+        "bootstrap-control-plane",
+        extra_cluster,
+        &workload,
+    ))
 }
 
 fn inputs(c: &NodeConfig) -> Inputs<'_> {

@@ -13,7 +13,9 @@ use std::collections::BTreeSet;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 mod common;
-use common::{kubernetes_validate, read_reference, reference_dir};
+use common::{
+    kubernetes_validate, parse_config, read_reference, reference_config_yaml, reference_dir,
+};
 use mk_cluster::{node, rbac, tokens, uploadconfig, ApiObject, Inputs};
 use mk_roleconfig::NodeConfig;
 use serde_json::{json, Value};
@@ -27,39 +29,18 @@ const EXPIRES: &str = "2026-12-07T22:43:23Z";
 /// A moment at which the reference ran (before [`EXPIRES`]).
 const NOW: &str = "2026-12-06T22:43:23Z";
 
-/// The role config equivalent to the reference's kubeadm.yaml.
+/// The role config equivalent to the reference's kubeadm.yaml, with its
+/// token; `extra` follows (more tokens, or more of spec).
 fn config_yaml(roles: &str, extra: &str) -> String {
-    format!(
-        "apiVersion: mk.dev/v1alpha1
-kind: NodeConfig
-metadata:
-  name: cp1.example.com
-spec:
-  roles: [{roles}]
-  cluster:
-    name: lab
-    domain: example.com
-    apiEndpoint:
-      dnsName: api.example.com
-      port: 6443
-    kubernetesVersion: \"1.28\"
-    podCIDR: 192.168.0.0/16
-    serviceCIDR: 10.96.0.0/12
-  planes:
-    control: {{cidr: 198.18.0.0/24}}
-  bootstrapTokens:
-    - token: {TOKEN}
-      expires: {EXPIRES}
-{extra}"
+    reference_config_yaml(
+        roles,
+        "",
+        &format!("  bootstrapTokens:\n    - token: {TOKEN}\n      expires: {EXPIRES}\n{extra}"),
     )
 }
 
-fn parse(yaml: &str) -> NodeConfig {
-    mk_roleconfig::parse_node_config(yaml.as_bytes(), "test.yaml").expect("test config parses")
-}
-
 fn reference_config() -> NodeConfig {
-    parse(&config_yaml("bootstrap-control-plane", ""))
+    parse_config(&config_yaml("bootstrap-control-plane", ""))
 }
 
 fn now() -> OffsetDateTime {
@@ -349,7 +330,7 @@ fn the_comparison_catches_a_changed_token_cidr_name_or_endpoint() {
             "cp1.example.com",
         ),
     ] {
-        let config = parse(&yaml);
+        let config = parse_config(&yaml);
         let objects = plan(&config, &ca, now());
         let o = objects.iter().find(|o| o.name == object).unwrap();
         assert!(compare(o).is_err(), "a changed {what} went unnoticed");
@@ -391,7 +372,7 @@ fn cluster_info_is_byte_for_byte_kubeadms_and_the_real_signature_verifies() {
 #[test]
 fn expired_tokens_are_left_out_and_descriptions_kept() {
     let ca = reference_ca_pem();
-    let config = parse(&config_yaml(
+    let config = parse_config(&config_yaml(
         "bootstrap-control-plane",
         "    - token: zyxwvu.0123456789abcdef\n      expires: 2026-12-01T00:00:00Z\n    - token: ghijkl.0123456789abcdef\n      expires: 2026-12-31T23:00:00-02:00\n      description: rack 2 workers\n",
     ));
@@ -425,7 +406,8 @@ fn expired_tokens_are_left_out_and_descriptions_kept() {
 #[test]
 fn bad_tokens_name_the_field() {
     let ca = reference_ca_pem();
-    let config = parse(&config_yaml("bootstrap-control-plane", "").replace(EXPIRES, "tomorrow"));
+    let config =
+        parse_config(&config_yaml("bootstrap-control-plane", "").replace(EXPIRES, "tomorrow"));
     let inputs = Inputs {
         config: &config,
         ca_pem: &ca,
@@ -433,7 +415,7 @@ fn bad_tokens_name_the_field() {
     };
     let e = tokens::objects(&inputs).unwrap_err().to_string();
     assert!(e.starts_with("spec.bootstrapTokens[0].expires: "), "{e}");
-    let config = parse(
+    let config = parse_config(
         &config_yaml("bootstrap-control-plane", "").replace(TOKEN, "ABCDEF.0123456789abcdef"),
     );
     let inputs = Inputs {
@@ -462,7 +444,7 @@ fn node_marking_follows_the_roles_and_api_only_labels() {
             let cut = yaml.find("  bootstrapTokens:").unwrap();
             format!("{}{extra}", &yaml[..cut])
         };
-        let config = parse(&yaml);
+        let config = parse_config(&yaml);
         node::control_plane(&Inputs {
             config: &config,
             ca_pem: &ca,
@@ -510,7 +492,7 @@ fn node_marking_follows_the_roles_and_api_only_labels() {
 fn kubeadm_config_is_v1beta4_from_1_31() {
     let ca = reference_ca_pem();
     let config =
-        parse(&config_yaml("bootstrap-control-plane", "").replace("\"1.28\"", "\"1.31.4\""));
+        parse_config(&config_yaml("bootstrap-control-plane", "").replace("\"1.28\"", "\"1.31.4\""));
     let c = uploadconfig::cluster_configuration(&Inputs {
         config: &config,
         ca_pem: &ca,
@@ -521,7 +503,8 @@ fn kubeadm_config_is_v1beta4_from_1_31() {
     assert_eq!(c["kubernetesVersion"], "v1.31.4");
     assert_eq!(c["apiServer"], json!({}));
     assert_eq!(c["encryptionAlgorithm"], "ECDSA-P256");
-    let config = parse(&config_yaml("bootstrap-control-plane", "").replace("\"1.28\"", "\"1.30\""));
+    let config =
+        parse_config(&config_yaml("bootstrap-control-plane", "").replace("\"1.28\"", "\"1.30\""));
     let c = uploadconfig::cluster_configuration(&Inputs {
         config: &config,
         ca_pem: &ca,
@@ -531,7 +514,8 @@ fn kubeadm_config_is_v1beta4_from_1_31() {
     assert_eq!(c["apiVersion"], "kubeadm.k8s.io/v1beta3");
     assert_eq!(c["kubernetesVersion"], "v1.30.14");
     // An unknown version names the field.
-    let config = parse(&config_yaml("bootstrap-control-plane", "").replace("\"1.28\"", "\"1.27\""));
+    let config =
+        parse_config(&config_yaml("bootstrap-control-plane", "").replace("\"1.28\"", "\"1.27\""));
     let e = uploadconfig::objects(&Inputs {
         config: &config,
         ca_pem: &ca,
@@ -548,7 +532,7 @@ fn kubelet_config_is_what_first_boot_writes_minus_the_address() {
     // A worker joining with a token: the fewest certificates to plan.
     let yaml = config_yaml("worker", "");
     let cut = yaml.find("  bootstrapTokens:").unwrap();
-    let mut config = parse(&format!("{}  join:\n    token: {TOKEN}\n", &yaml[..cut]));
+    let mut config = parse_config(&format!("{}  join:\n    token: {TOKEN}\n", &yaml[..cut]));
     config.spec.certificates.insert("ca.crt".into(), ca.clone());
     let facts = mk_nodeconf::HostFacts {
         addresses: vec!["198.18.0.10".parse().unwrap()],

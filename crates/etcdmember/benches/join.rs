@@ -72,29 +72,10 @@ fn main() {
 
 /// Criterion's own arguments are passed through to the inner run.
 fn in_namespace_bench() -> bool {
-    const INSIDE: &str = "MK_ETCDMEMBER_NAMESPACE";
-    if std::env::var_os(INSIDE).is_some() {
+    if mk_testns::inside() {
         return true;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let hosts = dir.path().join("hosts");
-    let net = 64;
-    let mut h = String::from("127.0.0.1 localhost\n");
-    for i in 1..=5 {
-        h.push_str(&format!("127.0.{net}.{} {}\n", i + 1, name(i)));
-    }
-    std::fs::write(&hosts, h).unwrap();
-    let status = std::process::Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c"])
-        .arg(format!(
-            "mount --bind {} /etc/hosts && exec \"$0\" \"$@\"",
-            hosts.display()
-        ))
-        .arg(std::env::current_exe().unwrap())
-        .args(std::env::args().skip(1))
-        .env(INSIDE, net.to_string())
-        .status()
-        .expect("unshare (util-linux)");
+    let status = namespace(70).run(std::env::args().skip(1));
     assert!(
         status.success(),
         "the benchmark failed inside its namespace"

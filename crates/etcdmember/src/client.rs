@@ -160,17 +160,7 @@ impl Client {
         };
         let (host, port) = parse_endpoint(endpoint).map_err(&transport)?;
         let body = body.to_string();
-        let request = http::Request {
-            method: "POST",
-            host: &host,
-            port,
-            path,
-            headers: &[
-                ("Content-Type", "application/json"),
-                ("Accept", "application/json"),
-            ],
-            body: Some(body.as_bytes()),
-        };
+        let request = gateway_request(&host, port, path, &body);
         // One deadline for all of it: each wait is the time left.
         let limits = http::Limits {
             step: self.timeout,
@@ -188,29 +178,118 @@ impl Client {
             Failure::Malformed(message) => malformed(endpoint, path, &message),
         })?;
         tracing::debug!(endpoint, path, status, elapsed = ?started.elapsed(), "etcd");
-        let value: Value = serde_json::from_slice(&body).map_err(|e| {
-            malformed(
-                endpoint,
-                path,
-                &format!("HTTP {status}, not JSON ({e}): {}", excerpt(&body)),
-            )
-        })?;
-        if status != 200 {
-            let message = value
-                .get("message")
-                .or_else(|| value.get("error"))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .unwrap_or_else(|| excerpt(&body));
-            return Err(Error::Etcd {
-                endpoint: endpoint.to_string(),
-                path: path.to_string(),
-                status,
-                message,
-            });
-        }
-        Ok(value)
+        answer(endpoint, path, status, &body)
     }
+
+    /// One POST to a server-streaming call, whose answer etcd's gateway
+    /// sends as a stream of JSON objects (`{"result":…}` or `{"error":…}`,
+    /// one per line): the body of a 200 goes to `sink` as it arrives and
+    /// is never held whole. Each wait is bounded by `step`, all of it by
+    /// `within` (not by [`Client::timeout`]); the sink bounds the size.
+    /// Any other answer is read whole (up to `max_response`) as etcd's
+    /// error.
+    pub fn post_stream<E>(
+        &self,
+        endpoint: &str,
+        path: &str,
+        body: &Value,
+        step: Duration,
+        within: Duration,
+        sink: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), Streamed<E>> {
+        let started = Instant::now();
+        let etcd = Streamed::Etcd;
+        let transport = |message: String| Error::Transport {
+            endpoint: endpoint.to_string(),
+            message,
+        };
+        let (host, port) = parse_endpoint(endpoint).map_err(|e| etcd(transport(e)))?;
+        let body = body.to_string();
+        let request = gateway_request(&host, port, path, &body);
+        let limits = http::Limits {
+            step,
+            deadline: started + within,
+            max_bytes: self.max_response,
+        };
+        let response = match http::request_stream(self.config.clone(), &request, &limits, sink) {
+            Ok(r) => r,
+            Err(http::StreamError::Sink(e)) => return Err(Streamed::Sink(e)),
+            Err(http::StreamError::Http(e)) => {
+                // The deadline is `within`, not the client's timeout.
+                let this = Client {
+                    timeout: within,
+                    ..self.clone()
+                };
+                return Err(etcd(match this.failure(&host, port, e) {
+                    Failure::Transport(message) => transport(message),
+                    Failure::Malformed(message) => malformed(endpoint, path, &message),
+                }));
+            }
+        };
+        tracing::debug!(endpoint, path, status = response.status, elapsed = ?started.elapsed(), "etcd stream");
+        if response.status == 200 {
+            return Ok(());
+        }
+        // A status other than 200 is always an error, its message in JSON.
+        Err(etcd(
+            answer(endpoint, path, response.status, &response.body)
+                .err()
+                .unwrap_or_else(|| malformed(endpoint, path, &format!("HTTP {}", response.status))),
+        ))
+    }
+}
+
+/// A POST of JSON to etcd's gateway.
+fn gateway_request<'a>(
+    host: &'a str,
+    port: u16,
+    path: &'a str,
+    body: &'a str,
+) -> http::Request<'a> {
+    http::Request {
+        method: "POST",
+        host,
+        port,
+        path,
+        headers: &[
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json"),
+        ],
+        body: Some(body.as_bytes()),
+    }
+}
+
+/// Why a streamed call stopped: etcd (or the way to it), or the sink.
+#[derive(Debug)]
+pub enum Streamed<E> {
+    Etcd(Error),
+    Sink(E),
+}
+
+/// The JSON answer of a 200, else etcd's own message.
+fn answer(endpoint: &str, path: &str, status: u16, body: &[u8]) -> Result<Value, Error> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        malformed(
+            endpoint,
+            path,
+            &format!("HTTP {status}, not JSON ({e}): {}", excerpt(body)),
+        )
+    })?;
+    if status != 200 {
+        let message = value
+            .get("message")
+            .or_else(|| value.get("error"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| excerpt(body));
+        return Err(Error::Etcd {
+            endpoint: endpoint.to_string(),
+            path: path.to_string(),
+            status,
+            message,
+        });
+    }
+    Ok(value)
 }
 
 /// A call without a usable answer: the connection's fault, or the answer's.

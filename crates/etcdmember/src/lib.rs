@@ -10,11 +10,13 @@
 
 pub mod client;
 mod join;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tls;
 
 use serde_json::Value;
 
-pub use client::Client;
+pub use client::{Client, Streamed};
 pub use join::{
     check_health, join, list_members, promote_when_caught_up, Joined, Node, Outcome, Promotion,
 };

@@ -33,6 +33,26 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+impl Credentials {
+    /// Read from PEM files (`etcdctl --cacert --cert --key`); errors name
+    /// the file.
+    pub fn from_files(
+        ca: &std::path::Path,
+        cert: &std::path::Path,
+        key: &std::path::Path,
+    ) -> Result<Credentials, String> {
+        let read = |p: &std::path::Path, what: &str| {
+            std::fs::read_to_string(p).map_err(|e| format!("{what} {}: {e}", p.display()))
+        };
+        Ok(Credentials {
+            origin: format!("{}, {}, {}", ca.display(), cert.display(), key.display()),
+            ca_pem: read(ca, "etcd CA")?,
+            cert_pem: read(cert, "etcd client certificate")?,
+            key_pem: read(key, "etcd client key")?,
+        })
+    }
+}
+
 /// The client configuration; errors name the origin and the broken part.
 pub fn client_config(c: &Credentials) -> Result<Arc<ClientConfig>, String> {
     let o = &c.origin;

@@ -61,7 +61,7 @@ impl Report {
 pub fn check(refs: &[ImageRef], registry: &RegistryView) -> Report {
     let hosts: BTreeSet<String> = mk_nodeconf::steps::containerd::MIRRORED
         .iter()
-        .map(|(h, _)| h.to_string())
+        .map(|h| h.to_string())
         .collect();
     check_with(refs, &hosts, registry)
 }

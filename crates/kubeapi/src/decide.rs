@@ -15,7 +15,8 @@ pub enum Outcome {
     Created,
     /// It existed and differed (PATCH answered 200).
     Configured,
-    /// Every field we apply was already live: nothing was sent.
+    /// Every field we apply was already live and we own no field we no
+    /// longer apply ([`stale`]): nothing was sent.
     Unchanged,
 }
 
@@ -46,6 +47,203 @@ pub fn is_subset(want: &Value, live: &Value) -> bool {
         }
         _ => want == live,
     }
+}
+
+/// Why a live object is not what we apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stale {
+    /// A field we apply is missing from the live object or has another
+    /// value ([`is_subset`] is false).
+    Differs,
+    /// Our manager's `Apply` entry in `metadata.managedFields` owns a field
+    /// the object we apply no longer has (given as a path such as
+    /// `.data.old` or `.spec.template.spec.containers[name="c"].env[name="X"]`):
+    /// server-side apply removes it (unless another manager owns it too),
+    /// a skipped apply would leave it live for good.
+    Drops(String),
+    /// Our `Apply` entry could not be read (not FieldsV1, or a path element
+    /// of an unknown form): ownership unknown, so the apply is sent.
+    Unreadable(String),
+}
+
+impl std::fmt::Display for Stale {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stale::Differs => f.write_str("a field we apply differs"),
+            Stale::Drops(path) => write!(
+                f,
+                "{FIELD_MANAGER} applied {path} before and no longer does"
+            ),
+            Stale::Unreadable(why) => write!(f, "managedFields of {FIELD_MANAGER}: {why}"),
+        }
+    }
+}
+
+/// Whether `live` (the object as the apiserver answered a GET) needs the
+/// server-side apply of `want`; `None` when the apply would change nothing,
+/// so none is sent.
+///
+/// Two checks: every field of `want` is live with the same value
+/// ([`is_subset`]), and every field our manager owns by an earlier apply
+/// (its `Apply` entries in `metadata.managedFields`, [`dropped_field`]) is
+/// still in `want`. Fields other managers set are extras that count for
+/// neither: they are not ours to put back or remove.
+pub fn stale(want: &Value, live: &Value) -> Option<Stale> {
+    if !is_subset(want, live) {
+        return Some(Stale::Differs);
+    }
+    match dropped_field(want, live) {
+        Ok(None) => None,
+        Ok(Some(path)) => Some(Stale::Drops(path)),
+        Err(why) => Some(Stale::Unreadable(why)),
+    }
+}
+
+/// The first field that our manager's `Apply` entries in `live`'s
+/// `metadata.managedFields` own and that `want` no longer has, as a path;
+/// `Err` when an entry cannot be read.
+///
+/// The paths are read from the FieldsV1 trees themselves, element by
+/// element against `want`: `f:<name>` is the key of a map, `k:{json}` the
+/// item of an associative list whose merge keys have those values (the
+/// apiserver writes the keys it merges by: `name` for containers, volumes
+/// and env, `mountPath` for volumeMounts, `containerPort` and `protocol`
+/// for container ports, ...), `v:<json>` an item of a set, `i:<n>` the
+/// n-th item of a list, `.` the node itself. A list our manager owns as a
+/// whole (atomic: args, command, tolerations, rules, subjects) is one leaf
+/// `f:<name>`, and a change inside it is [`is_subset`]'s to see. So no
+/// table of list types is needed here, and none can be out of date: a list
+/// whose items the apiserver keys by something `want` does not have is a
+/// dropped item, and the apply is sent.
+///
+/// `Update` entries, even by a client using our manager's name, and
+/// entries for a subresource (`status`, which we never apply) do not
+/// count: a server-side apply releases only what the applier's own `Apply`
+/// entry holds.
+pub fn dropped_field(want: &Value, live: &Value) -> Result<Option<String>, String> {
+    let Some(entries) = live
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+    else {
+        return Ok(None);
+    };
+    for entry in entries {
+        let ours = entry.get("manager").and_then(Value::as_str) == Some(FIELD_MANAGER)
+            && entry.get("operation").and_then(Value::as_str) == Some("Apply")
+            && entry
+                .get("subresource")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty);
+        if !ours {
+            continue;
+        }
+        let fields_type = entry.get("fieldsType").and_then(Value::as_str);
+        if fields_type != Some("FieldsV1") {
+            return Err(format!(
+                "fieldsType {}, expected FieldsV1",
+                fields_type.map_or("missing".to_string(), |t| format!("{t:?}"))
+            ));
+        }
+        let Some(fields) = entry.get("fieldsV1").and_then(Value::as_object) else {
+            return Err("fieldsV1 is not an object".to_string());
+        };
+        let mut path = Vec::new();
+        if first_missing(fields, want, &mut path)? {
+            return Ok(Some(render_path(&path)));
+        }
+    }
+    Ok(None)
+}
+
+/// Walks the FieldsV1 node `owned` against `want` (the value at the same
+/// place in the object we apply): whether `want` lacks an owned path, left
+/// in `path` (the FieldsV1 elements from the root) if so.
+fn first_missing<'a>(
+    owned: &'a serde_json::Map<String, Value>,
+    want: &Value,
+    path: &mut Vec<&'a str>,
+) -> Result<bool, String> {
+    for (element, child) in owned {
+        if element == "." {
+            continue;
+        }
+        path.push(element);
+        let unreadable = |why: String| format!("{}: {element:?}: {why}", render_path(path));
+        let Some(child) = child.as_object() else {
+            return Err(unreadable("not an object in fieldsV1".into()));
+        };
+        let found: Option<&Value> = if let Some(name) = element.strip_prefix("f:") {
+            want.get(name)
+        } else if let Some(keys) = element.strip_prefix("k:") {
+            let keys: serde_json::Map<String, Value> = serde_json::from_str(keys)
+                .map_err(|e| unreadable(format!("not a JSON object: {e}")))?;
+            want.as_array()
+                .and_then(|items| items.iter().find(|item| has_keys(item, &keys)))
+        } else if let Some(value) = element.strip_prefix("v:") {
+            let value: Value =
+                serde_json::from_str(value).map_err(|e| unreadable(format!("not JSON: {e}")))?;
+            want.as_array()
+                .and_then(|items| items.iter().find(|item| same_value(item, &value)))
+        } else if let Some(index) = element.strip_prefix("i:") {
+            let index: usize = index
+                .parse()
+                .map_err(|e| unreadable(format!("not an index: {e}")))?;
+            want.as_array().and_then(|items| items.get(index))
+        } else {
+            return Err(unreadable("unknown fieldsV1 path element".into()));
+        };
+        let Some(found) = found else {
+            return Ok(true);
+        };
+        if first_missing(child, found, path)? {
+            return Ok(true);
+        }
+        path.pop();
+    }
+    Ok(false)
+}
+
+/// FieldsV1 path elements as one readable path:
+/// `.spec.containers[name="c"].ports[containerPort=53,protocol="UDP"]`,
+/// `.metadata.finalizers[="x"]`, `.spec.list[1]`.
+fn render_path(path: &[&str]) -> String {
+    let mut out = String::new();
+    for element in path {
+        if let Some(name) = element.strip_prefix("f:") {
+            out.push('.');
+            out.push_str(name);
+        } else if let Some(keys) = element.strip_prefix("k:") {
+            match serde_json::from_str::<serde_json::Map<String, Value>>(keys) {
+                Ok(keys) => {
+                    let keys: Vec<String> = keys.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    out.push_str(&format!("[{}]", keys.join(",")));
+                }
+                Err(_) => out.push_str(&format!("[{keys}]")),
+            }
+        } else if let Some(value) = element.strip_prefix("v:") {
+            out.push_str(&format!("[={value}]"));
+        } else if let Some(index) = element.strip_prefix("i:") {
+            out.push_str(&format!("[{index}]"));
+        } else {
+            out.push_str(&format!("[{element}]"));
+        }
+    }
+    out
+}
+
+/// Whether a list item has the merge-key values of a `k:` element. A key
+/// the item leaves out matches the value the apiserver defaults it to
+/// (`protocol` of ports: `TCP`), as server-side apply merges such items.
+fn has_keys(item: &Value, keys: &serde_json::Map<String, Value>) -> bool {
+    keys.iter().all(|(k, v)| match item.get(k) {
+        Some(have) => same_value(have, v),
+        None => k == "protocol" && v == "TCP",
+    })
+}
+
+/// JSON equality with numbers compared by value (`1` and `1.0` agree).
+fn same_value(a: &Value, b: &Value) -> bool {
+    is_subset(a, b) && is_subset(b, a)
 }
 
 /// The outcome of a server-side apply PATCH from its HTTP status: the
@@ -391,6 +589,386 @@ mod tests {
             &json!({"m": {}}),
             &json!({"m": {"server": "default"}})
         ));
+    }
+
+    /// `live` with one more managedFields entry.
+    fn with_entry(mut live: Value, entry: Value) -> Value {
+        live["metadata"]["managedFields"]
+            .as_array_mut()
+            .unwrap()
+            .push(entry);
+        live
+    }
+
+    fn entry(manager: &str, operation: &str, fields: Value) -> Value {
+        json!({
+            "manager": manager, "operation": operation, "apiVersion": "v1",
+            "time": "2026-12-06T22:44:32Z", "fieldsType": "FieldsV1", "fieldsV1": fields
+        })
+    }
+
+    #[test]
+    fn e1s_object_is_up_to_date() {
+        assert_eq!(dropped_field(&e1_sent(), &e1_live()), Ok(None));
+        assert_eq!(stale(&e1_sent(), &e1_live()), None);
+        let mut changed = e1_sent();
+        changed["data"]["greeting"] = json!("bye");
+        assert_eq!(stale(&changed, &e1_live()), Some(Stale::Differs));
+    }
+
+    #[test]
+    fn a_data_key_we_applied_and_no_longer_send_is_a_difference() {
+        // We applied two keys; the new config has one. The subset compare
+        // alone calls it equal.
+        let mut live = e1_live();
+        live["data"]["farewell"] = json!("bye");
+        live["metadata"]["managedFields"][0]["fieldsV1"] =
+            json!({"f:data": {"f:greeting": {}, "f:farewell": {}}});
+        assert!(is_subset(&e1_sent(), &live));
+        assert_eq!(
+            stale(&e1_sent(), &live),
+            Some(Stale::Drops(".data.farewell".into()))
+        );
+        // All of data dropped: the path stops at data.
+        let mut no_data = e1_sent();
+        no_data.as_object_mut().unwrap().remove("data");
+        assert_eq!(
+            dropped_field(&no_data, &live),
+            Ok(Some(".data".to_string()))
+        );
+        assert_eq!(
+            Stale::Drops(".data.farewell".into()).to_string(),
+            "mk-firstboot applied .data.farewell before and no longer does"
+        );
+    }
+
+    #[test]
+    fn fields_of_other_managers_are_left_alone() {
+        // kubectl label / edit added a label and a data key we never set.
+        let mut live = e1_live();
+        live["metadata"]["labels"] = json!({"team": "ops"});
+        live["data"]["extra"] = json!("x");
+        let live = with_entry(
+            live,
+            entry(
+                "kubectl-edit",
+                "Update",
+                json!({"f:data": {"f:extra": {}}, "f:metadata": {"f:labels": {".": {}, "f:team": {}}}}),
+            ),
+        );
+        assert_eq!(stale(&e1_sent(), &live), None);
+        // An Update under our name (kubectl edit --field-manager) does not
+        // count as our apply, nor does an apply to a subresource.
+        let mut update = e1_live();
+        update["metadata"]["managedFields"][0]["operation"] = json!("Update");
+        update["metadata"]["managedFields"][0]["fieldsV1"]["f:data"]["f:old"] = json!({});
+        assert_eq!(stale(&e1_sent(), &update), None);
+        let mut status = with_entry(
+            e1_live(),
+            entry(FIELD_MANAGER, "Apply", json!({"f:status": {"f:phase": {}}})),
+        );
+        status["metadata"]["managedFields"][1]["subresource"] = json!("status");
+        assert_eq!(stale(&e1_sent(), &status), None);
+        // Without managedFields (an object someone else made, an old
+        // apiserver) only the subset compare decides.
+        let mut bare = e1_live();
+        bare["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("managedFields");
+        assert_eq!(stale(&e1_sent(), &bare), None);
+    }
+
+    #[test]
+    fn every_apply_entry_of_ours_counts() {
+        // Entries of the same manager from other API versions.
+        let mut live = with_entry(
+            e1_live(),
+            entry(
+                FIELD_MANAGER,
+                "Apply",
+                json!({"f:metadata": {"f:labels": {"f:a": {}}}}),
+            ),
+        );
+        live["metadata"]["labels"] = json!({"a": "b"});
+        assert_eq!(
+            stale(&e1_sent(), &live),
+            Some(Stale::Drops(".metadata.labels".into()))
+        );
+        let mut labelled = e1_sent();
+        labelled["metadata"]["labels"] = json!({"a": "b"});
+        assert_eq!(stale(&labelled, &live), None);
+    }
+
+    /// A Deployment as we apply it, and the live object with the
+    /// managedFields entry the apiserver records for that apply (the
+    /// shape of calls/c1's entry: `k:` items with `.`).
+    fn deployment() -> (Value, Value) {
+        let want = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "coredns", "namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}},
+            "spec": {"template": {"spec": {
+                "containers": [{
+                    "name": "coredns", "image": "coredns:v1.10.1",
+                    "args": ["-conf", "/etc/coredns/Corefile"],
+                    "env": [{"name": "A", "value": "1"}],
+                    "ports": [{"containerPort": 53, "name": "dns", "protocol": "UDP"},
+                              {"containerPort": 9153, "name": "metrics"}],
+                    "volumeMounts": [{"mountPath": "/etc/coredns", "name": "config-volume"}]
+                }],
+                "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"}]
+            }}}
+        });
+        let mut live = want.clone();
+        live["spec"]["template"]["spec"]["containers"][0]["ports"][1]["protocol"] = json!("TCP");
+        live["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] =
+            json!("IfNotPresent");
+        live["spec"]["revisionHistoryLimit"] = json!(10);
+        live["metadata"]["managedFields"] = json!([{
+            "manager": "mk-firstboot", "operation": "Apply", "apiVersion": "apps/v1",
+            "time": "2026-12-06T22:44:32Z", "fieldsType": "FieldsV1",
+            "fieldsV1": {
+                "f:metadata": {"f:labels": {"f:k8s-app": {}}},
+                "f:spec": {"f:template": {"f:spec": {
+                    "f:containers": {"k:{\"name\":\"coredns\"}": {
+                        ".": {}, "f:args": {}, "f:image": {}, "f:name": {},
+                        "f:env": {"k:{\"name\":\"A\"}": {".": {}, "f:name": {}, "f:value": {}}},
+                        "f:ports": {
+                            "k:{\"containerPort\":53,\"protocol\":\"UDP\"}": {
+                                ".": {}, "f:containerPort": {}, "f:name": {}, "f:protocol": {}
+                            },
+                            "k:{\"containerPort\":9153,\"protocol\":\"TCP\"}": {
+                                ".": {}, "f:containerPort": {}, "f:name": {}
+                            }
+                        },
+                        "f:volumeMounts": {"k:{\"mountPath\":\"/etc/coredns\"}": {
+                            ".": {}, "f:mountPath": {}, "f:name": {}
+                        }}
+                    }},
+                    "f:tolerations": {}
+                }}}
+            }
+        }]);
+        (want, live)
+    }
+
+    #[test]
+    fn associative_list_items_are_found_by_their_merge_keys() {
+        let (want, live) = deployment();
+        // Server defaults (imagePullPolicy, a port's protocol) are no drop.
+        assert_eq!(stale(&want, &live), None);
+
+        // Another manager's env var, container and label: not ours.
+        let mut shared = live.clone();
+        shared["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "DEBUG", "value": "1"}));
+        shared["metadata"]["labels"]["team"] = json!("ops");
+        let shared = with_entry(
+            shared,
+            entry(
+                "kubectl-set",
+                "Update",
+                json!({"f:metadata": {"f:labels": {"f:team": {}}},
+                "f:spec": {"f:template": {"f:spec": {"f:containers": {
+                    "k:{\"name\":\"coredns\"}": {"f:env": {
+                        "k:{\"name\":\"DEBUG\"}": {".": {}, "f:name": {}, "f:value": {}}
+                    }}
+                }}}}}),
+            ),
+        );
+        let mut with_debug = want.clone();
+        with_debug["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "DEBUG", "value": "1"}));
+        assert_eq!(dropped_field(&want, &shared), Ok(None));
+        assert_eq!(stale(&with_debug, &shared), None);
+
+        // Our env var dropped (another one in its place).
+        let mut other_env = want.clone();
+        other_env["spec"]["template"]["spec"]["containers"][0]["env"] =
+            json!([{"name": "B", "value": "1"}]);
+        assert_eq!(
+            dropped_field(&other_env, &live),
+            Ok(Some(
+                r#".spec.template.spec.containers[name="coredns"].env[name="A"]"#.to_string()
+            ))
+        );
+        // A field inside an item dropped.
+        let mut no_value = want.clone();
+        no_value["spec"]["template"]["spec"]["containers"][0]["env"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("value");
+        assert_eq!(
+            dropped_field(&no_value, &live),
+            Ok(Some(
+                r#".spec.template.spec.containers[name="coredns"].env[name="A"].value"#.to_string()
+            ))
+        );
+        // A port now TCP instead of UDP: another item by the keys.
+        let mut tcp = want.clone();
+        tcp["spec"]["template"]["spec"]["containers"][0]["ports"][0]["protocol"] = json!("TCP");
+        assert_eq!(
+            dropped_field(&tcp, &live),
+            Ok(Some(
+                r#".spec.template.spec.containers[name="coredns"].ports[containerPort=53,protocol="UDP"]"#
+                    .to_string()
+            ))
+        );
+        // A volume mount renamed: the item is keyed by mountPath.
+        let mut moved = want.clone();
+        moved["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][0]["mountPath"] =
+            json!("/etc/coredns2");
+        assert_eq!(stale(&moved, &live), Some(Stale::Differs));
+        assert_eq!(
+            dropped_field(&moved, &live),
+            Ok(Some(
+                r#".spec.template.spec.containers[name="coredns"].volumeMounts[mountPath="/etc/coredns"]"#
+                    .to_string()
+            ))
+        );
+        // The container renamed: everything under the old one is dropped.
+        let mut renamed = want.clone();
+        renamed["spec"]["template"]["spec"]["containers"][0]["name"] = json!("dns");
+        assert_eq!(
+            dropped_field(&renamed, &live),
+            Ok(Some(
+                r#".spec.template.spec.containers[name="coredns"]"#.to_string()
+            ))
+        );
+        // A dropped label.
+        let mut unlabelled = want.clone();
+        unlabelled["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("labels");
+        assert_eq!(
+            dropped_field(&unlabelled, &live),
+            Ok(Some(".metadata.labels".to_string()))
+        );
+    }
+
+    #[test]
+    fn atomic_lists_are_one_owned_field() {
+        let (want, live) = deployment();
+        // An arg or toleration less: the list differs (subset compare).
+        let mut fewer = want.clone();
+        fewer["spec"]["template"]["spec"]["containers"][0]["args"] = json!(["-conf"]);
+        assert_eq!(stale(&fewer, &live), Some(Stale::Differs));
+        // No tolerations at all: an owned field dropped.
+        let mut none = want.clone();
+        none["spec"]["template"]["spec"]
+            .as_object_mut()
+            .unwrap()
+            .remove("tolerations");
+        assert_eq!(
+            stale(&none, &live),
+            Some(Stale::Drops(".spec.template.spec.tolerations".into()))
+        );
+    }
+
+    #[test]
+    fn set_and_index_items_are_found() {
+        let live = json!({"metadata": {"finalizers": ["a/b", "c"], "managedFields": [
+            entry(FIELD_MANAGER, "Apply", json!({"f:metadata": {"f:finalizers": {
+                "v:\"a/b\"": {}, "v:\"c\"": {}
+            }}, "f:spec": {"f:list": {"i:1": {"f:x": {}}}}}))
+        ]}, "spec": {"list": [{"x": 1}, {"x": 2}]}});
+        let want = json!({"metadata": {"finalizers": ["a/b", "c"]}, "spec": {"list": [{"x": 1}, {"x": 2.0}]}});
+        assert_eq!(stale(&want, &live), None);
+        let mut one = want.clone();
+        one["metadata"]["finalizers"] = json!(["c"]);
+        assert_eq!(
+            dropped_field(&one, &live),
+            Ok(Some(r#".metadata.finalizers[="a/b"]"#.to_string()))
+        );
+        let mut short = want.clone();
+        short["spec"]["list"] = json!([{"x": 1}]);
+        assert_eq!(
+            dropped_field(&short, &live),
+            Ok(Some(".spec.list[1]".to_string()))
+        );
+    }
+
+    #[test]
+    fn the_recorded_update_entry_of_c1_read_as_our_apply() {
+        // calls/c1's entry (kubectl-create, Update) owns the defaults the
+        // apiserver filled in. Under our name as an Apply it would own
+        // fields the request body does not have: an apply is due. As the
+        // Update it is, it is not ours.
+        let sent = json!({
+            "kind": "Deployment", "apiVersion": "apps/v1",
+            "metadata": {"name": "demo", "labels": {"app": "demo"}},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "demo"}},
+                     "template": {"metadata": {"labels": {"app": "demo"}},
+                                  "spec": {"containers": [{"name": "pause", "image": "registry.k8s.io/pause:3.9", "resources": {}}]}}}
+        });
+        let c1_fields = json!({
+            "f:metadata": {"f:labels": {".": {}, "f:app": {}}},
+            "f:spec": {
+                "f:progressDeadlineSeconds": {}, "f:replicas": {}, "f:revisionHistoryLimit": {},
+                "f:selector": {},
+                "f:strategy": {"f:rollingUpdate": {".": {}, "f:maxSurge": {}, "f:maxUnavailable": {}}, "f:type": {}},
+                "f:template": {
+                    "f:metadata": {"f:labels": {".": {}, "f:app": {}}},
+                    "f:spec": {
+                        "f:containers": {"k:{\"name\":\"pause\"}": {
+                            ".": {}, "f:image": {}, "f:imagePullPolicy": {}, "f:name": {},
+                            "f:resources": {}, "f:terminationMessagePath": {},
+                            "f:terminationMessagePolicy": {}
+                        }},
+                        "f:dnsPolicy": {}, "f:restartPolicy": {}, "f:schedulerName": {},
+                        "f:securityContext": {}, "f:terminationGracePeriodSeconds": {}
+                    }
+                }
+            }
+        });
+        let mut live = sent.clone();
+        live["metadata"]["managedFields"] =
+            json!([entry("kubectl-create", "Update", c1_fields.clone())]);
+        assert_eq!(stale(&sent, &live), None);
+        live["metadata"]["managedFields"] = json!([entry(FIELD_MANAGER, "Apply", c1_fields)]);
+        assert_eq!(
+            stale(&sent, &live),
+            Some(Stale::Drops(".spec.progressDeadlineSeconds".into()))
+        );
+    }
+
+    #[test]
+    fn unreadable_ownership_sends_the_apply() {
+        let mut v2 = e1_live();
+        v2["metadata"]["managedFields"][0]["fieldsType"] = json!("FieldsV2");
+        assert_eq!(
+            stale(&e1_sent(), &v2),
+            Some(Stale::Unreadable(
+                "fieldsType \"FieldsV2\", expected FieldsV1".into()
+            ))
+        );
+        let mut missing = e1_live();
+        missing["metadata"]["managedFields"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("fieldsV1");
+        assert!(matches!(
+            stale(&e1_sent(), &missing),
+            Some(Stale::Unreadable(_))
+        ));
+        for bad in [
+            json!({"f:data": {"x:greeting": {}}}),
+            json!({"f:data": {"f:greeting": []}}),
+            json!({"f:data": {"k:{not json": {}}}),
+            json!({"f:data": {"i:x": {}}}),
+        ] {
+            let mut live = e1_live();
+            live["metadata"]["managedFields"][0]["fieldsV1"] = bad.clone();
+            assert!(
+                matches!(stale(&e1_sent(), &live), Some(Stale::Unreadable(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -536,6 +536,10 @@ impl ApiClient {
 
     /// Applies `objects` in order: unchanged ones are left alone without a
     /// write, the others go through server-side apply as `mk-firstboot`.
+    /// Unchanged means that every field of the object is live with the same
+    /// value and that mk-firstboot's earlier applies own no field the
+    /// object no longer has ([`decide::stale`]): a field dropped from the
+    /// plan is removed by the apply that releases it.
     /// Stops at the first error.
     pub async fn apply(&self, objects: &[ApiObject]) -> Result<Vec<Applied>, ApiError> {
         let mut done = Vec::with_capacity(objects.len());
@@ -567,8 +571,9 @@ impl ApiClient {
         match live.status {
             200 => {
                 let live = self.json_body(&id, Method::GET, &path, &live)?;
-                if decide::is_subset(&obj.body, &live) {
-                    return Ok(Outcome::Unchanged);
+                match decide::stale(&obj.body, &live) {
+                    None => return Ok(Outcome::Unchanged),
+                    Some(why) => debug!(object = %id, %why, "to apply"),
                 }
             }
             404 => {}

@@ -535,3 +535,255 @@ fn a_client_needs_a_runtime() {
     let err = client(&pki.credentials("https://127.0.0.1:6443")).unwrap_err();
     assert!(matches!(err, ApiError::NoRuntime), "{err}");
 }
+
+/// A role config's objects (`v1`), and the same after an upgrade that
+/// drops fields (`v2`): a ConfigMap data key, a Deployment label and
+/// container arg, a DaemonSet env var and nodeSelector key. The
+/// ClusterRole stays as it is.
+fn dropping_objects(v2: bool) -> Vec<ApiObject> {
+    let pick = |a: Value, b: Value| if v2 { b } else { a };
+    let container = |extra: Value| {
+        let mut c = json!({"name": "main", "image": "registry.k8s.io/pause:3.9"});
+        for (k, v) in extra.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        c
+    };
+    vec![
+        ApiObject::new(
+            "v1",
+            "ConfigMap",
+            "configmaps",
+            Some("kube-system"),
+            "mk-demo",
+            json!({}),
+            json!({"data": pick(json!({"a": "1", "b": "2"}), json!({"a": "1"}))}),
+        ),
+        ApiObject::new(
+            "apps/v1",
+            "Deployment",
+            "deployments",
+            Some("kube-system"),
+            "demo",
+            json!({"labels": pick(json!({"app": "demo", "tier": "web"}), json!({"app": "demo"}))}),
+            json!({"spec": {
+                "selector": {"matchLabels": {"app": "demo"}},
+                "template": {
+                    "metadata": {"labels": {"app": "demo"}},
+                    "spec": {"containers": [container(json!({
+                        "args": pick(json!(["--a", "--b"]), json!(["--a"])),
+                    }))]},
+                },
+            }}),
+        ),
+        ApiObject::new(
+            "apps/v1",
+            "DaemonSet",
+            "daemonsets",
+            Some("kube-system"),
+            "agent",
+            json!({}),
+            json!({"spec": {
+                "selector": {"matchLabels": {"app": "agent"}},
+                "template": {
+                    "metadata": {"labels": {"app": "agent"}},
+                    "spec": {
+                        "nodeSelector": pick(
+                            json!({"kubernetes.io/os": "linux", "mk.dev/agent": "yes"}),
+                            json!({"kubernetes.io/os": "linux"}),
+                        ),
+                        "containers": [container(json!({
+                            "env": pick(
+                                json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]),
+                                json!([{"name": "A", "value": "1"}]),
+                            ),
+                            "ports": [{"containerPort": 9000, "name": "metrics"}],
+                        }))],
+                    },
+                },
+            }}),
+        ),
+        ApiObject::new(
+            "rbac.authorization.k8s.io/v1",
+            "ClusterRole",
+            "clusterroles",
+            None,
+            "mk:demo",
+            json!({}),
+            json!({"rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}]}),
+        ),
+    ]
+}
+
+fn outcomes(out: &[Applied]) -> Vec<Outcome> {
+    out.iter().map(|a| a.outcome).collect()
+}
+
+#[tokio::test]
+async fn fields_dropped_from_the_config_are_removed_by_one_apply() {
+    let (_pki, mock, api) = setup().await;
+    let v1 = dropping_objects(false);
+    let v2 = dropping_objects(true);
+    api.apply(&v1).await.unwrap();
+    mock.take_requests();
+    let cm_path = v1[0].path();
+    let dep_path = v1[1].path();
+    let ds_path = v1[2].path();
+    // What the apiserver recorded for our first apply (e1's shape; keyed
+    // lists by their merge keys, atomic ones as one field).
+    let ds = mock.get(&ds_path).unwrap();
+    assert_eq!(
+        ds["metadata"]["managedFields"],
+        json!([{
+            "manager": "mk-firstboot", "operation": "Apply", "apiVersion": "apps/v1",
+            "time": mock::CREATED, "fieldsType": "FieldsV1",
+            "fieldsV1": {"f:spec": {
+                "f:selector": {"f:matchLabels": {"f:app": {}}},
+                "f:template": {
+                    "f:metadata": {"f:labels": {"f:app": {}}},
+                    "f:spec": {
+                        "f:nodeSelector": {"f:kubernetes.io/os": {}, "f:mk.dev/agent": {}},
+                        "f:containers": {"k:{\"name\":\"main\"}": {
+                            ".": {}, "f:name": {}, "f:image": {},
+                            "f:env": {
+                                "k:{\"name\":\"A\"}": {".": {}, "f:name": {}, "f:value": {}},
+                                "k:{\"name\":\"B\"}": {".": {}, "f:name": {}, "f:value": {}},
+                            },
+                            "f:ports": {"k:{\"containerPort\":9000,\"protocol\":\"TCP\"}": {
+                                ".": {}, "f:containerPort": {}, "f:name": {}
+                            }},
+                        }},
+                    },
+                },
+            }},
+        }])
+    );
+    // The subset compare alone takes the ConfigMap for up to date: the
+    // dropped key is an extra of the live object.
+    let cm_before = mock.get(&cm_path).unwrap();
+    assert!(mk_kubeapi::decide::is_subset(&v2[0].body, &cm_before));
+
+    // The new config: one apply per changed object, the ClusterRole is
+    // only read.
+    let out = api.apply(&v2).await.unwrap();
+    assert_eq!(
+        outcomes(&out),
+        [
+            Outcome::Configured,
+            Outcome::Configured,
+            Outcome::Configured,
+            Outcome::Unchanged
+        ]
+    );
+    assert_eq!(
+        mock.take_requests(),
+        [
+            get(&cm_path),
+            apply_patch(&v2[0]),
+            get(&dep_path),
+            apply_patch(&v2[1]),
+            get(&ds_path),
+            apply_patch(&v2[2]),
+            get(&v2[3].path()),
+        ]
+    );
+    // The dropped fields are gone, the kept ones and the server's stay.
+    let cm = mock.get(&cm_path).unwrap();
+    assert_eq!(cm["data"], json!({"a": "1"}));
+    assert_ne!(
+        cm["metadata"]["resourceVersion"],
+        cm_before["metadata"]["resourceVersion"]
+    );
+    assert_eq!(
+        cm["metadata"]["managedFields"][0]["fieldsV1"],
+        json!({"f:data": {"f:a": {}}})
+    );
+    let dep = mock.get(&dep_path).unwrap();
+    assert_eq!(dep["metadata"]["labels"], json!({"app": "demo"}));
+    assert_eq!(
+        dep["spec"]["template"]["spec"]["containers"][0]["args"],
+        json!(["--a"])
+    );
+    assert_eq!(dep["spec"]["revisionHistoryLimit"], 10);
+    let ds = mock.get(&ds_path).unwrap();
+    let pod = &ds["spec"]["template"]["spec"];
+    assert_eq!(pod["nodeSelector"], json!({"kubernetes.io/os": "linux"}));
+    assert_eq!(
+        pod["containers"][0]["env"],
+        json!([{"name": "A", "value": "1"}])
+    );
+    assert_eq!(
+        pod["containers"][0]["ports"],
+        json!([{"containerPort": 9000, "name": "metrics"}])
+    );
+
+    // Once more: nothing left to remove, nothing is written.
+    let out = api.apply(&v2).await.unwrap();
+    assert_eq!(out, applied(&v2, Outcome::Unchanged));
+    let expected: Vec<Recorded> = v2.iter().map(|o| get(&o.path())).collect();
+    assert_eq!(mock.take_requests(), expected);
+}
+
+#[tokio::test]
+async fn fields_of_other_managers_are_left_alone_and_kept_when_we_drop_ours() {
+    let (_pki, mock, api) = setup().await;
+    let v1 = dropping_objects(false);
+    let v2 = dropping_objects(true);
+    let (v1, v2) = (&v1[..1], &v2[..1]);
+    let path = v1[0].path();
+    api.apply(v1).await.unwrap();
+    mock.take_requests();
+
+    // An admin's `kubectl edit`: a label and a data key we never set, and
+    // the value of b written again (so kubectl-edit owns b as well).
+    let mut live = mock.get(&path).unwrap();
+    live["metadata"]["labels"] = json!({"team": "ops"});
+    live["data"]["extra"] = json!("x");
+    live["metadata"]["resourceVersion"] = json!("900");
+    live["metadata"]["managedFields"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({
+            "manager": "kubectl-edit", "operation": "Update", "apiVersion": "v1",
+            "time": mock::CREATED, "fieldsType": "FieldsV1",
+            "fieldsV1": {
+                "f:data": {"f:b": {}, "f:extra": {}},
+                "f:metadata": {"f:labels": {".": {}, "f:team": {}}},
+            },
+        }));
+    mock.put(&path, live.clone());
+
+    // The same config again: their fields are not ours, no write.
+    assert_eq!(
+        api.apply(v1).await.unwrap(),
+        applied(v1, Outcome::Unchanged)
+    );
+    assert_eq!(mock.take_requests(), [get(&path)]);
+    assert_eq!(mock.get(&path).unwrap(), live);
+
+    // b dropped from the config: we owned it, so the apply is sent; the
+    // apiserver keeps it because kubectl-edit owns it too.
+    assert_eq!(
+        api.apply(v2).await.unwrap(),
+        applied(v2, Outcome::Configured)
+    );
+    assert_eq!(mock.take_requests(), [get(&path), apply_patch(&v2[0])]);
+    let cm = mock.get(&path).unwrap();
+    assert_eq!(cm["data"], json!({"a": "1", "b": "2", "extra": "x"}));
+    assert_eq!(cm["metadata"]["labels"], json!({"team": "ops"}));
+    let ours: Vec<&Value> = cm["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["manager"] == "mk-firstboot")
+        .collect();
+    assert_eq!(ours.len(), 1);
+    assert_eq!(ours[0]["fieldsV1"], json!({"f:data": {"f:a": {}}}));
+
+    // b is no longer ours: the next run writes nothing.
+    assert_eq!(
+        api.apply(v2).await.unwrap(),
+        applied(v2, Outcome::Unchanged)
+    );
+    assert_eq!(mock.take_requests(), [get(&path)]);
+}

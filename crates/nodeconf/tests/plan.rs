@@ -464,6 +464,11 @@ fn kubelet_and_containerd_configuration() {
             h.contains("[host.\"https://registry.example.test\"]"),
             "{h}"
         );
+        // Never the Internet, not even as the fallback (R2).
+        assert!(
+            h.contains("\nserver = \"https://registry.example.test\"\nca = "),
+            "{h}"
+        );
         assert!(
             h.contains("ca = \"/etc/kubernetes/pki/registry-ca.crt\""),
             "{h}"

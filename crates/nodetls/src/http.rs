@@ -108,31 +108,13 @@ pub fn request(
     req: &Request<'_>,
     limits: &Limits,
 ) -> Result<Response, Error> {
-    let name = ServerName::try_from(req.host.to_string()).map_err(Error::Name)?;
-    let conn = ClientConnection::new(config, name).map_err(Error::Tls)?;
-    let within = limits.deadline.saturating_duration_since(Instant::now());
-    let addrs = net::resolve(req.host, req.port, within).map_err(Error::Resolve)?;
-    let tcp = net::connect(&addrs, limits.step, limits.deadline).map_err(Error::Connect)?;
-    let timed = Timed {
-        tcp,
-        deadline: limits.deadline,
-        step: limits.step,
-        received: 0,
-        stall: None,
-    };
-    let mut tls = StreamOwned::new(conn, timed);
-    let stopped = |phase, error, sock: &Timed| {
-        Error::Stopped(Stopped {
-            phase,
-            error,
-            stall: sock.stall,
-            received: sock.received,
-        })
-    };
-    if let Err(e) = tls.write_all(&head(req)).and_then(|()| tls.flush()) {
-        return Err(stopped(Phase::Send, e, &tls.sock));
-    }
-    let mut reader = Reader::default();
+    let mut tls = send(config, req, limits)?;
+    collect(&mut tls, Reader::default(), limits)
+}
+
+/// Reads the rest of an answer into `reader` until it is complete, within
+/// `limits.max_bytes`.
+fn collect(tls: &mut Tls, mut reader: Reader, limits: &Limits) -> Result<Response, Error> {
     let mut buf = [0u8; 16 * 1024];
     loop {
         let eof = match tls.read(&mut buf) {
@@ -159,6 +141,305 @@ pub fn request(
                     unclean_eof: eof.flatten(),
                 })
             }
+        }
+    }
+}
+
+type Tls = StreamOwned<ClientConnection, Timed>;
+
+fn stopped(phase: Phase, error: io::Error, sock: &Timed) -> Error {
+    Error::Stopped(Stopped {
+        phase,
+        error,
+        stall: sock.stall,
+        received: sock.received,
+    })
+}
+
+/// Connects and sends the request; the response is for the caller to read.
+fn send(config: Arc<ClientConfig>, req: &Request<'_>, limits: &Limits) -> Result<Tls, Error> {
+    let name = ServerName::try_from(req.host.to_string()).map_err(Error::Name)?;
+    let conn = ClientConnection::new(config, name).map_err(Error::Tls)?;
+    let within = limits.deadline.saturating_duration_since(Instant::now());
+    let addrs = net::resolve(req.host, req.port, within).map_err(Error::Resolve)?;
+    let tcp = net::connect(&addrs, limits.step, limits.deadline).map_err(Error::Connect)?;
+    let timed = Timed {
+        tcp,
+        deadline: limits.deadline,
+        step: limits.step,
+        received: 0,
+        stall: None,
+    };
+    let mut tls = StreamOwned::new(conn, timed);
+    if let Err(e) = tls.write_all(&head(req)).and_then(|()| tls.flush()) {
+        return Err(stopped(Phase::Send, e, &tls.sock));
+    }
+    Ok(tls)
+}
+
+/// Why [`request_stream`] stopped: the exchange, or the sink.
+#[derive(Debug)]
+pub enum StreamError<E> {
+    Http(Error),
+    Sink(E),
+}
+
+/// Like [`request`], but the body of a 2xx answer is handed to `sink` as
+/// it arrives (de-chunked), not collected: for answers larger than memory
+/// should hold (etcd's snapshot). The returned [`Response`]'s body is then
+/// empty, and `limits.max_bytes` bounds only the head: the sink bounds the
+/// body. Any other status's body is collected as [`request`] does (up to
+/// `max_bytes`), since it is an error message to read whole.
+pub fn request_stream<E>(
+    config: Arc<ClientConfig>,
+    req: &Request<'_>,
+    limits: &Limits,
+    mut sink: impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<Response, StreamError<E>> {
+    let http = StreamError::Http;
+    let mut tls = send(config, req, limits).map_err(http)?;
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    // The head, read as `request` reads it.
+    let (head, rest) = loop {
+        let n = match tls.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
+            Err(e) => return Err(http(stopped(Phase::Receive, e, &tls.sock))),
+        };
+        if n == 0 {
+            return Err(http(Error::Malformed {
+                problem: ParseError::NoHead,
+                unclean_eof: None,
+            }));
+        }
+        let from = raw.len().saturating_sub(3);
+        raw.extend_from_slice(&buf[..n]);
+        if let Some(i) = find(&raw[from..], b"\r\n\r\n") {
+            let head = parse_head(&raw, from + i).map_err(|problem| {
+                http(Error::Malformed {
+                    problem,
+                    unclean_eof: None,
+                })
+            })?;
+            let rest = raw.split_off(head.body_at);
+            break (head, rest);
+        }
+        if raw.len() > limits.max_bytes {
+            return Err(http(Error::TooLarge));
+        }
+    };
+    if !(200..300).contains(&head.status) {
+        // An error answer: collected whole, as `request` does.
+        let mut reader = Reader {
+            scanned: raw.len(),
+            raw,
+            head: Some(head),
+        };
+        reader.raw.extend_from_slice(&rest);
+        // Complete already? (`collect` reads first.)
+        return match reader.next(None) {
+            Ok(Some(r)) => Ok(r),
+            Ok(None) => collect(&mut tls, reader, limits).map_err(http),
+            Err(problem) => Err(http(Error::Malformed {
+                problem,
+                unclean_eof: None,
+            })),
+        };
+    }
+    let status = head.status;
+    let bad = |problem, unclean_eof| {
+        http(Error::Malformed {
+            problem: ParseError::Body { status, problem },
+            unclean_eof,
+        })
+    };
+    let mut body = Body::new(&head.framing);
+    let mut chunk: &[u8] = &rest;
+    loop {
+        let done = body.feed(chunk, &mut sink).map_err(|e| match e {
+            Fed::Body(p) => bad(p, None),
+            Fed::Sink(e) => StreamError::Sink(e),
+        })?;
+        if done {
+            return Ok(Response {
+                status,
+                headers: head.headers,
+                body: Vec::new(),
+                until_close: matches!(head.framing, Framing::Close),
+            });
+        }
+        let n = match tls.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                chunk = &[];
+                continue;
+            }
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                return Err(bad(body.cut_short(), Some(e)));
+            }
+            Err(e) => return Err(http(stopped(Phase::Receive, e, &tls.sock))),
+        };
+        if n == 0 {
+            // A clean close (TLS close_notify) ends only a body framed by it.
+            if matches!(head.framing, Framing::Close) {
+                return Ok(Response {
+                    status,
+                    headers: head.headers,
+                    body: Vec::new(),
+                    until_close: true,
+                });
+            }
+            return Err(bad(body.cut_short(), None));
+        }
+        chunk = &buf[..n];
+    }
+}
+
+/// Why a streamed body stopped being fed.
+enum Fed<E> {
+    Body(BodyError),
+    Sink(E),
+}
+
+/// A body as it streams: its framing's state.
+#[derive(Debug)]
+enum Body {
+    /// Bytes still to come.
+    Length {
+        left: usize,
+        got: usize,
+        want: usize,
+    },
+    Chunked(Chunk),
+    /// Everything until the connection closes.
+    Close,
+}
+
+#[derive(Debug)]
+enum Chunk {
+    /// Collecting a chunk-size line.
+    Size(Vec<u8>),
+    /// Inside a chunk's data: bytes left.
+    Data(usize),
+    /// The CRLF after a chunk's data: bytes of it seen.
+    DataEnd(u8),
+    /// The last (empty) chunk has come; trailers are ignored.
+    Done,
+}
+
+/// The longest chunk-size line taken (size, extensions).
+const MAX_CHUNK_LINE: usize = 4096;
+
+impl Body {
+    fn new(framing: &Framing) -> Body {
+        match framing {
+            Framing::Length(n) => Body::Length {
+                left: *n,
+                got: 0,
+                want: *n,
+            },
+            Framing::Chunked => Body::Chunked(Chunk::Size(Vec::new())),
+            Framing::Close => Body::Close,
+        }
+    }
+
+    /// Passes the body's bytes in `input` to `sink`; true once the body is
+    /// complete (anything after it is ignored).
+    fn feed<E>(
+        &mut self,
+        mut input: &[u8],
+        sink: &mut impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<bool, Fed<E>> {
+        match self {
+            Body::Close => {
+                if !input.is_empty() {
+                    sink(input).map_err(Fed::Sink)?;
+                }
+                Ok(false)
+            }
+            Body::Length { left, got, .. } => {
+                let n = input.len().min(*left);
+                if n > 0 {
+                    sink(&input[..n]).map_err(Fed::Sink)?;
+                }
+                *left -= n;
+                *got += n;
+                Ok(*left == 0)
+            }
+            Body::Chunked(state) => loop {
+                match state {
+                    Chunk::Done => return Ok(true),
+                    _ if input.is_empty() => return Ok(false),
+                    Chunk::Size(line) => {
+                        let nl = input.iter().position(|&b| b == b'\n');
+                        let take = nl.map_or(input.len(), |i| i + 1);
+                        line.extend_from_slice(&input[..take]);
+                        input = &input[take..];
+                        if line.len() > MAX_CHUNK_LINE {
+                            return Err(Fed::Body(BodyError::BadChunk(
+                                "chunk-size line too long".into(),
+                            )));
+                        }
+                        if nl.is_none() {
+                            continue;
+                        }
+                        let text = std::str::from_utf8(line).map_err(|_| {
+                            Fed::Body(BodyError::BadChunk("chunk size is not text".into()))
+                        })?;
+                        let size_text = text
+                            .trim_end_matches(['\r', '\n'])
+                            .split(';')
+                            .next()
+                            .unwrap_or_default()
+                            .trim();
+                        let size = usize::from_str_radix(size_text, 16).map_err(|_| {
+                            Fed::Body(BodyError::BadChunk(format!("chunk size {size_text:?}")))
+                        })?;
+                        *state = if size == 0 {
+                            Chunk::Done
+                        } else {
+                            Chunk::Data(size)
+                        };
+                    }
+                    Chunk::Data(left) => {
+                        let n = input.len().min(*left);
+                        sink(&input[..n]).map_err(Fed::Sink)?;
+                        input = &input[n..];
+                        *left -= n;
+                        if *left == 0 {
+                            *state = Chunk::DataEnd(0);
+                        }
+                    }
+                    Chunk::DataEnd(seen) => {
+                        let want = b"\r\n"[usize::from(*seen)];
+                        if input[0] != want {
+                            return Err(Fed::Body(BodyError::BadChunk(
+                                "chunk data not followed by CRLF".into(),
+                            )));
+                        }
+                        input = &input[1..];
+                        *state = if *seen == 1 {
+                            Chunk::Size(Vec::new())
+                        } else {
+                            Chunk::DataEnd(1)
+                        };
+                    }
+                }
+            },
+        }
+    }
+
+    /// What it means that the stream ended here.
+    fn cut_short(&self) -> BodyError {
+        match self {
+            Body::Length { got, want, .. } => BodyError::Truncated {
+                got: *got,
+                want: *want,
+            },
+            Body::Chunked(_) => BodyError::ChunksTruncated,
+            Body::Close => BodyError::Unterminated,
         }
     }
 }
@@ -533,6 +814,75 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    /// A body fed to [`Body`] in pieces of `step` bytes: what the sink got
+    /// and whether it was complete.
+    fn streamed(framing: Framing, body: &[u8], step: usize) -> Result<(Vec<u8>, bool), BodyError> {
+        let mut b = Body::new(&framing);
+        let mut out = Vec::new();
+        let mut done = false;
+        for piece in body.chunks(step) {
+            match b.feed(piece, &mut |d: &[u8]| -> Result<(), ()> {
+                out.extend_from_slice(d);
+                Ok(())
+            }) {
+                Ok(d) => done = d,
+                Err(Fed::Body(e)) => return Err(e),
+                Err(Fed::Sink(())) => unreachable!(),
+            }
+            if done {
+                break;
+            }
+        }
+        Ok((out, done))
+    }
+
+    #[test]
+    fn streamed_bodies_in_any_pieces() {
+        let c = b"3\r\n{\"a\r\n4;ext=1\r\n\":1}\r\n0\r\nGrpc-Trailer: x\r\n\r\n";
+        for step in 1..c.len() {
+            assert_eq!(
+                streamed(Framing::Chunked, c, step).unwrap(),
+                (b"{\"a\":1}".to_vec(), true),
+                "pieces of {step}"
+            );
+        }
+        // Cut anywhere before the last chunk: incomplete, and says why.
+        let end = c.len() - "0\r\nGrpc-Trailer: x\r\n\r\n".len();
+        for cut in 0..end {
+            let (_, done) = streamed(Framing::Chunked, &c[..cut], 3).unwrap();
+            assert!(!done, "cut at {cut}");
+        }
+        assert!(matches!(
+            Body::new(&Framing::Chunked).cut_short(),
+            BodyError::ChunksTruncated
+        ));
+        assert_eq!(
+            streamed(Framing::Chunked, b"2\r\nabX\n", 1).unwrap_err(),
+            BodyError::BadChunk("chunk data not followed by CRLF".into())
+        );
+        assert_eq!(
+            streamed(Framing::Chunked, b"zz\r\n", 2).unwrap_err(),
+            BodyError::BadChunk("chunk size \"zz\"".into())
+        );
+        let long = vec![b'1'; MAX_CHUNK_LINE + 1];
+        assert!(streamed(Framing::Chunked, &long, 100).is_err());
+        // Content-Length: exactly that many bytes, the rest ignored.
+        assert_eq!(
+            streamed(Framing::Length(3), b"abcdef", 2).unwrap(),
+            (b"abc".to_vec(), true)
+        );
+        let mut b = Body::new(&Framing::Length(5));
+        b.feed(b"ab", &mut |_: &[u8]| -> Result<(), ()> { Ok(()) })
+            .ok()
+            .unwrap();
+        assert_eq!(b.cut_short(), BodyError::Truncated { got: 2, want: 5 });
+        // Until the close: everything, never complete by itself.
+        assert_eq!(
+            streamed(Framing::Close, b"abc", 1).unwrap(),
+            (b"abc".to_vec(), false)
+        );
     }
 
     #[test]

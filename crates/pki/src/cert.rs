@@ -2,6 +2,7 @@
 //! issuing checks need to know about an existing certificate.
 
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::{FromDer, X509Certificate};
@@ -74,6 +75,22 @@ impl CertInfo {
     pub fn days_left(&self, now: OffsetDateTime) -> i64 {
         (self.not_after - now).whole_days()
     }
+}
+
+/// `sha256:<hex>` of a DER certificate's SubjectPublicKeyInfo (tag and
+/// length included): kubeadm's CA cert hash (`spec.join.caCertHashes`,
+/// `--discovery-token-ca-cert-hash`), the same as `openssl x509 -pubkey
+/// -noout | openssl pkey -pubin -outform der | sha256sum`. It pins the key,
+/// not the certificate, so a re-issued CA with the same key still matches.
+pub fn spki_sha256(cert_der: &[u8], what: &str) -> Result<String, CertError> {
+    let (_, x) = X509Certificate::from_der(cert_der).map_err(|e| CertError::Malformed {
+        what: what.into(),
+        why: e.to_string(),
+    })?;
+    Ok(format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(x.public_key().raw))
+    ))
 }
 
 fn ou_realm(name: &x509_parser::x509::X509Name<'_>) -> Option<Realm> {
@@ -264,4 +281,78 @@ pub fn parse_pem_chain(text: &str, what: &str) -> Result<Vec<CertInfo>, CertErro
 /// The first certificate of a PEM text.
 pub fn parse_pem(text: &str, what: &str) -> Result<CertInfo, CertError> {
     Ok(parse_pem_chain(text, what)?.remove(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{pem_encode, PrivateKey};
+    use std::process::Command;
+
+    /// kubeadm's documented pipeline, with the real openssl.
+    fn openssl_hash(pem_path: &std::path::Path) -> String {
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "openssl x509 -pubkey -noout -in '{}' | openssl pkey -pubin -outform der | sha256sum",
+                pem_path.display()
+            ))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let out = String::from_utf8(o.stdout).unwrap();
+        format!("sha256:{}", out.split_whitespace().next().unwrap())
+    }
+
+    #[test]
+    fn spki_sha256_equals_openssls() {
+        if Command::new("openssl").arg("version").output().is_err() {
+            eprintln!("SKIP: no openssl command");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut pems = Vec::new();
+        // The keys mk makes, on roots as mk issues them.
+        for alg in [KeyAlgorithm::EcdsaP256, KeyAlgorithm::Ed25519] {
+            let key = PrivateKey::generate(alg).unwrap();
+            let root =
+                crate::issue::root(Realm::Kubernetes, &key, OffsetDateTime::now_utc(), 3).unwrap();
+            let path = dir.path().join(format!("{alg}.crt"));
+            std::fs::write(&path, pem_encode("CERTIFICATE", &root.der)).unwrap();
+            pems.push(path);
+        }
+        // RSA, as kubeadm makes its CA (the hash a kubeadm cluster prints).
+        let rsa = dir.path().join("rsa.crt");
+        let o = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3",
+            ])
+            .args(["-subj", "/CN=kubernetes", "-keyout"])
+            .arg(dir.path().join("rsa.key"))
+            .arg("-out")
+            .arg(&rsa)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        pems.push(rsa);
+        for path in &pems {
+            let der = parse_pem(&std::fs::read_to_string(path).unwrap(), "ca")
+                .unwrap()
+                .der;
+            let h = spki_sha256(&der, "ca").unwrap();
+            assert_eq!(h, openssl_hash(path), "{}", path.display());
+            assert_eq!(h.len(), "sha256:".len() + 64);
+        }
+    }
+
+    #[test]
+    fn spki_sha256_of_truncated_der_is_an_error() {
+        for der in [&[0x30, 0x82, 0xff][..], &[0x30, 0x03, 0x30, 0x01, 0x02]] {
+            let e = spki_sha256(der, "ca.crt").unwrap_err();
+            assert!(
+                e.to_string().starts_with("ca.crt: corrupt certificate"),
+                "{e}"
+            );
+        }
+    }
 }

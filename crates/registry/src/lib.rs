@@ -23,6 +23,8 @@
 pub mod layout;
 pub mod names;
 pub mod plan;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tree;
 
 use std::collections::BTreeMap;

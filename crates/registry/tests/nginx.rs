@@ -1,192 +1,20 @@
 //! The registry tree, served by real nginx with the shipped rules
 //! (overlays/registry/.../registry-api.conf, included verbatim) over TLS
-//! with a certificate from mk-pki's registry realm, pulled by skopeo with
+//! with a certificate from mk-pki's registry realm (the set-up:
+//! `mk_registry::testing`, feature `testing`), pulled by skopeo with
 //! verification on; the API's edges checked with curl.
 
 mod common;
 use common::{bytes, manifest_blobs, run, tag_digest, tree_files, umoci_layout};
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
 
-use mk_pki::issue::{self, Ca};
-use mk_pki::plan::{LeafSpec, Reload, RenewedBy, Usage};
-use mk_pki::{KeyAlgorithm, PrivateKey, Realm};
+use mk_registry::testing::{pki, Nginx};
 use mk_registry::{write_registry, Image};
 use sha2::{Digest, Sha256};
-
-const SNIPPET: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../overlays/registry/root/etc/nginx/mk-registry/registry-api.conf"
-);
-
-/// A registry-realm chain as a node has it: root -> host intermediate ->
-/// server leaf for `localhost` (DNS SAN only, R28). Writes the root to
-/// `cert_dir/ca.crt` (skopeo's --cert-dir reads *.crt as CAs) and returns
-/// the server's chain and key files.
-fn pki(dir: &Path, cert_dir: &Path) -> (PathBuf, PathBuf) {
-    let now = time::OffsetDateTime::now_utc();
-    let rk = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
-    let root = issue::root(Realm::Registry, &rk, now, 30).unwrap();
-    let root = Ca::new(root, rk, "registry root").unwrap();
-    let ik = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
-    let permitted = ["localhost".to_string()];
-    let inter = issue::intermediate(
-        &root,
-        Realm::Registry,
-        "localhost",
-        Some(&permitted),
-        &ik,
-        now,
-        7,
-    )
-    .unwrap();
-    let inter = Ca::new(inter, ik, "registry intermediate").unwrap();
-    let spec = LeafSpec {
-        id: "registry".into(),
-        realm: Realm::Registry,
-        common_name: "localhost".into(),
-        organizations: vec![],
-        usages: vec![Usage::ServerAuth],
-        dns_names: vec!["localhost".into()],
-        ip_addresses: vec![],
-        algorithm: KeyAlgorithm::EcdsaP256,
-        lifetime_days: 2,
-        cert_path: "/etc/kubernetes/pki/registry.crt".into(),
-        key_path: "/etc/kubernetes/pki/registry.key".into(),
-        renewed_by: RenewedBy::Node,
-        reload: Reload::Nothing,
-    };
-    let lk = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
-    let leaf = issue::leaf(&inter, &spec, &lk, now).unwrap();
-    assert!(leaf.ip_addresses.is_empty());
-    std::fs::create_dir_all(cert_dir).unwrap();
-    std::fs::write(cert_dir.join("ca.crt"), root.cert_pem()).unwrap();
-    let chain = dir.join("registry.crt");
-    let leaf_pem = pem::encode(&pem::Pem::new("CERTIFICATE", leaf.der.clone()));
-    std::fs::write(&chain, format!("{leaf_pem}{}", inter.cert_pem())).unwrap();
-    let key = dir.join("registry.key");
-    std::fs::write(&key, lk.to_pkcs8_pem().as_bytes()).unwrap();
-    (chain, key)
-}
-
-/// nginx as a child process on 127.0.0.1, its own prefix; stopped on drop.
-struct Nginx {
-    child: Child,
-    port: u16,
-    prefix: PathBuf,
-}
-
-impl Nginx {
-    fn start(prefix: &Path, tree: &Path, chain: &Path, key: &Path) -> Nginx {
-        std::fs::create_dir_all(prefix.join("tmp")).unwrap();
-        let port = {
-            let l = TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
-        let p = |rel: &str| prefix.join(rel).display().to_string();
-        // Only the server block is the test's own: listener, certificate,
-        // root; the API rules are the shipped snippet.
-        let conf = format!(
-            "user root;
-worker_processes 1;
-error_log {err} info;
-pid {pid};
-events {{}}
-http {{
-    access_log {access};
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    server {{
-        listen 127.0.0.1:{port} ssl;
-        server_name localhost;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_certificate {chain};
-        ssl_certificate_key {key};
-        root {root};
-        include {snippet};
-    }}
-}}
-",
-            err = p("error.log"),
-            pid = p("nginx.pid"),
-            access = p("access.log"),
-            tmp = p("tmp"),
-            chain = chain.display(),
-            key = key.display(),
-            root = tree.display(),
-            snippet = std::fs::canonicalize(SNIPPET).unwrap().display(),
-        );
-        let conf_path = prefix.join("nginx.conf");
-        std::fs::write(&conf_path, conf).unwrap();
-        let child = Command::new("nginx")
-            .arg("-p")
-            .arg(prefix)
-            .arg("-c")
-            .arg(&conf_path)
-            .args(["-g", "daemon off;"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting nginx (package nginx-light)");
-        let mut n = Nginx {
-            child,
-            port,
-            prefix: prefix.to_path_buf(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = n.child.try_wait().unwrap() {
-                panic!("nginx exited with {status}:\n{}", n.error_log());
-            }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return n;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "nginx not listening after 20 s:\n{}",
-                n.error_log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn error_log(&self) -> String {
-        std::fs::read_to_string(self.prefix.join("error.log")).unwrap_or_default()
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("https://localhost:{}{path}", self.port)
-    }
-
-    fn docker(&self, reference: &str) -> String {
-        format!("docker://localhost:{}/{reference}", self.port)
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        // SIGTERM: the master stops its workers; then make sure.
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A response as curl (verifying the server against `ca`) saw it.
 struct Response {
@@ -289,9 +117,9 @@ fn nginx_serves_the_tree_read_only_to_skopeo_over_verified_tls() {
     assert!(tree_files(&tree).iter().all(|(p, _)| !p.contains(':')));
 
     let certs = work.join("certs");
-    let (chain, key) = pki(work, &certs);
-    let ca = certs.join("ca.crt");
-    let nginx = Nginx::start(&work.join("nginx"), &tree, &chain, &key);
+    let tls = pki(work, &certs, "localhost");
+    let ca = tls.ca.clone();
+    let nginx = Nginx::start(&work.join("nginx"), &tree, &tls);
 
     // skopeo, verifying the server against the registry realm's root.
     let want = tag_digest(&etcd, "3.5.0");
@@ -509,8 +337,8 @@ fn fixture_etcd_image_pulls_through_nginx_with_its_digest() {
     )
     .unwrap();
     let certs = work.join("certs");
-    let (chain, key) = pki(work, &certs);
-    let nginx = Nginx::start(&work.join("nginx"), &tree, &chain, &key);
+    let tls = pki(work, &certs, "localhost");
+    let nginx = Nginx::start(&work.join("nginx"), &tree, &tls);
 
     let reference = format!("etcd:{}", built.ref_name);
     let o = run(skopeo(work)

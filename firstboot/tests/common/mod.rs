@@ -1,8 +1,11 @@
 //! Shared by the first-boot tests that run the whole path with real tools
 //! (end_to_end.rs, etcd_join.rs): the admin's side (`mk-compose pki
 //! init|intermediate|issue-node`, `keygen`, `config-drive`), a node root with
-//! fake /sys, /dev and /proc, and `mk-firstboot` itself.
+//! fake /sys, /dev and /proc, and `mk-firstboot` itself; and the local TLS
+//! server of the HTTPS tests ([`tls`]).
 #![allow(dead_code)]
+
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;

@@ -26,13 +26,7 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    mk_cmdlog::init("info");
     match Cli::parse().command {
         Command::Build { list, cache_dir } => {
             let repo = mk_fixture_distro::build(&mk_fixture_distro::Options { list, cache_dir })?;

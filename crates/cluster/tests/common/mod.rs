@@ -1,17 +1,53 @@
 //! What both judgements of mk-cluster's objects need: the kubeadm 1.28.7
-//! reference data set (../shared beside the checkout, as CI has it) and
-//! kubernetes-validate (PyPI).
+//! reference data set (../shared beside the checkout, as CI has it), the
+//! role config equivalent to its kubeadm.yaml, and kubernetes-validate
+//! (PyPI).
 
 #![allow(dead_code)] // each test binary uses part of it
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use mk_roleconfig::NodeConfig;
 use serde_json::Value;
 
 /// `../shared/reference/kubeadm-1.28.7`.
 pub fn reference_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/kubeadm-1.28.7")
+}
+
+/// The reference run's kubeadm.yaml as a role config: cluster lab, domain
+/// example.com, API api.example.com:6443, node cp1.example.com, pods
+/// 192.168.0.0/16, services 10.96.0.0/12, Kubernetes 1.28 (= v1.28.7).
+/// 198.18.0.0/24 holds the reference run's advertise address. `cluster`
+/// goes on inside spec.cluster (lines indented 4 spaces); `rest` follows
+/// spec.planes.control (4 spaces: more planes; 2: more of spec).
+pub fn reference_config_yaml(roles: &str, cluster: &str, rest: &str) -> String {
+    format!(
+        "apiVersion: mk.dev/v1alpha1
+kind: NodeConfig
+metadata:
+  name: cp1.example.com
+spec:
+  roles: [{roles}]
+  cluster:
+    name: lab
+    domain: example.com
+    apiEndpoint:
+      dnsName: api.example.com
+      port: 6443
+    kubernetesVersion: \"1.28\"
+    podCIDR: 192.168.0.0/16
+    serviceCIDR: 10.96.0.0/12
+{cluster}  planes:
+    control: {{cidr: 198.18.0.0/24}}
+{rest}"
+    )
+}
+
+/// A test's role config, which must parse.
+pub fn parse_config(yaml: &str) -> NodeConfig {
+    mk_roleconfig::parse_node_config(yaml.as_bytes(), "test.yaml").expect("test config parses")
 }
 
 /// An object kubeadm created, from `api/FILE`.

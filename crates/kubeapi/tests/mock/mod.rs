@@ -5,7 +5,12 @@
 //! approval subresource: f1, f2, f3): JSON with
 //! kind, apiVersion, metadata (uid, resourceVersion, creationTimestamp,
 //! managedFields), Status objects for errors. It keeps the objects it
-//! holds and records every request.
+//! holds and records every request. An apply is merged as server-side
+//! apply does (`server_side_apply`): maps by key, keyed lists (containers,
+//! env, ports, ...) by their merge keys, others replaced; the applier's
+//! managedFields entry records what it sent (FieldsV1, e1's shape), and a
+//! field it owned and no longer sends is removed unless another manager's
+//! entry owns it too.
 
 #![allow(dead_code)] // each test binary uses part of it
 
@@ -362,20 +367,116 @@ fn parse_path(path: &str) -> Option<(String, String, Option<String>)> {
     Some((collection, plural.to_string(), name))
 }
 
-/// `fieldsV1` for the fields of an applied body, as the apiserver
-/// records them (maps as `f:key`, everything else as a leaf).
-fn fields_v1(v: &Value) -> Value {
+/// How server-side apply merges a list, from kube-apiserver v1.28's
+/// OpenAPI (`x-kubernetes-list-type`, `x-kubernetes-list-map-keys`) for
+/// the lists the applied objects have; every other list is atomic (rules,
+/// subjects, tolerations, args, command, envFrom, ...), as lists without a
+/// list type are.
+#[derive(Clone, Copy)]
+enum ListType {
+    Atomic,
+    /// Items keyed by these fields (alphabetical, as the `k:` element
+    /// writes them).
+    Map(&'static [&'static str]),
+    Set,
+}
+
+/// `path`: the map keys from the object's root to the list.
+fn list_type(path: &[String]) -> ListType {
+    let last = path.last().map(String::as_str);
+    let parent = path.len().checked_sub(2).map(|i| path[i].as_str());
+    let in_container = matches!(
+        parent,
+        Some("containers" | "initContainers" | "ephemeralContainers")
+    );
+    match last {
+        Some("containers" | "initContainers" | "ephemeralContainers" | "volumes")
+        | Some("imagePullSecrets") => ListType::Map(&["name"]),
+        Some("env") if in_container => ListType::Map(&["name"]),
+        Some("volumeMounts") if in_container => ListType::Map(&["mountPath"]),
+        Some("ports") if in_container => ListType::Map(&["containerPort", "protocol"]),
+        // A Service's ports.
+        Some("ports") if path.len() == 2 && path[0] == "spec" => {
+            ListType::Map(&["port", "protocol"])
+        }
+        Some("ownerReferences") if parent == Some("metadata") => ListType::Map(&["uid"]),
+        Some("finalizers") if parent == Some("metadata") => ListType::Set,
+        _ => ListType::Atomic,
+    }
+}
+
+/// The merge-key value of a list item; a port without `protocol` is TCP
+/// (the apiserver's default, which apply merges by).
+fn key_value<'a>(item: &'a Value, key: &str) -> Option<&'a Value> {
+    static TCP: Value = Value::Null;
+    let _ = &TCP;
+    item.get(key)
+}
+
+/// The `k:{...}` element of a keyed list item.
+fn key_element(item: &Value, keys: &[&str]) -> String {
+    let fields: Vec<String> = keys
+        .iter()
+        .map(|k| {
+            let v = match item.get(*k) {
+                Some(v) => v.clone(),
+                None if *k == "protocol" => json!("TCP"),
+                None => Value::Null,
+            };
+            format!("{}:{}", json!(k), v)
+        })
+        .collect();
+    format!("k:{{{}}}", fields.join(","))
+}
+
+/// Whether two items of a keyed list are the same item.
+fn same_key(a: &Value, b: &Value, keys: &[&str]) -> bool {
+    key_element(a, keys) == key_element(b, keys)
+}
+
+/// The FieldsV1 node of `v` at `path`, as the apiserver records an apply:
+/// `f:key` for map keys, `k:{...}` with `.` for the items of keyed lists,
+/// `v:<json>` for set items, a leaf for scalars and atomic lists.
+fn fields_v1(v: &Value, path: &mut Vec<String>) -> Value {
     match v {
         Value::Object(m) => Value::Object(
             m.iter()
-                .map(|(k, v)| (format!("f:{k}"), fields_v1(v)))
+                .map(|(k, v)| {
+                    path.push(k.clone());
+                    let node = fields_v1(v, path);
+                    path.pop();
+                    (format!("f:{k}"), node)
+                })
                 .collect(),
         ),
+        Value::Array(items) => match list_type(path) {
+            ListType::Atomic => json!({}),
+            ListType::Map(keys) => Value::Object(
+                items
+                    .iter()
+                    .map(|item| {
+                        let mut node = fields_v1(item, path);
+                        if let Some(m) = node.as_object_mut() {
+                            m.insert(".".into(), json!({}));
+                        }
+                        (key_element(item, keys), node)
+                    })
+                    .collect(),
+            ),
+            ListType::Set => Value::Object(
+                items
+                    .iter()
+                    .map(|item| (format!("v:{item}"), json!({})))
+                    .collect(),
+            ),
+        },
         _ => json!({}),
     }
 }
 
-fn managed_entry(body: &Value) -> Value {
+/// The fields an applied body sets, as its managedFields entry records
+/// them (apiVersion, kind, metadata.name and namespace are not).
+fn applied_fields(body: &Value) -> Value {
     let mut fields = body.clone();
     if let Some(m) = fields.as_object_mut() {
         m.remove("apiVersion");
@@ -388,10 +489,14 @@ fn managed_entry(body: &Value) -> Value {
             fields.as_object_mut().unwrap().remove("metadata");
         }
     }
+    fields_v1(&fields, &mut Vec::new())
+}
+
+fn managed_entry(manager: &str, body: &Value) -> Value {
     json!({
-        "manager": "mk-firstboot", "operation": "Apply",
+        "manager": manager, "operation": "Apply",
         "apiVersion": body["apiVersion"], "time": CREATED,
-        "fieldsType": "FieldsV1", "fieldsV1": fields_v1(&fields),
+        "fieldsType": "FieldsV1", "fieldsV1": applied_fields(body),
     })
 }
 
@@ -409,24 +514,145 @@ fn add_defaults(obj: &mut Value) {
     }
 }
 
-/// `live` with the applied `body` laid over it: the top-level fields and
-/// metadata keys we send replace the live ones; server fields stay.
-fn overlay(live: &Value, body: &Value) -> Value {
-    // As server-side apply merges granular maps (labels, data, spec): keys
-    // other managers set stay; lists and scalars are replaced.
-    fn merge(into: &mut Value, from: &Value) {
-        match (into, from) {
-            (Value::Object(i), Value::Object(f)) => {
-                for (k, v) in f {
-                    merge(i.entry(k.clone()).or_insert(Value::Null), v);
-                }
+/// Where a FieldsV1 path element points in `node`.
+enum Place {
+    Key(String),
+    Index(usize),
+}
+
+fn locate(node: &Value, element: &str) -> Option<Place> {
+    if let Some(name) = element.strip_prefix("f:") {
+        return node.get(name).map(|_| Place::Key(name.to_string()));
+    }
+    let items = node.as_array()?;
+    let index = if let Some(keys) = element.strip_prefix("k:") {
+        let keys: Value = serde_json::from_str(keys).ok()?;
+        let names: Vec<&str> = keys.as_object()?.keys().map(String::as_str).collect();
+        let wanted = key_element(&keys, &names);
+        items
+            .iter()
+            .position(|i| key_element(i, &names) == wanted)?
+    } else if let Some(v) = element.strip_prefix("v:") {
+        let v: Value = serde_json::from_str(v).ok()?;
+        items.iter().position(|i| *i == v)?
+    } else {
+        let i: usize = element.strip_prefix("i:")?.parse().ok()?;
+        (i < items.len()).then_some(i)?
+    };
+    Some(Place::Index(index))
+}
+
+/// Server-side apply's removal: every field the applier owned (`old`) and
+/// no longer applies (`new`) goes, unless another manager owns it too
+/// (`others`, their FieldsV1 nodes at the same place).
+fn release(
+    node: &mut Value,
+    old: &serde_json::Map<String, Value>,
+    new: Option<&serde_json::Map<String, Value>>,
+    others: &[&serde_json::Map<String, Value>],
+) {
+    let mut gone_keys = Vec::new();
+    let mut gone_items = Vec::new();
+    for (element, old_sub) in old {
+        if element == "." {
+            continue;
+        }
+        let Some(place) = locate(node, element) else {
+            continue;
+        };
+        let new_sub = new.and_then(|n| n.get(element)).and_then(Value::as_object);
+        let others_sub: Vec<&serde_json::Map<String, Value>> = others
+            .iter()
+            .filter_map(|o| o.get(element).and_then(Value::as_object))
+            .collect();
+        if new_sub.is_none() && others_sub.is_empty() {
+            match place {
+                Place::Key(k) => gone_keys.push(k),
+                Place::Index(i) => gone_items.push(i),
             }
-            (i, f) => *i = f.clone(),
+            continue;
+        }
+        let child = match place {
+            Place::Key(k) => &mut node[k.as_str()],
+            Place::Index(i) => &mut node[i],
+        };
+        if let Some(old_sub) = old_sub.as_object() {
+            release(child, old_sub, new_sub, &others_sub);
         }
     }
+    if let Some(m) = node.as_object_mut() {
+        for k in gone_keys {
+            m.remove(&k);
+        }
+    }
+    if let Some(items) = node.as_array_mut() {
+        gone_items.sort_unstable();
+        for i in gone_items.into_iter().rev() {
+            items.remove(i);
+        }
+    }
+}
+
+/// Server-side apply's merge of the applied values: maps by key, keyed
+/// lists item by item, sets as a union; atomic lists and scalars are
+/// replaced.
+fn merge(into: &mut Value, from: &Value, path: &mut Vec<String>) {
+    match (into, from) {
+        (Value::Object(i), Value::Object(f)) => {
+            for (k, v) in f {
+                path.push(k.clone());
+                merge(i.entry(k.clone()).or_insert(Value::Null), v, path);
+                path.pop();
+            }
+        }
+        (Value::Array(i), Value::Array(f)) if !matches!(list_type(path), ListType::Atomic) => {
+            for item in f {
+                match list_type(path) {
+                    ListType::Map(keys) => match i.iter_mut().find(|x| same_key(x, item, keys)) {
+                        Some(x) => merge(x, item, path),
+                        None => i.push(item.clone()),
+                    },
+                    _ => {
+                        if !i.contains(item) {
+                            i.push(item.clone());
+                        }
+                    }
+                }
+            }
+        }
+        (i, f) => *i = f.clone(),
+    }
+}
+
+/// `live` after `manager` applied `body`, as server-side apply leaves it:
+/// the fields the manager applied before and no longer does are removed
+/// (unless another manager owns them), the applied ones merged in; the
+/// manager's Apply entry in managedFields is replaced by one for `body`.
+fn server_side_apply(live: &Value, body: &Value, manager: &str) -> Value {
+    let entries = live["metadata"]["managedFields"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let is_ours = |e: &Value| e["manager"] == manager && e["operation"] == "Apply";
+    let empty = serde_json::Map::new();
+    let old = entries
+        .iter()
+        .find(|e| is_ours(e))
+        .and_then(|e| e["fieldsV1"].as_object())
+        .unwrap_or(&empty);
+    let new = applied_fields(body);
+    let others: Vec<&serde_json::Map<String, Value>> = entries
+        .iter()
+        .filter(|e| !is_ours(e))
+        .filter_map(|e| e["fieldsV1"].as_object())
+        .collect();
     let mut out = live.clone();
-    merge(&mut out, body);
+    release(&mut out, old, new.as_object(), &others);
+    merge(&mut out, body, &mut Vec::new());
     add_defaults(&mut out);
+    let mut fields: Vec<Value> = entries.iter().filter(|e| !is_ours(e)).cloned().collect();
+    fields.push(managed_entry(manager, body));
+    out["metadata"]["managedFields"] = json!(fields);
     out
 }
 
@@ -573,14 +799,14 @@ async fn handle(
                     json!({}),
                 ));
             }
-            if query_param(query.as_deref(), "fieldManager").is_none() {
+            let Some(manager) = query_param(query.as_deref(), "fieldManager") else {
                 return Ok(status(
                     422,
                     "Invalid",
                     "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
                     json!({}),
                 ));
-            }
+            };
             if let Some(other) = st.conflicts.get(&path) {
                 return Ok(status(
                     409,
@@ -620,22 +846,13 @@ async fn handle(
                     meta["uid"] = json!(uid);
                     meta["resourceVersion"] = json!(rv);
                     meta["creationTimestamp"] = json!(CREATED);
-                    meta["managedFields"] = json!([managed_entry(&applied)]);
+                    meta["managedFields"] = json!([managed_entry(&manager, &applied)]);
                     add_defaults(&mut obj);
                     st.objects.insert(path.clone(), obj.clone());
                     json_response(201, &obj)
                 }
                 Some(live) => {
-                    let mut obj = overlay(&live, &applied);
-                    let mut fields: Vec<Value> = live["metadata"]["managedFields"]
-                        .as_array()
-                        .cloned()
-                        .unwrap_or_default()
-                        .into_iter()
-                        .filter(|e| !(e["manager"] == "mk-firstboot" && e["operation"] == "Apply"))
-                        .collect();
-                    fields.push(managed_entry(&applied));
-                    obj["metadata"]["managedFields"] = json!(fields);
+                    let mut obj = server_side_apply(&live, &applied, &manager);
                     if without_server_fields(&obj) != without_server_fields(&live) {
                         obj["metadata"]["resourceVersion"] = json!(st.next_rv());
                     }

@@ -17,11 +17,7 @@ pub const CERTS_D: &str = "/etc/containerd/certs.d";
 /// `containerRuntimeEndpoint` is `unix://` + this.
 pub const SOCKET: &str = "/run/containerd/containerd.sock";
 /// Registries whose images the bundle carries under their own names.
-pub const MIRRORED: &[(&str, &str)] = &[
-    ("registry.k8s.io", "https://registry.k8s.io"),
-    ("docker.io", "https://registry-1.docker.io"),
-    ("quay.io", "https://quay.io"),
-];
+pub const MIRRORED: &[&str] = &["registry.k8s.io", "docker.io", "quay.io"];
 
 pub fn bundle_registry(domain: &str) -> String {
     format!("registry.{domain}")
@@ -67,13 +63,20 @@ state = "/run/containerd"
             write(CONFIG, config.into_bytes(), 0o644, Owner::ROOT),
             dir(CERTS_D, 0o755, Owner::ROOT),
         ];
-        for (name, upstream) in MIRRORED {
+        for name in MIRRORED {
+            // The bundle registry is the `server` too: containerd falls
+            // back to the server when every host fails, and that must
+            // never be the Internet (R2).
+            let ca_line = ca
+                .as_ref()
+                .map(|ca| format!("ca = \"{ca}\"\n"))
+                .unwrap_or_default();
             let mut hosts = hash_header(NAME, digest);
             hosts.push_str(&format!(
-                "server = \"{upstream}\"\n\n[host.\"https://{registry}\"]\n  capabilities = [\"pull\", \"resolve\"]\n"
+                "server = \"https://{registry}\"\n{ca_line}\n[host.\"https://{registry}\"]\n  capabilities = [\"pull\", \"resolve\"]\n"
             ));
-            if let Some(ca) = &ca {
-                hosts.push_str(&format!("  ca = \"{ca}\"\n"));
+            if !ca_line.is_empty() {
+                hosts.push_str(&format!("  {ca_line}"));
             }
             a.push(dir(format!("{CERTS_D}/{name}"), 0o755, Owner::ROOT));
             a.push(write(

@@ -70,18 +70,7 @@ pub fn tag_digest(layout: &Path, tag: &str) -> String {
         .to_string()
 }
 
-/// The digests of the config and layers of manifest `digest` in the layout.
-pub fn manifest_blobs(layout: &Path, digest: &str) -> Vec<String> {
-    let hex = digest.strip_prefix("sha256:").unwrap();
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(layout.join("blobs/sha256").join(hex)).unwrap())
-            .unwrap();
-    let mut v = vec![m["config"]["digest"].as_str().unwrap().to_string()];
-    for l in m["layers"].as_array().unwrap() {
-        v.push(l["digest"].as_str().unwrap().to_string());
-    }
-    v
-}
+pub use mk_registry::testing::manifest_blobs;
 
 /// Deterministic filler bytes (not compressible to nothing, so layers are real).
 pub fn bytes(seed: u32, len: usize) -> Vec<u8> {
