@@ -10,15 +10,11 @@ use serde_json::{json, Value};
 use mk_nodeconf::versions::Versions;
 use mk_roleconfig::names::Cidr;
 
-use crate::{securitycontext, ApiObject, ClusterError, Inputs};
+use crate::{ApiObject, ClusterError, Inputs};
 
 const NS: &str = "kube-system";
 const NAME: &str = "kube-proxy";
 const RBAC: &str = "rbac.authorization.k8s.io/v1";
-
-/// The user and group of mk's kube-proxy image (images/kube-proxy): no
-/// host account, nothing on the host is owned by it (R12).
-pub const UID: u32 = 405;
 
 /// Where the DaemonSet mounts the ConfigMap (kubeadm's path).
 const CONFIG_DIR: &str = "/var/lib/kube-proxy";
@@ -116,7 +112,6 @@ fn pod_spec(image: &str) -> Value {
         "nodeSelector": {"kubernetes.io/os": "linux"},
         // Every node, whatever its taints (kubeadm's).
         "tolerations": [{"operator": "Exists"}],
-        "securityContext": securitycontext::non_root_pod(UID),
         "containers": [{
             "name": NAME,
             "image": image,
@@ -132,9 +127,21 @@ fn pod_spec(image: &str) -> Value {
                 "name": "NODE_NAME",
                 "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}},
             }],
-            // Instead of kubeadm's `privileged: true`: only what iptables,
-            // IPVS and conntrack need (R12), on a read-only root (R14).
-            "securityContext": securitycontext::confined_container(&["NET_ADMIN", "NET_RAW"]),
+            // kubeadm's `privileged: true`, as root: the one exception to
+            // R12 besides calico-node, the other programmer of the host's
+            // netfilter. A non-root kube-proxy cannot work: the iptables,
+            // ipset and conntrack it runs lose added capabilities at exec
+            // (Kubernetes sets no ambient capabilities, and the tools have
+            // no file capabilities); /run/xtables.lock is root's; and it
+            // sets sysctls (route_localnet, conntrack) under /proc/sys,
+            // read-only in unprivileged containers. The root file system
+            // stays read-only (R14). The image's user (405) is overridden.
+            "securityContext": {
+                "privileged": true,
+                "runAsUser": 0,
+                "runAsGroup": 0,
+                "readOnlyRootFilesystem": true,
+            },
             "volumeMounts": [
                 {"mountPath": CONFIG_DIR, "name": NAME},
                 {"mountPath": "/run/xtables.lock", "name": "xtables-lock"},

@@ -1,4 +1,4 @@
-//! The securityContexts of mk's own addon pods (kube-proxy, CoreDNS):
+//! The securityContexts of mk's own non-root addon pods (CoreDNS):
 //! never root (R12), confined on a read-only root (R14), with only the
 //! capabilities each needs.
 
