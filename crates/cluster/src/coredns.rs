@@ -25,6 +25,15 @@ const CLUSTER_ROLE: &str = "system:coredns";
 /// account (R12).
 pub const UID: u32 = 406;
 
+/// The port CoreDNS listens on in its pod; the `kube-dns` Service maps
+/// port 53 to it. kubeadm's CoreDNS binds 53 with NET_BIND_SERVICE added,
+/// which a non-root process loses at the exec of its entrypoint (no ambient
+/// capabilities in Kubernetes; upstream's image sets a file capability on
+/// its binary, mk's RPM-built one has none), and CentOS 7's kernel 3.10 has
+/// no `net.ipv4.ip_unprivileged_port_start`. An unprivileged port needs
+/// neither.
+pub const DNS_PORT: u16 = 1053;
+
 /// kubeadm's replica count.
 const REPLICAS: u32 = 2;
 
@@ -107,8 +116,8 @@ pub fn objects(inputs: &Inputs) -> Result<Vec<ApiObject>, ClusterError> {
             // The address every kubelet's clusterDNS names.
             "clusterIP": dns.to_string(),
             "ports": [
-                {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
-                {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
+                {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": DNS_PORT},
+                {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": DNS_PORT},
                 {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153},
             ],
         }}),
@@ -148,12 +157,12 @@ fn pod_spec(image: &str) -> Value {
             "args": ["-conf", "/etc/coredns/Corefile"],
             "volumeMounts": [{"name": "config-volume", "mountPath": "/etc/coredns", "readOnly": true}],
             "ports": [
-                {"containerPort": 53, "name": "dns", "protocol": "UDP"},
-                {"containerPort": 53, "name": "dns-tcp", "protocol": "TCP"},
+                {"containerPort": DNS_PORT, "name": "dns", "protocol": "UDP"},
+                {"containerPort": DNS_PORT, "name": "dns-tcp", "protocol": "TCP"},
                 {"containerPort": 9153, "name": "metrics", "protocol": "TCP"},
             ],
-            // Port 53 as a non-root user: NET_BIND_SERVICE only.
-            "securityContext": securitycontext::confined_container(&["NET_BIND_SERVICE"]),
+            // Non-root on an unprivileged port (DNS_PORT): no capability.
+            "securityContext": securitycontext::confined_container(),
             // `health` (8080) and `ready` (8181) plugins of the Corefile.
             "livenessProbe": {
                 "httpGet": {"path": "/health", "port": 8080, "scheme": "HTTP"},
@@ -173,10 +182,11 @@ fn pod_spec(image: &str) -> Value {
     })
 }
 
-/// kubeadm's Corefile for the service domain (`cluster.local`).
+/// kubeadm's Corefile for the service domain (`cluster.local`), served on
+/// [`DNS_PORT`].
 pub fn corefile(service_domain: &str) -> String {
     format!(
-        r#".:53 {{
+        r#".:{DNS_PORT} {{
     errors
     health {{
        lameduck 5s

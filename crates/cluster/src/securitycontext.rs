@@ -1,6 +1,6 @@
 //! The securityContexts of mk's own non-root addon pods (CoreDNS):
-//! never root (R12), confined on a read-only root (R14), with only the
-//! capabilities each needs.
+//! never root (R12), confined on a read-only root (R14), without
+//! capabilities.
 
 use serde_json::{json, Value};
 
@@ -16,11 +16,13 @@ pub(crate) fn non_root_pod(uid: u32) -> Value {
 }
 
 /// A container's: no privilege escalation, a read-only root (R14), every
-/// capability dropped but `add`.
-pub(crate) fn confined_container(add: &[&str]) -> Value {
+/// capability dropped. (A non-root process keeps no added capability
+/// through the exec of its entrypoint: Kubernetes sets no ambient
+/// capabilities, so none is added here.)
+pub(crate) fn confined_container() -> Value {
     json!({
         "allowPrivilegeEscalation": false,
         "readOnlyRootFilesystem": true,
-        "capabilities": {"add": add, "drop": ["ALL"]},
+        "capabilities": {"drop": ["ALL"]},
     })
 }

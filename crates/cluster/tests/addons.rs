@@ -414,7 +414,59 @@ fn differences() -> Vec<Diff> {
             mk: Value(json!(["ALL"])),
             why: "Pod Security's restricted check recognises only upper-case ALL",
         },
+        Diff {
+            object: "Deployment coredns",
+            pointer: "/spec/template/spec/containers/0/securityContext/capabilities/add",
+            kubeadm: Value(json!(["NET_BIND_SERVICE"])),
+            mk: Absent,
+            why: "a non-root process loses added capabilities at exec: CoreDNS listens on 1053",
+        },
+        Diff {
+            object: "Deployment coredns",
+            pointer: "/spec/template/spec/containers/0/ports/0/containerPort",
+            kubeadm: Value(json!(53)),
+            mk: Value(json!(1053)),
+            why: "unprivileged port: no capability needed (kernel 3.10 has no ip_unprivileged_port_start)",
+        },
+        Diff {
+            object: "Deployment coredns",
+            pointer: "/spec/template/spec/containers/0/ports/1/containerPort",
+            kubeadm: Value(json!(53)),
+            mk: Value(json!(1053)),
+            why: "as above, TCP",
+        },
+        Diff {
+            object: "Service kube-dns",
+            pointer: "/spec/ports/0/targetPort",
+            // normalize() drops a targetPort equal to the port (53).
+            kubeadm: Absent,
+            mk: Value(json!(1053)),
+            why: "clients still ask port 53 of the Service; the pods listen on 1053",
+        },
+        Diff {
+            object: "Service kube-dns",
+            pointer: "/spec/ports/1/targetPort",
+            // normalize() drops a targetPort equal to the port (53).
+            kubeadm: Absent,
+            mk: Value(json!(1053)),
+            why: "as above, TCP",
+        },
+        Diff {
+            object: "ConfigMap coredns",
+            pointer: "/data/Corefile",
+            kubeadm: Value(json!(kubeadm_corefile())),
+            mk: Value(json!(kubeadm_corefile().replacen(".:53 {", ".:1053 {", 1))),
+            why: "the server block listens on 1053, nothing else changes",
+        },
     ]
+}
+
+/// The Corefile real kubeadm 1.28.7 uploaded.
+fn kubeadm_corefile() -> String {
+    reference("configmap-kube-system-coredns.yaml")["data"]["Corefile"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 // ----------------------------------------------------------------- tests
@@ -530,11 +582,13 @@ fn coredns_is_kubeadms() {
     ] {
         compare(find(&objects, kind, name), file, &d);
     }
-    // The Corefile byte for byte, not only as parsed data.
+    // The Corefile byte for byte, not only as parsed data: kubeadm's but
+    // for the port.
     assert_eq!(
         find(&objects, "ConfigMap", "coredns").body["data"]["Corefile"],
-        reference("configmap-kube-system-coredns.yaml")["data"]["Corefile"]
+        kubeadm_corefile().replacen(".:53 {", ".:1053 {", 1)
     );
+    assert!(kubeadm_corefile().starts_with(".:53 {"));
 }
 
 #[test]
