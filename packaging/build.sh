@@ -31,8 +31,17 @@ if [ "$newest" != "GLIBC_$max_glibc" ]; then
 fi
 echo "build.sh: $bin: highest glibc symbol $highest (<= $max_glibc)" >&2
 
+# The source revision travels in the RPM's VCS tag, which SBOMs report
+# (docs/sbom.md); "-dirty" when tracked files differ from it.
+rev=""
+if git -C "$root" rev-parse --verify -q HEAD >/dev/null 2>&1; then
+    rev=$(git -C "$root" rev-parse HEAD)
+    git -C "$root" diff --quiet HEAD -- 2>/dev/null || rev="$rev-dirty"
+fi
+
 mkdir -p "$out"
 cargo run -q -p mk-compose -- package \
     --spec "$here/mk-firstboot.yaml" \
     --binary-dir "$root/target/$target/release" \
+    ${rev:+--source-revision "$rev"} \
     --out "$out" | tail -n 1

@@ -62,8 +62,10 @@ fn example_bundle_verifies_with_us_minisign_and_dnf_and_is_reproducible() {
             "MANIFEST",
             "MANIFEST.minisig",
             "kickstart",
+            "provenance.json",
             "registry",
-            "repo"
+            "repo",
+            "sbom.spdx.json"
         ]
     );
     assert_eq!(names(&tree.join("kickstart")), ["node.ks"]);

@@ -116,6 +116,25 @@ fn package_builds_mk_firstboot_reproducibly() {
     );
     let c = build(&tmp.path().join("c"), "1700000001");
     assert!(std::fs::read(&a).unwrap() != std::fs::read(&c).unwrap());
+    // Without --source-revision there is no VCS tag; with it, rpm reads it.
+    assert_eq!(rpm_q(&["-qp", "--qf", "%{VCS}"], &a), "(none)");
+    let rev = "0123456789abcdef0123456789abcdef01234567";
+    let o = run_ok(
+        mk().args(["package", "--spec"])
+            .arg(&spec)
+            .arg("--binary-dir")
+            .arg(&bin)
+            .arg("--out")
+            .arg(tmp.path().join("v"))
+            .args([
+                "--source-date-epoch",
+                "1700000000",
+                "--source-revision",
+                rev,
+            ]),
+    );
+    let v = PathBuf::from(String::from_utf8(o.stdout).unwrap().lines().last().unwrap());
+    assert_eq!(rpm_q(&["-qp", "--qf", "%{VCS}"], &v), rev);
 
     // A missing binary is named.
     let e = run_err(
@@ -144,6 +163,19 @@ fn build_sh_makes_a_glibc_2_17_rpm() {
     let o = run_ok(Command::new(workspace().join("packaging/build.sh")).arg(tmp.path()));
     let rpm = PathBuf::from(String::from_utf8(o.stdout).unwrap().lines().last().unwrap());
     check_package(&rpm);
+    // The checkout's revision is in the VCS tag (plus -dirty for changes).
+    let head = run_ok(
+        Command::new("git")
+            .arg("-C")
+            .arg(workspace())
+            .args(["rev-parse", "HEAD"]),
+    );
+    let head = String::from_utf8(head.stdout).unwrap();
+    let vcs = rpm_q(&["-qp", "--qf", "%{VCS}"], &rpm);
+    assert!(
+        vcs.starts_with(head.trim()),
+        "VCS tag {vcs:?}, HEAD {head:?}"
+    );
 
     // Extract the packaged binary and find its highest GLIBC_ version.
     let x = tmp.path().join("x");

@@ -146,6 +146,41 @@ fn bundle_with_images_verifies_and_carries_every_blob() {
         "{\"repositories\":[\"etcd\",\"mirror/k8s/io/kube/etcd\"]}\n"
     );
 
+    // The SBOM lists every tag with the manifest digest the registry serves.
+    let doc =
+        mk_sbom::Document::from_json(&std::fs::read(tree.join("sbom.spdx.json")).unwrap()).unwrap();
+    let listed_images: Vec<_> = doc
+        .packages
+        .iter()
+        .filter(|p| p.primary_package_purpose.as_deref() == Some("CONTAINER"))
+        .collect();
+    assert_eq!(listed_images.len(), 4, "{listed_images:#?}");
+    for p in listed_images {
+        let tag = p.version_info.as_deref().unwrap();
+        let served = std::fs::read_dir(
+            tree.join("registry/repositories")
+                .join(&p.name)
+                .join("_tags")
+                .join(tag),
+        )
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name();
+        assert_eq!(
+            p.sha256(),
+            Some(&*served.to_string_lossy()),
+            "{}:{tag}",
+            p.name
+        );
+        assert!(
+            p.purl().unwrap().starts_with("pkg:oci/etcd@sha256%3A"),
+            "{:?}",
+            p.purl()
+        );
+    }
+
     // Reproducible with images too.
     run_ok(&mut bundle("out/b.iso", &images));
     assert!(std::fs::read(&iso).unwrap() == std::fs::read(root.join("out/b.iso")).unwrap());

@@ -91,6 +91,11 @@ pub fn run(opts: &ClusterOptions) -> Result<ClusterRun, RunError> {
         now,
     })
     .map_err(|e| RunError::Cluster(e.to_string()))?;
+    let mut plan = plan;
+    // mk-rollout waits for this label to know the node runs the new image.
+    if let (Some(version), Some(node)) = (image_version(root), plan.node.as_mut()) {
+        node.body["metadata"]["labels"][IMAGE_VERSION_LABEL] = version.into();
+    }
 
     let server = match &opts.server {
         Some(s) => s.clone(),
@@ -431,9 +436,90 @@ pub fn failed(report: &Report) -> bool {
         && report.failure_policy == FailurePolicy::Halt
 }
 
+/// The Node label with the image's version (docs/rollout.md).
+pub const IMAGE_VERSION_LABEL: &str = "mk.dev/image-version";
+
+/// `IMAGE_VERSION=` of the root's /etc/os-release (os-release(5): shell
+/// style, the value optionally in quotes); `None` when absent or empty.
+fn image_version(root: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    // Bounded: os-release is a few hundred bytes.
+    std::fs::File::open(root.join("etc/os-release"))
+        .ok()?
+        .take(64 * 1024)
+        .read_to_string(&mut text)
+        .ok()?;
+    os_release_value(&text, "IMAGE_VERSION")
+}
+
+fn os_release_value(text: &str, key: &str) -> Option<String> {
+    let raw = text
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix(key)?.strip_prefix('='))?
+        .trim();
+    let v = match raw.as_bytes() {
+        [q @ (b'"' | b'\''), .., e] if q == e && raw.len() >= 2 => &raw[1..raw.len() - 1],
+        _ => raw,
+    };
+    let v: String = if raw.starts_with('"') {
+        // Inside double quotes \ escapes $ " \ and `.
+        let mut out = String::new();
+        let mut chars = v.chars();
+        while let Some(c) = chars.next() {
+            match (c, chars.clone().next()) {
+                ('\\', Some(n @ ('$' | '"' | '\\' | '`'))) => {
+                    out.push(n);
+                    chars.next();
+                }
+                _ => out.push(c),
+            }
+        }
+        out
+    } else {
+        v.to_string()
+    };
+    (!v.is_empty()).then_some(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn image_version_comes_from_os_release() {
+        let t = "NAME=\"CentOS Linux\"\nVERSION=\"7 (Core)\"\nIMAGE_VERSION=\"2026.12.1\"\n";
+        assert_eq!(
+            os_release_value(t, "IMAGE_VERSION").as_deref(),
+            Some("2026.12.1")
+        );
+        assert_eq!(
+            os_release_value("IMAGE_VERSION=v2\n", "IMAGE_VERSION").as_deref(),
+            Some("v2")
+        );
+        assert_eq!(
+            os_release_value("IMAGE_VERSION='v3'", "IMAGE_VERSION").as_deref(),
+            Some("v3")
+        );
+        assert_eq!(
+            os_release_value("IMAGE_VERSION=\"a\\\"b\"", "IMAGE_VERSION").as_deref(),
+            Some("a\"b")
+        );
+        assert_eq!(
+            os_release_value("IMAGE_VERSION=\"\"\n", "IMAGE_VERSION"),
+            None
+        );
+        assert_eq!(
+            os_release_value("IMAGE_ID=mk\nVERSION=7\n", "IMAGE_VERSION"),
+            None
+        );
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(image_version(dir.path()), None);
+        std::fs::create_dir(dir.path().join("etc")).unwrap();
+        std::fs::write(dir.path().join("etc/os-release"), t).unwrap();
+        assert_eq!(image_version(dir.path()).as_deref(), Some("2026.12.1"));
+    }
 
     fn report() -> Report {
         Report {

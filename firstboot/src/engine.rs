@@ -619,6 +619,80 @@ fn remove_stale_temps(target: &Path) -> Result<(), EngineError> {
     Ok(())
 }
 
+/// NetworkManager as first boot drives it after the `network` step wrote
+/// keyfiles: load them, then activate each profile, links before the VLANs
+/// on them, so that the planes' addresses exist before they are read.
+/// Kept thin (two commands) so that the sequencing is tested with a fake.
+pub trait NetworkManager {
+    /// `nmcli connection reload`: re-read the keyfile directory.
+    fn reload(&mut self) -> Result<(), String>;
+    /// `nmcli --wait SECS connection up id ID`: activate and wait for it.
+    fn up(&mut self, id: &str) -> Result<(), String>;
+}
+
+/// The real one: the `nmcli` binary (NetworkManager 1.12 on CentOS 7.6 has
+/// both commands; its D-Bus API would need a second code path for 1.12's
+/// older interface).
+pub struct Nmcli {
+    /// Seconds `up` waits for a profile (DHCP included).
+    pub wait_secs: u32,
+}
+
+impl Nmcli {
+    fn run(&self, args: &[&str]) -> Result<(), String> {
+        let wait = self.wait_secs.to_string();
+        let mut all = vec!["--wait", wait.as_str()];
+        all.extend_from_slice(args);
+        tracing::debug!(?all, "nmcli");
+        let out = std::process::Command::new("nmcli")
+            .args(&all)
+            .output()
+            .map_err(|e| format!("running `nmcli {}`: {e}", args.join(" ")))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "`nmcli {}` failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    }
+}
+
+impl NetworkManager for Nmcli {
+    fn reload(&mut self) -> Result<(), String> {
+        self.run(&["connection", "reload"])
+    }
+    fn up(&mut self, id: &str) -> Result<(), String> {
+        self.run(&["connection", "up", "id", id])
+    }
+}
+
+/// After the network step: when it changed files, reload and bring up
+/// every profile it wrote (`step`'s keyfiles, in
+/// [`mk_nodeconf::steps::network::connection_ids`]'s order). Unchanged:
+/// nothing (NetworkManager brought them up at boot, autoconnect). Returns
+/// the line for the report, or the first failure naming the profile.
+pub fn bring_up(
+    nm: &mut dyn NetworkManager,
+    step: &mk_nodeconf::Step,
+    changed: bool,
+) -> Result<Option<String>, String> {
+    if !changed {
+        return Ok(None);
+    }
+    let ids = mk_nodeconf::steps::network::connection_ids(step);
+    nm.reload()?;
+    for id in &ids {
+        nm.up(id).map_err(|e| format!("bringing up {id}: {e}"))?;
+    }
+    Ok(Some(format!(
+        "NetworkManager: reloaded, brought up {}",
+        ids.join(", ")
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -714,5 +788,56 @@ mod tests {
         );
         assert!(node.apply(&a, &mut crash).is_err());
         assert!(at.is_dir());
+    }
+
+    struct FakeNm(Vec<String>, Option<&'static str>);
+    impl super::NetworkManager for FakeNm {
+        fn reload(&mut self) -> Result<(), String> {
+            self.0.push("reload".into());
+            Ok(())
+        }
+        fn up(&mut self, id: &str) -> Result<(), String> {
+            self.0.push(format!("up {id}"));
+            match self.1 {
+                Some(bad) if bad == id => Err("no device".into()),
+                _ => Ok(()),
+            }
+        }
+    }
+
+    #[test]
+    fn bring_up_loads_then_activates_links_before_vlans_only_when_changed() {
+        let action = |p: &str| mk_nodeconf::Action::WriteFile {
+            path: format!("{}/{p}.nmconnection", mk_nodeconf::mk_netconf::KEYFILE_DIR),
+            contents: Vec::new(),
+            mode: 0o600,
+            owner: Owner::ROOT,
+        };
+        let step = mk_nodeconf::Step {
+            name: "network".into(),
+            input_digest: String::new(),
+            actions: vec![
+                action("mk-bond0.100"),
+                action("mk-bond0"),
+                action("mk-eth0"),
+            ],
+        };
+        let mut nm = FakeNm(Vec::new(), None);
+        assert_eq!(super::bring_up(&mut nm, &step, false), Ok(None));
+        assert!(nm.0.is_empty());
+        let line = super::bring_up(&mut nm, &step, true).unwrap().unwrap();
+        assert_eq!(
+            nm.0,
+            ["reload", "up mk-bond0", "up mk-eth0", "up mk-bond0.100"]
+        );
+        assert!(line.contains("mk-bond0, mk-eth0, mk-bond0.100"), "{line}");
+        let mut nm = FakeNm(Vec::new(), Some("mk-eth0"));
+        let e = super::bring_up(&mut nm, &step, true).unwrap_err();
+        assert_eq!(e, "bringing up mk-eth0: no device");
+        assert_eq!(
+            nm.0.last().unwrap(),
+            "up mk-eth0",
+            "stops at the first failure"
+        );
     }
 }

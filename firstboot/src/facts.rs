@@ -51,8 +51,59 @@ pub fn trust_dirs(root: &Path) -> Vec<String> {
     mk_preflight::root::directories(root, mk_nodeconf::CA_TRUST_DIRS.iter().map(|(_, p)| *p))
 }
 
+/// The network interfaces under `root`'s /sys/class/net (name and MAC),
+/// for `spec.network`'s selection by MAC or name: on the node `root` is `/`
+/// and this is the kernel's sysfs; tests fake it under their root. None
+/// when the directory is absent (a plan made away from the node): the
+/// selection is then not checked. Interfaces without a MAC (loopback,
+/// tunnels) are left out. Bounded: at most 4096 entries are read.
+pub fn interfaces(root: &Path) -> Option<Vec<mk_nodeconf::NetInterface>> {
+    let dir = root.join("sys/class/net");
+    let entries = std::fs::read_dir(&dir).ok()?;
+    let mut out = Vec::new();
+    for entry in entries.flatten().take(4096) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Ok(text) = std::fs::read_to_string(entry.path().join("address")) else {
+            continue;
+        };
+        let Some(mac) = mk_roleconfig::select::normalize_mac(text.trim()) else {
+            continue;
+        };
+        if mac != "00:00:00:00:00:00" {
+            out.push(mk_nodeconf::NetInterface { name, mac });
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn interfaces_come_from_sysfs_under_the_root() {
+        let t = tempfile::tempdir().unwrap();
+        assert_eq!(super::interfaces(t.path()), None);
+        let net = t.path().join("sys/class/net");
+        for (n, mac) in [
+            ("lo", "00:00:00:00:00:00\n"),
+            ("eth1", "52:54:00:AA:00:02\n"),
+            ("eth0", "52:54:00:aa:00:01\n"),
+            ("tun0", "\n"),
+        ] {
+            std::fs::create_dir_all(net.join(n)).unwrap();
+            std::fs::write(net.join(n).join("address"), mac).unwrap();
+        }
+        let got = super::interfaces(t.path()).unwrap();
+        let got: Vec<(&str, &str)> = got
+            .iter()
+            .map(|i| (i.name.as_str(), i.mac.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [("eth0", "52:54:00:aa:00:01"), ("eth1", "52:54:00:aa:00:02")]
+        );
+    }
+
     #[test]
     fn parses_ip_json() {
         let j = br#"[{"ifname":"lo","addr_info":[{"family":"inet","local":"127.0.0.1","prefixlen":8}]},

@@ -35,6 +35,7 @@ pub fn plan_with(
         addresses,
         etcd_members: membership.members,
         trust_dirs: crate::facts::trust_dirs(root),
+        interfaces: crate::facts::interfaces(root),
     };
     let plan = mk_nodeconf::plan(config_digest, config, &facts).map_err(|e| e.to_string())?;
     Ok((plan, membership.report))

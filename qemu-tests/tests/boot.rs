@@ -191,9 +191,9 @@ fn example_image_boots_enforcing_read_only_to_multi_user() {
         fail(&format!("root is mounted `{root}`, expected ro"));
     }
     let var = check_value(c, "var").unwrap_or_else(|| fail("no /var report"));
-    if !var.starts_with("/dev/vda3,rw") {
+    if !var.starts_with("/dev/vda5,rw") {
         fail(&format!(
-            "/var is `{var}`, expected the state partition /dev/vda3, rw"
+            "/var is `{var}`, expected the state partition /dev/vda5, rw"
         ));
     }
     if check_value(c, "multi-user") != Some("active") {

@@ -6,7 +6,7 @@
 use mk_qemu_tests::*;
 use std::process::Command;
 
-/// `debugfs -R CMD` on the root partition (partition 2) of `raw`.
+/// `debugfs -R CMD` on the root partition (slot A, partition 3) of `raw`.
 fn debugfs(raw: &std::path::Path, offset: u64, cmd: &str) -> String {
     let out = Command::new("debugfs")
         .arg("-R")
@@ -49,8 +49,9 @@ fn kickstart_settings_are_packaged_into_the_image() {
         report.packages
     );
     let raw = report.raw.unwrap();
-    // Root partition: GPT entry 2 (mk-disk: ESP 256 MiB from 1 MiB).
-    let offset = 257 * 1024 * 1024;
+    // Root slot A: GPT entry 3 (mk-disk: ESP 256 MiB from 1 MiB, then the
+    // 1 MiB BIOS boot partition).
+    let offset = 258 * 1024 * 1024;
     assert_eq!(
         debugfs(&raw, offset, "cat /etc/locale.conf"),
         "LANG=en_US.UTF-8\n"

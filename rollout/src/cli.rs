@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "mk-rollout",
     version,
-    about = "Operate an mk cluster from the admin's machine: etcd backups",
+    about = "Operate an mk cluster from the admin's machine: etcd backups, rolling re-image upgrades",
     help_expected = true,
     after_help = "Example:\n  mk-rollout backup --endpoint https://cp1.example.com:2379 --cacert etcd-ca.crt \\\n      --cert etcd-client.crt --key etcd-client.key --dir /mnt/backups/etcd --keep 14"
 )]
@@ -38,6 +38,59 @@ pub enum Command {
         mk-rollout backup --endpoint https://cp2.example.com:2379 --cacert ca.crt --cert c.crt \\\n      \
         --key c.key --dir . --keep 1 --timeout 1800 --max-size 16384")]
     Backup(BackupArgs),
+    /// Print the order of a rolling upgrade from an inventory; changes nothing.
+    ///
+    /// Control planes one at a time (each only when every etcd member is
+    /// healthy, after a fresh etcd backup), then workers in batches of
+    /// --batch (default: the inventory's worker_batch). Each node: cordon,
+    /// drain, re-image through its driver, wait Ready on the new image
+    /// version, uncordon. The inventory is checked as `apply` checks it:
+    /// unknown fields, duplicate node names and empty lists are errors
+    /// naming the line. See docs/rollout.md.
+    #[command(
+        after_help = "Example:\n  mk-rollout plan --inventory site/inventory.yaml --batch 3"
+    )]
+    Plan(PlanArgs),
+    /// Upgrade the cluster node by node as `plan` prints; resumes where it
+    /// stopped.
+    ///
+    /// Runs from the admin's machine, never inside the cluster. The state
+    /// is written beside the inventory (<inventory>.rollout.json) after
+    /// every step; running `apply` again goes on from there, retrying the
+    /// step that failed. A node that does not come back stops the rollout
+    /// with the node, the step and what was seen; no other node is touched.
+    /// Exit 0 when every node is upgraded, 1 when stopped or on bad input.
+    #[command(
+        after_help = "Example:\n  mk-rollout apply --inventory site/inventory.yaml\n  \
+        mk-rollout apply --inventory site/inventory.yaml --batch 2 --poll 5"
+    )]
+    Apply(ApplyArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PlanArgs {
+    /// The inventory (YAML): image_version, nodes with name, role and
+    /// driver (docs/rollout.md).
+    #[arg(long, value_name = "FILE")]
+    pub inventory: PathBuf,
+    /// Workers re-imaged at the same time (overrides worker_batch).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch: Option<u64>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ApplyArgs {
+    /// The inventory (YAML); the rollout's state is kept beside it.
+    #[arg(long, value_name = "FILE")]
+    pub inventory: PathBuf,
+    /// Workers re-imaged at the same time (overrides worker_batch; must
+    /// match the batch size a rollout under way started with).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch: Option<u64>,
+    /// Seconds between polls while waiting (drain, node back, health).
+    #[arg(long, value_name = "SECONDS", default_value_t = 2,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub poll: u64,
 }
 
 #[derive(clap::Args, Debug)]

@@ -97,6 +97,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let registry = mk_registry::write_registry(&args.images, &root.join("registry"))
         .context("staging the container registry")?;
     stage_kickstarts(&args.selection.kickstarts, &root.join("kickstart"))?;
+    // SBOM and provenance before the MANIFEST: both get signed (docs/sbom.md).
+    let mut kickstarts: Vec<PathBuf> = std::fs::read_dir(root.join("kickstart"))
+        .context("listing the staged kickstarts")?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .context("listing the staged kickstarts")?;
+    kickstarts.sort();
+    mk_sbom::bundle::write_bundle_records(
+        root,
+        &mk_sbom::bundle::BundleRecord {
+            name: &args.name,
+            version: &args.bundle_version,
+            tool: concat!("mk-compose-", env!("CARGO_PKG_VERSION")),
+            source_date_epoch,
+            packages: &packages,
+            images: mk_sbom::oci::from_registry(&root.join("registry"), &registry.tags, None)?,
+            kickstarts,
+            parameters: vec![(
+                "role-config-schema".into(),
+                mk_roleconfig::API_VERSION.into(),
+            )],
+        },
+    )
+    .context("writing the bundle's SBOM and provenance")?;
 
     let finished = finish_bundle(
         root,

@@ -14,7 +14,8 @@ use std::path::PathBuf;
 #[derive(clap::Args)]
 #[command(after_help = "Example:\n  \
     mk-compose package --spec packaging/mk-firstboot.yaml \\\n      \
-    --binary-dir target/x86_64-unknown-linux-gnu/release --out out/rpms\n\n\
+    --binary-dir target/x86_64-unknown-linux-gnu/release --out out/rpms \\\n      \
+    --source-revision \"$(git rev-parse HEAD)\"\n\n\
     packaging/build.sh OUTDIR builds the glibc 2.17 binary and runs this.")]
 pub struct Args {
     /// The package spec (e.g. packaging/mk-firstboot.yaml).
@@ -30,6 +31,10 @@ pub struct Args {
     /// mk-rpmpack's fixed default).
     #[arg(long, value_name = "SECONDS")]
     source_date_epoch: Option<u32>,
+    /// The source revision the binaries were built from (e.g. `git
+    /// rev-parse HEAD`), stored as the RPM's VCS tag and reported in SBOMs.
+    #[arg(long, value_name = "REV")]
+    source_revision: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -47,9 +52,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         cargo_version: env!("CARGO_PKG_VERSION"),
         service_accounts_pre: &accounts_pre,
     };
-    let pkg = spec
+    let mut pkg = spec
         .package(&inputs)
         .with_context(|| format!("{}", args.spec.display()))?;
+    if let Some(rev) = &args.source_revision {
+        pkg.vcs(rev);
+    }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let path = pkg.build_to_dir(&args.out)?;

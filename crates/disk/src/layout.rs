@@ -25,6 +25,13 @@ pub const ESP_MIN_SIZE: u64 = 36 * MIB;
 pub const TYPE_ESP: Uuid = uuid::uuid!("C12A7328-F81F-11D2-BA4B-00A0C93EC93B");
 /// Discoverable Partitions Specification: root file system, x86-64.
 pub const TYPE_ROOT_X86_64: Uuid = uuid::uuid!("4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709");
+/// BIOS boot partition: where GRUB's core.img lives on a GPT disk booted by
+/// legacy BIOS (issue 14). Reserved from the start, so that adding GRUB
+/// does not renumber the partitions of installed nodes.
+pub const TYPE_BIOS_BOOT: Uuid = uuid::uuid!("21686148-6449-6E6F-744E-656564454649");
+/// Size of the BIOS boot partition: GRUB's core.img for GPT + ext4 is
+/// under 100 KiB; 1 MiB is what distribution installers reserve.
+pub const BIOS_BOOT_SIZE: u64 = MIB;
 /// Generic Linux data. The state partition holds /var *and* persistent /etc
 /// paths (readonly-root statetab), so it is not the DPS /var type: a newer
 /// systemd-gpt-auto-generator would mount a /var-typed partition at /var.
@@ -209,7 +216,12 @@ pub fn check_ext4_fits(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Esp,
-    Root,
+    BiosBoot,
+    /// Root slot A: the composed image's root.
+    RootA,
+    /// Root slot B: same size, left empty; an update writes the next image
+    /// here, and the two slots take turns (issue 15, DESIGN section 2).
+    RootB,
     State,
 }
 
@@ -217,7 +229,9 @@ impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Esp => "esp",
-            Role::Root => "root",
+            Role::BiosBoot => "bios-boot",
+            Role::RootA => "root-a",
+            Role::RootB => "root-b",
             Role::State => "state",
         }
     }
@@ -272,7 +286,11 @@ pub struct Layout {
     pub disk_guid: Uuid,
     pub disk_size: u64,
     pub esp: PartPlan,
+    pub bios_boot: PartPlan,
+    /// Root slot A, which holds the composed root.
     pub root: PartPlan,
+    /// Root slot B, empty until the first update.
+    pub root_b: PartPlan,
     pub state: PartPlan,
     /// FAT volume serial of the ESP.
     pub esp_serial: u32,
@@ -281,13 +299,21 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub fn partitions(&self) -> [&PartPlan; 3] {
-        [&self.esp, &self.root, &self.state]
+    pub fn partitions(&self) -> [&PartPlan; 5] {
+        [
+            &self.esp,
+            &self.bios_boot,
+            &self.root,
+            &self.root_b,
+            &self.state,
+        ]
     }
 }
 
-/// Plans the table: ESP, root, state, each rounded up to whole MiB and laid
-/// out from 1 MiB, with 1 MiB at the end for the backup GPT.
+/// Plans the table: ESP, BIOS boot, root slots A and B (the same size), state,
+/// each rounded up to whole MiB and laid out from 1 MiB in that order, with
+/// 1 MiB at the end for the backup GPT. The numbers are fixed (1 to 5) for
+/// every image, so that an update finds the slots of any earlier image.
 pub fn plan(input: &LayoutInput) -> Result<Layout, LayoutError> {
     if input.seed.is_empty() {
         return Err(LayoutError::EmptySeed);
@@ -319,17 +345,33 @@ pub fn plan(input: &LayoutInput) -> Result<Layout, LayoutError> {
         p
     };
     let esp = part(Role::Esp, 1, "esp", TYPE_ESP, esp_size, 0);
-    let root = part(
-        Role::Root,
+    let bios_boot = part(
+        Role::BiosBoot,
         2,
-        "root",
+        "bios-boot",
+        TYPE_BIOS_BOOT,
+        BIOS_BOOT_SIZE,
+        0,
+    );
+    let root = part(
+        Role::RootA,
+        3,
+        "root-a",
+        TYPE_ROOT_X86_64,
+        input.root_size,
+        ATTR_READ_ONLY,
+    );
+    let root_b = part(
+        Role::RootB,
+        4,
+        "root-b",
         TYPE_ROOT_X86_64,
         input.root_size,
         ATTR_READ_ONLY,
     );
     let state = part(
         Role::State,
-        3,
+        5,
         "state",
         TYPE_LINUX_DATA,
         input.state_size,
@@ -344,7 +386,9 @@ pub fn plan(input: &LayoutInput) -> Result<Layout, LayoutError> {
         disk_guid: derive_uuid(seed, "disk"),
         disk_size,
         esp,
+        bios_boot,
         root,
+        root_b,
         state,
         esp_serial: derive_u32(seed, "fat-serial/esp"),
         root_fs: fs("root"),
@@ -370,10 +414,14 @@ mod tests {
         let l = plan(&input("bundle-sha256:abc node-1")).unwrap();
         assert_eq!(l.esp.offset, MIB);
         assert_eq!(l.esp.size, 256 * MIB);
-        assert_eq!(l.root.offset, 257 * MIB);
-        // rounded up to whole MiB
+        assert_eq!(l.bios_boot.offset, 257 * MIB);
+        assert_eq!(l.bios_boot.size, MIB);
+        assert_eq!(l.root.offset, 258 * MIB);
+        // rounded up to whole MiB; slot B the same size, right after A
         assert_eq!(l.root.size, 701 * MIB);
-        assert_eq!(l.state.offset, l.root.offset + l.root.size);
+        assert_eq!(l.root_b.size, l.root.size);
+        assert_eq!(l.root_b.offset, l.root.offset + l.root.size);
+        assert_eq!(l.state.offset, l.root_b.offset + l.root_b.size);
         assert_eq!(l.disk_size, l.state.offset + l.state.size + MIB);
         for p in l.partitions() {
             assert_eq!(p.offset % MIB, 0);
@@ -390,7 +438,16 @@ mod tests {
             "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709"
         );
         assert_eq!(l.root.attributes, 1 << 60);
-        assert_eq!([l.esp.number, l.root.number, l.state.number], [1, 2, 3]);
+        assert_eq!(l.root_b.attributes, 1 << 60);
+        assert_eq!(l.root_b.type_guid, l.root.type_guid);
+        assert_eq!(
+            l.bios_boot.type_guid.to_string().to_uppercase(),
+            "21686148-6449-6E6F-744E-656564454649"
+        );
+        let numbers: Vec<u32> = l.partitions().iter().map(|p| p.number).collect();
+        assert_eq!(numbers, [1, 2, 3, 4, 5]);
+        let names: Vec<&str> = l.partitions().iter().map(|p| p.name).collect();
+        assert_eq!(names, ["esp", "bios-boot", "root-a", "root-b", "state"]);
     }
 
     #[test]
@@ -407,7 +464,9 @@ mod tests {
         let mut ids = vec![
             a.disk_guid,
             a.esp.guid,
+            a.bios_boot.guid,
             a.root.guid,
+            a.root_b.guid,
             a.state.guid,
             a.root_fs.uuid,
             a.root_fs.hash_seed,
@@ -416,7 +475,7 @@ mod tests {
         ];
         ids.sort();
         ids.dedup();
-        assert_eq!(ids.len(), 8);
+        assert_eq!(ids.len(), 10);
         assert_eq!(a.disk_guid.get_version_num(), 4);
         assert_eq!(a.disk_guid.get_variant(), uuid::Variant::RFC4122);
     }

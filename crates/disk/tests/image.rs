@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::unix::fs::{symlink, FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -234,8 +234,10 @@ fn image_passes_the_tools_carries_labels_and_is_reproducible() {
     );
     for (n, p, type_name) in [
         (1, &l.esp, "EFI system partition"),
-        (2, &l.root, "Linux x86-64 root (/)"),
-        (3, &l.state, "Linux filesystem"),
+        (2, &l.bios_boot, "BIOS boot partition"),
+        (3, &l.root, "Linux x86-64 root (/)"),
+        (4, &l.root_b, "Linux x86-64 root (/)"),
+        (5, &l.state, "Linux filesystem"),
     ] {
         let info = ok("sgdisk", &["-i", &n.to_string(), img]).to_lowercase();
         assert!(
@@ -348,6 +350,21 @@ fn image_passes_the_tools_carries_labels_and_is_reproducible() {
         assert!(part.contains(&format!("UUID={}\n", ids.uuid)), "{part}");
         assert!(part.contains("TYPE=ext4"), "{part}");
     }
+    // Slot B and the BIOS boot partition are empty: nothing for blkid to
+    // find (exit 2), and slot B's first MiB is zeros.
+    for p in [&l.root_b, &l.bios_boot] {
+        let probe = Command::new("blkid")
+            .args(["-p", "-O", &p.offset.to_string(), img])
+            .output()
+            .unwrap();
+        assert_eq!(probe.status.code(), Some(2), "{}: {probe:?}", p.name);
+    }
+    let mut head = vec![0u8; MIB as usize];
+    fs::File::open(&out_a)
+        .unwrap()
+        .read_exact_at(&mut head, l.root_b.offset)
+        .unwrap();
+    assert!(head.iter().all(|&b| b == 0), "slot B is not empty");
 
     // Labels (with the trailing NUL), owners, modes, fixed times.
     let root_at = img_at(&out_a, l.root.offset);

@@ -102,6 +102,12 @@ fn fnv1a64(data: &[u8]) -> u64 {
     h
 }
 
+/// The checksum a meta page must carry: FNV-1a 64 over the 56 bytes of
+/// meta before it (`meta` starts after the 16-byte page header).
+pub fn meta_checksum(meta: &[u8]) -> u64 {
+    fnv1a64(&meta[..56])
+}
+
 /// The meta of one meta page (`page` from its start), or why not.
 fn meta(page: &[u8], n: u64) -> Result<Meta, String> {
     let m = &page[PAGE_HEADER..PAGE_HEADER + 64];
@@ -121,7 +127,7 @@ fn meta(page: &[u8], n: u64) -> Result<Meta, String> {
         return Err(format!("meta page {n}: not flagged as a meta page"));
     }
     let checksum = u64_at(m, 56);
-    if checksum != fnv1a64(&m[..56]) {
+    if checksum != meta_checksum(m) {
         return Err(format!("meta page {n}: checksum mismatch"));
     }
     Ok(Meta {

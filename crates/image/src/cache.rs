@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Bump when the pipeline's output changes for the same inputs.
-pub const PIPELINE_REVISION: u32 = 1;
+/// 2: the disk got the BIOS boot partition and root slot B.
+pub const PIPELINE_REVISION: u32 = 2;
 
 /// Builds a cache key from named parts (order matters). Pure.
 #[derive(Default)]

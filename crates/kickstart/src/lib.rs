@@ -20,6 +20,7 @@
 mod args;
 mod commands;
 mod model;
+pub mod network;
 mod parse;
 pub mod recipe;
 

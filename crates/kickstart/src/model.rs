@@ -204,7 +204,8 @@ pub enum BootProto {
     Static,
 }
 
-/// Network configuration written into the image (ifcfg files); never
+/// Network configuration for the image (NetworkManager keyfiles through
+/// [`crate::network::keyfiles`], the model first boot uses); never
 /// activated during the build.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Network {

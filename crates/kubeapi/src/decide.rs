@@ -329,16 +329,15 @@ pub fn list_url(collection: &str, field_selector: Option<&str>) -> String {
 /// Percent-encodes a query value: RFC 3986 unreserved characters stay,
 /// everything else (`=`, `/`, `,`, `&`, non-ASCII) becomes `%XX`.
 pub fn encode_query_value(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for b in v.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(v, UNRESERVED_ONLY).to_string()
 }
+
+/// Everything but RFC 3986's unreserved characters is encoded.
+const UNRESERVED_ONLY: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// A name is used as one URL path segment: it must not be able to leave it.
 pub fn valid_path_segment(name: &str) -> bool {

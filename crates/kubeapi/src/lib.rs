@@ -8,6 +8,9 @@
 //! approve-csrs`): raw reads ([`ApiClient::get_json`],
 //! [`ApiClient::list_json`]) and [`ApiClient::approve_csr`].
 //!
+//! And mk-rollout's node maintenance (`node.rs`): cordon, uncordon, the
+//! pods of a node, evictions.
+//!
 //! Every decision is in [`decide`] (pure, unit-tested); this file only
 //! sends requests. All requests are raw JSON through kube's `Client`, over
 //! hyper-rustls with our own rustls configuration on ring (no aws-lc-rs, no
@@ -19,6 +22,7 @@
 //! is enough.
 
 pub mod decide;
+mod node;
 mod tls;
 
 use std::sync::Arc;
@@ -36,6 +40,7 @@ use serde_json::{json, Value};
 use tracing::{debug, info, warn};
 
 pub use decide::{Outcome, FIELD_MANAGER};
+pub use node::Eviction;
 
 /// How to reach and authenticate to the apiserver. The client certificate
 /// lives only in memory: the caller mints a short-lived one, nothing is read

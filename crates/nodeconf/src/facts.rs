@@ -33,6 +33,34 @@ pub struct HostFacts {
     /// ignored. The root is read-only, so nothing may be created for them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trust_dirs: Vec<String>,
+    /// The host's network interfaces (/sys/class/net: name and MAC), for
+    /// `spec.network`'s selection by MAC or name. None: not known (a plan
+    /// made away from the node); the selection is then not checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interfaces: Option<Vec<NetInterface>>,
+}
+
+/// One network interface of the host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetInterface {
+    /// Kernel name, e.g. `eth0`.
+    pub name: String,
+    /// `aa:bb:cc:dd:ee:ff`, lower case.
+    pub mac: String,
+}
+
+impl HostFacts {
+    /// [`HostFacts::interfaces`] as mk-netconf takes them.
+    pub fn host_interfaces(&self) -> Option<Vec<mk_netconf::HostInterface>> {
+        self.interfaces.as_ref().map(|v| {
+            v.iter()
+                .map(|i| mk_netconf::HostInterface {
+                    name: i.name.clone(),
+                    mac: i.mac.to_ascii_lowercase(),
+                })
+                .collect()
+        })
+    }
 }
 
 /// kubeadm's CA-trust host mounts of kube-apiserver and

@@ -12,6 +12,8 @@ pub mod users;
 pub mod versions;
 
 pub use action::{Action, Owner, Plan, Step};
-pub use facts::{EtcdMember, HostFacts, CA_TRUST_DIRS};
-pub use plan::{plan, PlanError};
+pub use facts::{EtcdMember, HostFacts, NetInterface, CA_TRUST_DIRS};
+/// Keyfile and hosts paths, for the applier (mk-firstboot).
+pub use mk_netconf;
+pub use plan::{plan, plan_network, PlanError};
 pub use steps::kubelet::{api_only_labels, kubelet_configuration};

@@ -89,6 +89,21 @@ impl Ctx<'_> {
     }
 }
 
+/// The `network` and `hosts` steps alone (each only when the config has
+/// `spec.network` / `spec.hosts`): they need no plane address, so first
+/// boot can apply them and bring the links up before it reads the
+/// addresses that [`plan`] needs. [`plan`] starts with the same steps.
+pub fn plan_network(config: &NodeConfig, facts: &HostFacts) -> Result<Vec<Step>, PlanError> {
+    network_steps(&config.spec, facts)
+}
+
+fn network_steps(spec: &NodeSpec, facts: &HostFacts) -> Result<Vec<Step>, PlanError> {
+    let mut steps = Vec::new();
+    steps.extend(steps::network::step(spec, facts)?);
+    steps.extend(steps::hosts::step(spec));
+    Ok(steps)
+}
+
 /// Plans every step for `config` on the host described by `facts`.
 /// `config_digest` is `sha256:<hex>` of the role-config document as
 /// delivered (recorded in the plan; steps use their own input digests).
@@ -141,8 +156,11 @@ pub fn plan(
         worker: spec.roles.contains(&Role::Worker),
         facts,
     };
-    let steps: Vec<Step> = vec![
-        // First: time must come even when a later step fails (halt).
+    // Networking first: the keyfiles are what brings the planes' addresses
+    // up. Absent from the config: no step, nothing written.
+    let mut steps = network_steps(spec, facts)?;
+    steps.extend([
+        // Early: time must come even when a later step fails (halt).
         steps::time::step(&ctx)?,
         steps::users::step(&ctx),
         steps::pki::step(&ctx)?,
@@ -151,7 +169,7 @@ pub fn plan(
         steps::kubelet::step(&ctx)?,
         steps::containerd::step(&ctx),
         steps::firewall::step(&ctx)?,
-    ];
+    ]);
     Ok(Plan {
         config_digest: config_digest.to_string(),
         steps,

@@ -102,36 +102,50 @@ fn mask(prefix: u8, width: u8) -> u128 {
     }
 }
 
+/// `ADDR/PREFIX` split and parsed, the prefix at least `min_prefix`;
+/// `missing` says what was expected when there is no `/`.
+fn parse_prefixed(s: &str, min_prefix: u8, missing: &str) -> Result<(IpAddr, u8), String> {
+    let Some((a, p)) = s.split_once('/') else {
+        return Err(format!("{s:?} {missing}"));
+    };
+    let addr: IpAddr = a
+        .parse()
+        .map_err(|_| format!("{s:?}: {a:?} is not an IP address"))?;
+    let width = bits(addr).1;
+    let prefix: u8 = p
+        .parse()
+        .ok()
+        .filter(|p| *p >= min_prefix && *p <= width)
+        .ok_or_else(|| {
+            format!("{s:?}: prefix length {p:?} is not a number {min_prefix}-{width}")
+        })?;
+    Ok((addr, prefix))
+}
+
+/// The network `addr/prefix` lies in.
+fn network_of(addr: IpAddr, prefix: u8) -> Cidr {
+    let (v, w) = bits(addr);
+    let net = v & mask(prefix, w);
+    let addr = match addr {
+        IpAddr::V4(_) => IpAddr::V4((net as u32).into()),
+        IpAddr::V6(_) => IpAddr::V6(net.into()),
+    };
+    Cidr { addr, prefix }
+}
+
 impl Cidr {
     /// Parses `ADDR/PREFIX`; host bits must be zero (a typo otherwise).
     pub fn parse(s: &str) -> Result<Cidr, String> {
-        let Some((a, p)) = s.split_once('/') else {
+        let (addr, prefix) =
+            parse_prefixed(s, 0, "is not in CIDR notation (expected e.g. 10.0.1.0/24)")?;
+        let net = network_of(addr, prefix);
+        if net.addr != addr {
             return Err(format!(
-                "{s:?} is not in CIDR notation (expected e.g. 10.0.1.0/24)"
-            ));
-        };
-        let addr: IpAddr = a
-            .parse()
-            .map_err(|_| format!("{s:?}: {a:?} is not an IP address"))?;
-        let width = bits(addr).1;
-        let prefix: u8 = p
-            .parse()
-            .ok()
-            .filter(|p| *p <= width)
-            .ok_or_else(|| format!("{s:?}: prefix length {p:?} is not a number 0-{width}"))?;
-        let cidr = Cidr { addr, prefix };
-        let (v, w) = bits(addr);
-        if v & !mask(prefix, w) != 0 {
-            let net = v & mask(prefix, w);
-            let net = match addr {
-                IpAddr::V4(_) => IpAddr::V4((net as u32).into()),
-                IpAddr::V6(_) => IpAddr::V6(net.into()),
-            };
-            return Err(format!(
-                "{s:?} has host bits set; the network is {net}/{prefix}"
+                "{s:?} has host bits set; the network is {}/{prefix}",
+                net.addr
             ));
         }
-        Ok(cidr)
+        Ok(Cidr { addr, prefix })
     }
 
     pub fn contains(&self, ip: IpAddr) -> bool {
@@ -154,6 +168,58 @@ impl Cidr {
         };
         shorter.contains(longer.addr)
     }
+}
+
+/// An interface address with its prefix length, `10.0.1.11/24`: the host
+/// bits are the point here, unlike [`Cidr`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IfAddress {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl fmt::Display for IfAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl IfAddress {
+    /// Parses `ADDR/PREFIX` (prefix required: a static address without it
+    /// would silently get a /32 or /128).
+    pub fn parse(s: &str) -> Result<IfAddress, String> {
+        let (addr, prefix) =
+            parse_prefixed(s, 1, "lacks a prefix length (expected e.g. 10.0.1.11/24)")?;
+        Ok(IfAddress { addr, prefix })
+    }
+
+    /// The network the address lies in.
+    pub fn network(&self) -> Cidr {
+        network_of(self.addr, self.prefix)
+    }
+}
+
+/// A kernel interface name: 1-15 bytes (IFNAMSIZ - 1) of
+/// `A-Z a-z 0-9 _ - .`, not `.` or `..` (the kernel refuses those and `/`,
+/// `:` and spaces; the narrower set keeps names safe in file names too).
+pub fn check_ifname(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 15 {
+        return Err(format!(
+            "{name:?} is not an interface name: 1-15 characters"
+        ));
+    }
+    if name == "." || name == ".." {
+        return Err(format!("{name:?} is not an interface name"));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+    {
+        return Err(format!(
+            "{name:?} is not an interface name: {c:?} is not one of A-Z a-z 0-9 _ - ."
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

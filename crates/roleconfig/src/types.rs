@@ -154,6 +154,164 @@ pub struct NodeSpec {
     /// the kubelet starts) or `continue` (report, then start it anyway).
     #[serde(default)]
     pub failure_policy: FailurePolicy,
+    /// The node's interfaces, bonds, VLANs and each plane's addresses, written
+    /// as NetworkManager keyfiles at first boot. Absent: first boot leaves
+    /// networking as the image or the installer set it up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkSpec>,
+    /// Entries for /etc/hosts, for sites without DNS for the cluster's
+    /// names. Names still go into certificates and URLs (R28); this only
+    /// makes them resolve.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostEntry>,
+}
+
+/// Networking of the node (NetworkManager). Interfaces, bonds and VLANs
+/// are links, named by `name`; each plane is placed on one link.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NetworkSpec {
+    /// Physical interfaces (Ethernet), each selected by MAC address or by
+    /// its kernel name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interfaces: Vec<InterfaceSpec>,
+    /// Bonds over interfaces (link aggregation).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bonds: Vec<BondSpec>,
+    /// 802.1Q VLANs on an interface or a bond.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vlans: Vec<VlanSpec>,
+    /// Where each plane's address comes from. A plane not listed is left
+    /// as it is (its address must then come from elsewhere).
+    #[serde(default)]
+    pub planes: PlaneNetworks,
+}
+
+/// A physical interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct InterfaceSpec {
+    /// The link's name in this config (bonds, VLANs and planes refer to
+    /// it) and, without `macAddress`, the kernel interface name it selects
+    /// (`eth0`, `ens3`). At most 15 characters of `A-Z a-z 0-9 _ - .`.
+    pub name: String,
+    /// Selects the interface whose MAC address this is (`aa:bb:cc:dd:ee:ff`,
+    /// case does not matter), whatever the kernel calls it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac_address: Option<String>,
+    /// MTU in bytes (576-9216); absent: the driver's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+}
+
+/// A bond (Linux bonding driver).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BondSpec {
+    /// The bond's interface name, e.g. `bond0` (at most 15 characters).
+    pub name: String,
+    /// `802.3ad` (LACP; the switch ports form a LAG) or `active-backup`
+    /// (one member carries traffic; no switch configuration).
+    pub mode: BondMode,
+    /// Names of `interfaces` entries; at least one, each in one bond only.
+    pub members: Vec<String>,
+    /// MTU in bytes (576-9216); absent: the driver's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum BondMode {
+    #[serde(rename = "802.3ad")]
+    Lacp,
+    #[serde(rename = "active-backup")]
+    ActiveBackup,
+}
+
+impl BondMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BondMode::Lacp => "802.3ad",
+            BondMode::ActiveBackup => "active-backup",
+        }
+    }
+}
+
+/// An 802.1Q VLAN.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct VlanSpec {
+    /// The VLAN's interface name, e.g. `bond0.100` (at most 15 characters).
+    pub name: String,
+    /// VLAN id, 1-4094.
+    pub id: u32,
+    /// The interface or bond it is tagged on (a `name` of `interfaces` or
+    /// `bonds`).
+    pub parent: String,
+    /// MTU in bytes (576-9216), at most the parent's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+}
+
+/// Each plane's link and addressing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlaneNetworks {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control: Option<PlaneNetwork>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<PlaneNetwork>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etcd: Option<PlaneNetwork>,
+}
+
+impl PlaneNetworks {
+    /// `(plane name, its networking)` for the planes given, in the order
+    /// control, workload, etcd.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &PlaneNetwork)> {
+        [
+            ("control", &self.control),
+            ("workload", &self.workload),
+            ("etcd", &self.etcd),
+        ]
+        .into_iter()
+        .filter_map(|(n, p)| p.as_ref().map(|p| (n, p)))
+    }
+}
+
+/// One plane's address on a link: `dhcp: true`, or a static `address`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PlaneNetwork {
+    /// The link (a `name` of `interfaces`, `bonds` or `vlans`).
+    pub link: String,
+    /// Take the address from DHCP (IPv4). Excludes `address`.
+    #[serde(default)]
+    pub dhcp: bool,
+    /// Static address with prefix length, e.g. `10.0.1.11/24`; inside the
+    /// plane's `spec.planes.<plane>.cidr`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// Default gateway, inside `address`'s network. At most one plane sets
+    /// it per address family.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
+    /// DNS servers (IP addresses), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<String>,
+    /// DNS search domains, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub search: Vec<String>,
+}
+
+/// One /etc/hosts line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HostEntry {
+    /// IP address.
+    pub address: String,
+    /// DNS names of that address, the canonical name first.
+    pub names: Vec<String>,
 }
 
 #[derive(

@@ -10,6 +10,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use time::OffsetDateTime;
 
+mod network;
+
 use crate::names::{self, Cidr};
 use crate::pki::{self, CONTROL_PLANE_CAS};
 use crate::select;
@@ -173,6 +175,8 @@ fn node(cfg: &NodeConfig, now: OffsetDateTime, p: &str, e: &mut Errors) {
     roles(s, p, e);
     bootstrap_tokens(s, p, e);
     networks(s, p, e);
+    network::check(s, p, e);
+    network::hosts(s, p, e);
     time_and_pod_network(s, p, e);
     for (k, v) in &s.labels {
         let path = key_path(&format!("{p}spec.labels"), k);

@@ -345,6 +345,7 @@ pub struct Package {
     vendor: Option<String>,
     packager: Option<String>,
     group: Option<String>,
+    vcs: Option<String>,
     build_host: String,
     build_time: u32,
     compression: Compression,
@@ -372,6 +373,7 @@ impl Package {
             vendor: None,
             packager: None,
             group: None,
+            vcs: None,
             build_host: "mk.invalid".to_owned(),
             build_time: DEFAULT_BUILD_TIME,
             compression: Compression::Xz,
@@ -420,6 +422,12 @@ impl Package {
     }
     pub fn group(&mut self, v: &str) -> &mut Self {
         self.group = Some(v.to_owned());
+        self
+    }
+    /// The `VCS` tag (`rpm -q --qf %{VCS}`): the source revision the
+    /// package's files were built from, which the SBOM reports (mk-sbom).
+    pub fn vcs(&mut self, v: &str) -> &mut Self {
+        self.vcs = Some(v.to_owned());
         self
     }
     /// Default `mk.invalid` (never the machine's name: reproducibility).
@@ -544,6 +552,7 @@ impl Package {
             ("build host", Some(&self.build_host)),
             ("url", self.url.as_ref()),
             ("vendor", self.vendor.as_ref()),
+            ("vcs", self.vcs.as_ref()),
         ] {
             if let Some(v) = v {
                 if v.is_empty() || v.contains(['\n', '\0']) {
@@ -684,6 +693,9 @@ impl Package {
         }
         if let Some(v) = &self.group {
             b.group(v.clone());
+        }
+        if let Some(v) = &self.vcs {
+            b.vcs(v.clone());
         }
 
         let mut deps: Vec<(DepKind, Dep, DependencyFlags)> = self

@@ -2,7 +2,8 @@
 //! tokio-rustls (ring), requiring a client certificate from the test CA.
 //! It answers as the recorded real kube-apiserver v1.28.7 does
 //! (/work/shared/reference/kubeadm-1.28.7/calls/e1, e2, d; CSRs and their
-//! approval subresource: f1, f2, f3): JSON with
+//! approval subresource: f1, f2, f3; cordon and uncordon: a, b; evictions
+//! with a PodDisruptionBudget: c4, c7, c9): JSON with
 //! kind, apiVersion, metadata (uid, resourceVersion, creationTimestamp,
 //! managedFields), Status objects for errors. It keeps the objects it
 //! holds and records every request. An apply is merged as server-side
@@ -189,6 +190,9 @@ struct State {
     /// CSR path -> how many approval PUTs find it changed by another
     /// writer just before (so their resourceVersion is stale: 409).
     approval_races: BTreeMap<String, u32>,
+    /// Pod path -> how many more evictions a PodDisruptionBudget refuses
+    /// (429, calls/c7) before one is allowed (c9).
+    eviction_refusals: BTreeMap<String, (u32, String)>,
     counter: u64,
 }
 
@@ -320,6 +324,14 @@ impl Mock {
     /// as a real apiserver does for a stale resourceVersion.
     pub fn approval_race(&self, path: &str, times: u32) {
         self.st().approval_races.insert(path.into(), times);
+    }
+
+    /// The next `times` evictions of the pod at `path` are refused by the
+    /// PodDisruptionBudget `pdb` (429, as calls/c7).
+    pub fn refuse_evictions(&self, path: &str, times: u32, pdb: &str) {
+        self.st()
+            .eviction_refusals
+            .insert(path.into(), (times, pdb.into()));
     }
 }
 
@@ -740,6 +752,9 @@ async fn handle(
     if let Some(object_path) = path.strip_suffix("/approval") {
         return Ok(approval(st, &method, object_path, &body));
     }
+    if let Some(pod_path) = path.strip_suffix("/eviction") {
+        return Ok(eviction(st, &method, pod_path, &body));
+    }
     let Some((collection, plural, name)) = parse_path(&path) else {
         return Ok(status(
             404,
@@ -767,12 +782,18 @@ async fn handle(
                 .objects
                 .iter()
                 .filter(|(p, _)| {
-                    parse_path(p).is_some_and(|(c, _, n)| c == collection && n.is_some())
+                    parse_path(p).is_some_and(|(c, _, n)| {
+                        (c == collection || without_namespace(&c) == collection) && n.is_some()
+                    })
                 })
                 .map(|(_, o)| o)
                 .filter(
                     |o| match selector.as_deref().and_then(|s| s.split_once('=')) {
-                        Some((field, value)) => o.get(field).and_then(Value::as_str) == Some(value),
+                        Some((field, value)) => {
+                            o.pointer(&format!("/{}", field.replace('.', "/")))
+                                .and_then(Value::as_str)
+                                == Some(value)
+                        }
                         None => true,
                     },
                 )
@@ -789,6 +810,11 @@ async fn handle(
                 200,
                 &json!({"kind": "List", "apiVersion": "v1", "metadata": {"resourceVersion": rv}, "items": items}),
             )
+        }
+        ("PATCH", Some(name))
+            if content_type.as_deref() == Some("application/strategic-merge-patch+json") =>
+        {
+            strategic_merge_patch(st, &path, &name, &plural, &body)
         }
         ("PATCH", Some(name)) => {
             if content_type.as_deref() != Some("application/apply-patch+yaml") {
@@ -1044,4 +1070,148 @@ pub fn node(name: &str, addresses: &[(&str, &str)]) -> Value {
                 .collect::<Vec<_>>(),
         },
     })
+}
+
+/// `/api/v1/namespaces/ns/pods` for `/api/v1/pods`-style cluster-wide lists.
+fn without_namespace(collection: &str) -> String {
+    let segs: Vec<&str> = collection.split('/').collect();
+    match segs.iter().position(|s| *s == "namespaces") {
+        Some(i) if i + 2 < segs.len() => [&segs[..i], &segs[i + 2..]].concat().join("/"),
+        _ => collection.to_string(),
+    }
+}
+
+/// A strategic merge patch of the fields mk-rollout sends (calls/a, b:
+/// `spec.unschedulable` true or null): maps merge, null removes, anything
+/// else replaces. The answer is the patched object, 200.
+fn strategic_merge_patch(
+    st: &mut State,
+    path: &str,
+    name: &str,
+    plural: &str,
+    body: &str,
+) -> Response<Full<Bytes>> {
+    fn apply(into: &mut Value, patch: &Value) {
+        match (into, patch) {
+            (Value::Object(i), Value::Object(p)) => {
+                for (k, v) in p {
+                    if v.is_null() {
+                        i.remove(k);
+                    } else {
+                        apply(i.entry(k.clone()).or_insert(json!({})), v);
+                    }
+                }
+            }
+            (i, p) => *i = p.clone(),
+        }
+    }
+    let Some(mut live) = st.objects.get(path).cloned() else {
+        return status(
+            404,
+            "NotFound",
+            &format!("{plural} \"{name}\" not found"),
+            json!({"name": name, "kind": plural}),
+        );
+    };
+    let patch: Value = match serde_json::from_str(body) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => {
+            return status(
+                400,
+                "BadRequest",
+                "the body is not a JSON object",
+                json!({}),
+            )
+        }
+    };
+    let before = live.clone();
+    apply(&mut live, &patch);
+    if live != before {
+        live["metadata"]["resourceVersion"] = json!(st.next_rv());
+    }
+    st.objects.insert(path.to_string(), live.clone());
+    json_response(200, &live)
+}
+
+/// `POST <pod>/eviction` as kube-apiserver v1.28.7 answers it: 201 and a
+/// Success Status when allowed (calls/c9; the pod is deleted), 429 with
+/// the PodDisruptionBudget's cause when refused (c7), 404 for no pod.
+fn eviction(st: &mut State, method: &str, pod_path: &str, body: &str) -> Response<Full<Bytes>> {
+    let name = pod_path.rsplit('/').next().unwrap_or("").to_string();
+    if method != "POST" {
+        return status(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+            json!({}),
+        );
+    }
+    let sent: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    if sent["kind"] != "Eviction" || sent["metadata"]["name"].as_str() != Some(name.as_str()) {
+        return status(
+            400,
+            "BadRequest",
+            "name in URL does not match name in Eviction object",
+            json!({}),
+        );
+    }
+    if !st.objects.contains_key(pod_path) {
+        return status(
+            404,
+            "NotFound",
+            &format!("pods \"{name}\" not found"),
+            json!({"name": name, "kind": "pods"}),
+        );
+    }
+    if let Some((n, pdb)) = st
+        .eviction_refusals
+        .get_mut(pod_path)
+        .filter(|(n, _)| *n > 0)
+    {
+        *n -= 1;
+        let pdb = pdb.clone();
+        return status(
+            429,
+            "TooManyRequests",
+            "Cannot evict pod as it would violate the pod's disruption budget.",
+            json!({"causes": [{"reason": "DisruptionBudget",
+                "message": format!("The disruption budget {pdb} needs 2 healthy pods and has 2 currently")}]}),
+        );
+    }
+    st.objects.remove(pod_path);
+    json_response(
+        201,
+        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+    )
+}
+
+/// A pod on `node`; `owner` is the kind of its controller (`ReplicaSet`,
+/// `DaemonSet`, ...) or `None`; a mirror pod carries the
+/// kubernetes.io/config.mirror annotation.
+pub fn pod(namespace: &str, name: &str, node: &str, owner: Option<&str>, mirror: bool) -> Value {
+    let mut p = json!({
+        "kind": "Pod", "apiVersion": "v1",
+        "metadata": {
+            "name": name, "namespace": namespace,
+            "uid": format!("pod-{name}"), "resourceVersion": "500",
+            "creationTimestamp": CREATED,
+        },
+        "spec": {"nodeName": node, "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.9"}]},
+        "status": {"phase": "Running"},
+    });
+    if let Some(kind) = owner {
+        p["metadata"]["ownerReferences"] = json!([{
+            "apiVersion": "apps/v1", "kind": kind, "name": format!("{name}-owner"),
+            "uid": format!("owner-{name}"), "controller": true, "blockOwnerDeletion": true,
+        }]);
+    }
+    if mirror {
+        p["metadata"]["annotations"] = json!({"kubernetes.io/config.mirror": "0123456789abcdef"});
+    }
+    p
+}
+
+/// The path of a pod.
+pub fn pod_path(namespace: &str, name: &str) -> String {
+    format!("/api/v1/namespaces/{namespace}/pods/{name}")
 }

@@ -1,11 +1,15 @@
 //! One module per step. First boot applies them in `plan::plan`'s order:
-//! time (first, so chrony is configured even when a later step fails),
-//! users, pki, kubeconfig, staticpods, kubelet, containerd, firewall.
+//! network and hosts (only when the config has `spec.network` /
+//! `spec.hosts`), time (early, so chrony is configured even when a later
+//! step fails), users, pki, kubeconfig, staticpods, kubelet, containerd,
+//! firewall.
 
 pub mod containerd;
 pub mod firewall;
+pub mod hosts;
 pub mod kubeconfig;
 pub mod kubelet;
+pub mod network;
 pub mod pki;
 pub mod staticpods;
 pub mod time;
