@@ -31,30 +31,10 @@ pub fn healthy(
             return Err(format!("etcd has {} members, expected {n}", members.len()));
         }
     }
-    // check_health wants a quorum (enough to join); taking a member down
-    // for its upgrade wants every member answering, with a leader, no alarm.
-    let mut down = Vec::new();
-    for m in &members {
-        let Some(url) = m.client_urls.first() else {
-            down.push(format!("{}: no client URL", m.label()));
-            continue;
-        };
-        match client.status(url) {
-            Ok(s) if s.leader == 0 => down.push(format!("{}: knows no leader", m.label())),
-            Ok(s) if !s.errors.is_empty() => {
-                down.push(format!("{}: reports {}", m.label(), s.errors.join(", ")))
-            }
-            Ok(_) => {}
-            Err(e) => down.push(format!("{}: {e}", m.label())),
-        }
-    }
-    if !down.is_empty() {
-        return Err(format!(
-            "not every etcd member is healthy: {}",
-            down.join("; ")
-        ));
-    }
-    let leader = mk_etcdmember::check_health(client, &members).map_err(|e| e.to_string())?;
+    // A join needs a quorum; taking a member down for its upgrade needs
+    // every member answering, agreeing on the leader, with no alarm.
+    let leader = mk_etcdmember::check_health_of(client, &members, mk_etcdmember::Need::Every)
+        .map_err(|e| e.to_string())?;
     Ok(format!(
         "{} etcd members healthy, leader {leader:x}",
         members.len()

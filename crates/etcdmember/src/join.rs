@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::{caught_up, decide, judge_health, Client, Error, Join, Member, Status};
+use crate::{caught_up, decide, judge_health_of, Client, Error, Join, Member, Need, Status};
 
 /// This node as etcd knows it.
 #[derive(Debug, Clone, Copy)]
@@ -70,16 +70,21 @@ pub fn list_members(client: &Client, endpoints: &[String]) -> Result<(String, Ve
 }
 
 /// Asks every voting member for its status (at its first client URL) and
-/// judges with [`judge_health`]; then a linearizable read through the
+/// judges with [`crate::judge_health`]; then a linearizable read through the
 /// leader proves that the quorum serves. Returns the leader's id.
 pub fn check_health(client: &Client, members: &[Member]) -> Result<u64, Error> {
+    check_health_of(client, members, Need::Quorum)
+}
+
+/// [`check_health`] with `need` voting members healthy.
+pub fn check_health_of(client: &Client, members: &[Member], need: Need) -> Result<u64, Error> {
     let mut answers = Vec::new();
     for m in members.iter().filter(|m| !m.is_learner) {
         if let Some(url) = m.client_urls.first() {
             answers.push((m.id, client.status(url).map_err(|e| e.to_string())));
         }
     }
-    let leader = judge_health(members, &answers).map_err(Error::Unhealthy)?;
+    let leader = judge_health_of(members, &answers, need).map_err(Error::Unhealthy)?;
     let url = members
         .iter()
         .find(|m| m.id == leader)

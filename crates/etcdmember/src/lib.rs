@@ -18,7 +18,8 @@ use serde_json::Value;
 
 pub use client::{Client, Streamed};
 pub use join::{
-    check_health, join, list_members, promote_when_caught_up, Joined, Node, Outcome, Promotion,
+    check_health, check_health_of, join, list_members, promote_when_caught_up, Joined, Node,
+    Outcome, Promotion,
 };
 pub use tls::Credentials;
 
@@ -216,10 +217,24 @@ pub fn decide(members: &[Member], node_name: &str, peer_url: &str) -> Join {
 /// One voter's answer to `status`, or why there was none.
 pub type Answer = (u64, Result<Status, String>);
 
+/// How many voting members must be healthy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Enough to change membership (a join): one voter may be down.
+    Quorum,
+    /// Every one: before one of them is taken down (an upgrade).
+    Every,
+}
+
 /// Healthy: a quorum of voting members answer and agree on one leader, and
 /// none reports an alarm. Returns the leader's id; the error names every
 /// member that does not count and why.
 pub fn judge_health(members: &[Member], answers: &[Answer]) -> Result<u64, String> {
+    judge_health_of(members, answers, Need::Quorum)
+}
+
+/// [`judge_health`] with `need` voting members answering and agreeing.
+pub fn judge_health_of(members: &[Member], answers: &[Answer], need: Need) -> Result<u64, String> {
     let voters: Vec<&Member> = members.iter().filter(|m| !m.is_learner).collect();
     let quorum = voters.len() / 2 + 1;
     let mut leaders: std::collections::BTreeMap<u64, usize> = Default::default();
@@ -255,6 +270,18 @@ pub fn judge_health(members: &[Member], answers: &[Answer]) -> Result<u64, Strin
         .unwrap_or((0, 0));
     if voters.is_empty() {
         return Err("etcd cluster has no voting member".into());
+    }
+    if need == Need::Every {
+        if agreeing == voters.len() {
+            return Ok(leader);
+        }
+        if problems.is_empty() {
+            problems.push(format!("only {agreeing} agree on leader {leader:x}"));
+        }
+        return Err(format!(
+            "not every etcd member is healthy: {}",
+            problems.join("; ")
+        ));
     }
     if agreeing >= quorum && !alarmed {
         return Ok(leader);
@@ -375,6 +402,16 @@ mod tests {
         let ok = |id| (id, Ok(status(id, 1, 10)));
         let down = |id| (id, Err("cannot connect: refused".to_string()));
         assert_eq!(judge_health(&members, &[ok(1), ok(2), down(3)]), Ok(1));
+        // Before an upgrade takes one down, every voter must be healthy.
+        let e = judge_health_of(&members, &[ok(1), ok(2), down(3)], Need::Every).unwrap_err();
+        assert_eq!(
+            e,
+            "not every etcd member is healthy: c.t (3): cannot connect: refused"
+        );
+        assert_eq!(
+            judge_health_of(&members, &[ok(1), ok(2), ok(3)], Need::Every),
+            Ok(1)
+        );
         let e = judge_health(&members, &[ok(1), down(2), down(3)]).unwrap_err();
         assert!(
             e.contains("no quorum: 1 of 3 voting members")
