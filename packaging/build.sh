@@ -1,5 +1,5 @@
 #!/bin/sh
-# Builds mk-firstboot for CentOS 7 (glibc 2.17, DESIGN §4) and packages it
+# Builds mk-firstboot (and mk-node, same package) for CentOS 7 (glibc 2.17, DESIGN §4) and packages it
 # as an RPM. Usage: packaging/build.sh OUTDIR   (prints the RPM's path)
 # Needs: cargo, objdump (binutils), and cargo-zigbuild + ziglang from PyPI
 # (installed here when missing).
@@ -18,18 +18,20 @@ fi
 
 cd "$root"
 cargo zigbuild --release --target "$target.$max_glibc" -p mk-firstboot >&2
-bin="$root/target/$target/release/mk-firstboot"
-
-# The highest GLIBC_ symbol version the binary needs must be <= 2.17.
-highest=$(objdump -T "$bin" | grep -o 'GLIBC_[0-9][0-9.]*' | sort -u -V | tail -n 1)
-worst=$(objdump -T "$bin" | awk '{for (i = 1; i <= NF; i++) if ($i ~ /^GLIBC_[0-9]/) print $i, $NF}' |
-    sort -V | tail -n 1)
-newest=$(printf '%s\n%s\n' "GLIBC_$max_glibc" "$highest" | sort -V | tail -n 1)
-if [ "$newest" != "GLIBC_$max_glibc" ]; then
-    echo "build.sh: $bin needs $highest (symbol: $worst); CentOS 7 has glibc $max_glibc" >&2
-    exit 1
-fi
-echo "build.sh: $bin: highest glibc symbol $highest (<= $max_glibc)" >&2
+# Both binaries of the package: mk-firstboot and mk-node (docs/update.md).
+for name in mk-firstboot mk-node; do
+    bin="$root/target/$target/release/$name"
+    # The highest GLIBC_ symbol version the binary needs must be <= 2.17.
+    highest=$(objdump -T "$bin" | grep -o 'GLIBC_[0-9][0-9.]*' | sort -u -V | tail -n 1)
+    worst=$(objdump -T "$bin" | awk '{for (i = 1; i <= NF; i++) if ($i ~ /^GLIBC_[0-9]/) print $i, $NF}' |
+        sort -V | tail -n 1)
+    newest=$(printf '%s\n%s\n' "GLIBC_$max_glibc" "$highest" | sort -V | tail -n 1)
+    if [ "$newest" != "GLIBC_$max_glibc" ]; then
+        echo "build.sh: $bin needs $highest (symbol: $worst); CentOS 7 has glibc $max_glibc" >&2
+        exit 1
+    fi
+    echo "build.sh: $bin: highest glibc symbol $highest (<= $max_glibc)" >&2
+done
 
 # The source revision travels in the RPM's VCS tag, which SBOMs report
 # (docs/sbom.md); "-dirty" when tracked files differ from it.

@@ -89,6 +89,7 @@ fn package_builds_mk_firstboot_reproducibly() {
     std::fs::create_dir(&bin).unwrap();
     // Any executable stands in for the glibc 2.17 build here.
     std::fs::write(bin.join("mk-firstboot"), b"\x7fELF stand-in").unwrap();
+    std::fs::write(bin.join("mk-node"), b"\x7fELF stand-in").unwrap();
     let spec = workspace().join("packaging/mk-firstboot.yaml");
     let build = |out: &Path, epoch: &str| -> PathBuf {
         let o = run_ok(

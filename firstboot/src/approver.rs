@@ -302,15 +302,8 @@ pub fn run(opts: &Options) -> Result<PassReport, String> {
         }
     };
     let creds = credentials(&opts.root, &server, OffsetDateTime::now_utc())?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("starting the async runtime: {e}"))?;
+    let (rt, client) = crate::cluster::api_client(&creds)?;
     rt.block_on(async {
-        // /dev/urandom randomness, as the API step: CentOS 7 has no getrandom(2).
-        let provider = std::sync::Arc::new(crate::source::tls::provider());
-        let client =
-            mk_kubeapi::client_with_provider(&creds, provider).map_err(|e| e.to_string())?;
         match tokio::time::timeout(opts.timeout, pass(&client)).await {
             Ok(r) => r.map_err(|e| e.to_string()),
             Err(_) => Err(format!(

@@ -76,8 +76,36 @@ pub fn run(opts: &ClusterOptions) -> Result<ClusterRun, RunError> {
     let config = &prepared.config;
     let node = config.metadata.name.clone();
     if !config.spec.is_control_plane() {
-        let report = state::Report::load(root).unwrap_or_else(|| empty_report(&prepared));
-        return Ok(ClusterRun { report, idle: true });
+        let mut report = state::Report::load(root).unwrap_or_else(|| empty_report(&prepared));
+        // A worker has nothing to apply but its image version, which
+        // mk-rollout waits for; an image without one leaves it idle.
+        let Some(version) = image_version(root) else {
+            return Ok(ClusterRun { report, idle: true });
+        };
+        let ep = &config.spec.cluster.api_endpoint;
+        let server = opts
+            .server
+            .clone()
+            .unwrap_or_else(|| format!("https://{}:{}", ep.dns_name, ep.port));
+        let s = label_worker(
+            root,
+            &server,
+            &ep.dns_name,
+            &node,
+            &version,
+            opts.timeouts.node,
+        );
+        report.failure_policy = config.spec.failure_policy;
+        merge(&mut report, vec![s]);
+        let path = report.save(root).map_err(|source| RunError::Io {
+            path: root.join(state::REPORT).display().to_string(),
+            source,
+        })?;
+        tracing::info!(report = %path.display(), "image version label reported");
+        return Ok(ClusterRun {
+            report,
+            idle: false,
+        });
     }
     let ca_path = root.join("etc/kubernetes/pki/ca.crt");
     let ca_pem = std::fs::read_to_string(&ca_path).map_err(|source| RunError::Io {
@@ -260,26 +288,47 @@ fn line(outcome: Outcome, id: &str) -> Option<String> {
     }
 }
 
+/// A current-thread runtime (first boot is otherwise synchronous) and an
+/// API client for `creds` in it. Randomness from /dev/urandom, as first
+/// boot's HTTPS source: no getrandom(2) on CentOS 7's kernel.
+pub(crate) fn api_client(
+    creds: &Credentials,
+) -> Result<(tokio::runtime::Runtime, ApiClient), String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the async runtime: {e}"))?;
+    let provider = std::sync::Arc::new(crate::source::tls::provider());
+    let client = {
+        let _in_runtime = rt.enter();
+        mk_kubeapi::client_with_provider(creds, provider).map_err(|e| e.to_string())?
+    };
+    Ok((rt, client))
+}
+
+/// A step's result from what an apply did: one line per object created
+/// or changed.
+fn record_applied(s: &mut StepReport, applied: &[mk_kubeapi::Applied]) {
+    s.differences = applied
+        .iter()
+        .filter_map(|a| line(a.outcome, &a.id))
+        .collect();
+    s.changed = s.differences.len();
+    if s.changed > 0 {
+        s.status = StepStatus::Applied;
+    }
+}
+
 /// The three steps against the apiserver, on a current-thread runtime
 /// (first boot is otherwise synchronous).
 fn talk(creds: &Credentials, plan: &ClusterPlan, node: &str, t: Timeouts) -> Vec<StepReport> {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return failed_from(1, &format!("starting the async runtime: {e}"), plan),
+    let (rt, client) = match api_client(creds) {
+        Ok(c) => c,
+        Err(e) => return failed_from(1, &e, plan),
     };
     rt.block_on(async {
         let d = digests(plan);
         let mut out = Vec::new();
-        // Randomness from /dev/urandom, as first boot's HTTPS source: no
-        // getrandom(2) on CentOS 7's kernel.
-        let provider = std::sync::Arc::new(crate::source::tls::provider());
-        let client = match mk_kubeapi::client_with_provider(creds, provider) {
-            Ok(c) => c,
-            Err(e) => return failed_from(1, &e.to_string(), plan),
-        };
         // api-ready
         let started = Instant::now();
         let mut s = step(STEPS[1], d[1].clone());
@@ -334,14 +383,7 @@ fn talk(creds: &Credentials, plan: &ClusterPlan, node: &str, t: Timeouts) -> Vec
             .await;
             match r {
                 Ok((applied, missing)) => {
-                    s.differences = applied
-                        .iter()
-                        .filter_map(|a| line(a.outcome, &a.id))
-                        .collect();
-                    s.changed = s.differences.len();
-                    if s.changed > 0 {
-                        s.status = StepStatus::Applied;
-                    }
+                    record_applied(&mut s, &applied);
                     // Registered by the kubelet (--register-with-taints);
                     // taken away later only by an admin, whom we do not
                     // overrule.
@@ -436,21 +478,109 @@ pub fn failed(report: &Report) -> bool {
         && report.failure_policy == FailurePolicy::Halt
 }
 
+/// A worker's `node-labels` step: its own Node gets the image version
+/// label, applied with the kubelet's own client certificate (Node
+/// authorizer and NodeRestriction let a kubelet label its own Node outside
+/// the kubernetes.io namespaces; a worker holds no admin credential).
+fn label_worker(
+    root: &Path,
+    server: &str,
+    server_name: &str,
+    node: &str,
+    version: &str,
+    wait: Duration,
+) -> StepReport {
+    let labels = ApiObject::new(
+        "v1",
+        "Node",
+        "nodes",
+        None,
+        node,
+        serde_json::json!({ "labels": { IMAGE_VERSION_LABEL: version } }),
+        serde_json::json!({}),
+    );
+    let started = Instant::now();
+    let mut s = step(STEPS[3], digest_of(&[&labels]));
+    let r = (|| {
+        let read = |abs: &str| {
+            let mut path = root.join(abs.trim_start_matches('/'));
+            // kubelet-client-current.pem links to a dated file by absolute
+            // path (the kubelet's certificate manager): follow it under root.
+            if let Ok(target) = std::fs::read_link(&path) {
+                path = match target.strip_prefix("/") {
+                    Ok(rel) => root.join(rel),
+                    Err(_) => path.with_file_name(target),
+                };
+            }
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))
+        };
+        // kubelet-client-current.pem holds the certificate and its key. A
+        // kubelet joining with a bootstrap token writes it only once its
+        // CSR is signed: wait for it as for the Node.
+        let deadline = Instant::now() + wait;
+        let pair = loop {
+            match read(mk_pki::plan::KUBELET_CLIENT_CURRENT) {
+                Ok(p) => break p,
+                Err(e) if Instant::now() >= deadline => {
+                    return Err(format!(
+                        "the kubelet's client certificate, after {} s: {e}",
+                        wait.as_secs()
+                    ))
+                }
+                Err(_) => std::thread::sleep(Duration::from_secs(2)),
+            }
+        };
+        let creds = Credentials {
+            server: server.to_string(),
+            tls_server_name: Some(server_name.to_string()),
+            ca_pem: read("/etc/kubernetes/pki/ca.crt")?,
+            cert_chain_pem: pair.clone(),
+            key_pem: pair.into(),
+        };
+        let (rt, client) = api_client(&creds)?;
+        rt.block_on(async {
+            client
+                .wait_node(node, wait)
+                .await
+                .map_err(|e| e.to_string())?;
+            client
+                .apply(std::slice::from_ref(&labels))
+                .await
+                .map_err(|e| e.to_string())
+        })
+    })();
+    match r {
+        Ok(applied) => record_applied(&mut s, &applied),
+        Err(e) => {
+            s.status = StepStatus::Failed;
+            s.error = Some(e);
+        }
+    }
+    s.duration_ms = ms(started);
+    s
+}
+
 /// The Node label with the image's version (docs/rollout.md).
 pub const IMAGE_VERSION_LABEL: &str = "mk.dev/image-version";
 
-/// `IMAGE_VERSION=` of the root's /etc/os-release (os-release(5): shell
-/// style, the value optionally in quotes); `None` when absent or empty.
+/// `IMAGE_VERSION=` of the image's /usr/lib/mk/image-release (written by
+/// mk-compose from image.yaml's `version`), else of /etc/os-release
+/// (os-release(5): shell style, the value optionally in quotes); `None`
+/// when absent or empty.
 fn image_version(root: &Path) -> Option<String> {
     use std::io::Read;
-    let mut text = String::new();
-    // Bounded: os-release is a few hundred bytes.
-    std::fs::File::open(root.join("etc/os-release"))
-        .ok()?
-        .take(64 * 1024)
-        .read_to_string(&mut text)
-        .ok()?;
-    os_release_value(&text, "IMAGE_VERSION")
+    ["usr/lib/mk/image-release", "etc/os-release"]
+        .iter()
+        .find_map(|rel| {
+            let mut text = String::new();
+            // Bounded: these files are a few hundred bytes.
+            std::fs::File::open(root.join(rel))
+                .ok()?
+                .take(64 * 1024)
+                .read_to_string(&mut text)
+                .ok()?;
+            os_release_value(&text, "IMAGE_VERSION")
+        })
 }
 
 fn os_release_value(text: &str, key: &str) -> Option<String> {

@@ -628,6 +628,25 @@ pub trait NetworkManager {
     fn reload(&mut self) -> Result<(), String>;
     /// `nmcli --wait SECS connection up id ID`: activate and wait for it.
     fn up(&mut self, id: &str) -> Result<(), String>;
+    /// What NetworkManager says about profile `id` (its activation state
+    /// and device), for the error when a plane's address never comes.
+    fn state(&mut self, id: &str) -> String;
+}
+
+/// No NetworkManager to drive: the root is a directory, not a running
+/// node (tests, image builds). Files are written, nothing is activated.
+pub struct OfflineNm;
+
+impl NetworkManager for OfflineNm {
+    fn reload(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+    fn up(&mut self, _id: &str) -> Result<(), String> {
+        Ok(())
+    }
+    fn state(&mut self, _id: &str) -> String {
+        "not asked (the root is not a running node)".into()
+    }
 }
 
 /// The real one: the `nmcli` binary (NetworkManager 1.12 on CentOS 7.6 has
@@ -666,6 +685,34 @@ impl NetworkManager for Nmcli {
     }
     fn up(&mut self, id: &str) -> Result<(), String> {
         self.run(&["connection", "up", "id", id])
+    }
+    fn state(&mut self, id: &str) -> String {
+        // Terse fields (1.12 has both): `activating`, `enp1s0`, ...
+        let out = std::process::Command::new("nmcli")
+            .args(["-t", "-f", "GENERAL.STATE,GENERAL.DEVICES"])
+            .args(["connection", "show", "id", id])
+            .output();
+        match out {
+            Ok(o) if o.status.success() => {
+                let text = String::from_utf8_lossy(&o.stdout);
+                let fields: Vec<&str> = text
+                    .lines()
+                    .filter_map(|l| l.split_once(':'))
+                    .filter(|(_, v)| !v.is_empty())
+                    .map(|(_, v)| v)
+                    .collect();
+                if fields.is_empty() {
+                    "not active".into()
+                } else {
+                    fields.join(" on ")
+                }
+            }
+            Ok(o) => format!(
+                "`nmcli connection show id {id}` failed: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+            Err(e) => format!("running nmcli: {e}"),
+        }
     }
 }
 
@@ -792,6 +839,9 @@ mod tests {
 
     struct FakeNm(Vec<String>, Option<&'static str>);
     impl super::NetworkManager for FakeNm {
+        fn state(&mut self, _id: &str) -> String {
+            "activating".into()
+        }
         fn reload(&mut self) -> Result<(), String> {
             self.0.push("reload".into());
             Ok(())

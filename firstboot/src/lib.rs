@@ -16,6 +16,7 @@ pub mod etcdbackup;
 pub mod etcdjoin;
 pub mod facts;
 pub mod firewall;
+pub mod network;
 pub mod planner;
 pub mod preflight;
 pub mod preview;

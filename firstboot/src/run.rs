@@ -53,6 +53,14 @@ pub enum RunError {
     Plan { name: String, error: String },
     #[error("reading this host's addresses: {0}")]
     Addresses(String),
+    /// The network phase: the links could not be brought up, or the
+    /// planes' addresses never came.
+    #[error("{name}: networking: {source}")]
+    Network {
+        name: String,
+        #[source]
+        source: crate::network::NetworkError,
+    },
     #[error("{path}: {error}")]
     PlanFile { path: String, error: String },
     #[error(transparent)]
@@ -111,6 +119,9 @@ pub struct Prepared {
     pub plan: Plan,
     /// What joining etcd did while planning (joining control planes).
     pub etcd_join: Option<crate::etcdjoin::JoinReport>,
+    /// What the network phase did before planning (`apply` of a config
+    /// with `spec.network`; [`crate::network`]).
+    pub network: Option<crate::network::Phase>,
 }
 
 fn trusted_keys(dir: &Path) -> Result<Vec<PublicKey>, RunError> {
@@ -198,6 +209,7 @@ pub fn prepare(opts: &Options, require_signature: bool) -> Result<Prepared, RunE
     }
     check_certificate_times(&config, opts.now)?;
     let digest = format!("sha256:{}", hex::encode(Sha256::digest(&delivered.config)));
+    let mut network = None;
     let (plan, etcd_join) = match &opts.plan_file {
         Some(p) => {
             let err = |error: String| RunError::PlanFile {
@@ -210,9 +222,20 @@ pub fn prepare(opts: &Options, require_signature: bool) -> Result<Prepared, RunE
             (plan, None)
         }
         None => {
-            let addresses = match &opts.addresses {
-                Some(a) => a.clone(),
-                None => crate::facts::host_addresses().map_err(RunError::Addresses)?,
+            // On the node (apply), a config with spec.network first gets
+            // its links up: the addresses planning reads come from them;
+            // spec.hosts goes in first too, as planning may look names up
+            // (a joining control plane asks etcd's members).
+            let early = config.spec.network.is_some() || !config.spec.hosts.is_empty();
+            network = if require_signature && early {
+                Some(network_phase(opts, &config)?)
+            } else {
+                None
+            };
+            let addresses = match (&network, &opts.addresses) {
+                (Some(n), _) => n.addresses.clone(),
+                (None, Some(a)) => a.clone(),
+                (None, None) => crate::facts::host_addresses().map_err(RunError::Addresses)?,
             };
             // Only a run on the node joins etcd; `plan` lists the members.
             let etcd = if require_signature {
@@ -234,6 +257,49 @@ pub fn prepare(opts: &Options, require_signature: bool) -> Result<Prepared, RunE
         config,
         plan,
         etcd_join,
+        network,
+    })
+}
+
+/// The network phase ([`crate::network`]) as `apply` runs it: through nmcli
+/// on the running node (`root` is `/`), with nothing to activate under a
+/// directory root (the addresses are then `--address`'s or this host's,
+/// checked once). Addresses given with `--address` are taken as they are.
+fn network_phase(opts: &Options, config: &NodeConfig) -> Result<crate::network::Phase, RunError> {
+    let on_node = opts.root == Path::new("/");
+    let mut nmcli = crate::engine::Nmcli { wait_secs: 90 };
+    let mut offline = crate::engine::OfflineNm;
+    let nm: &mut dyn crate::engine::NetworkManager =
+        if on_node { &mut nmcli } else { &mut offline };
+    let given = opts.addresses.clone();
+    let mut read = move || match &given {
+        Some(a) => Ok(a.clone()),
+        None => crate::facts::host_addresses(),
+    };
+    let mut links = crate::network::Links {
+        nm,
+        addresses: &mut read,
+        timeout: if on_node {
+            crate::network::ADDRESS_TIMEOUT
+        } else {
+            std::time::Duration::ZERO
+        },
+        poll: crate::network::POLL,
+    };
+    let facts = mk_nodeconf::HostFacts {
+        interfaces: crate::facts::interfaces(&opts.root),
+        ..mk_nodeconf::HostFacts::default()
+    };
+    crate::network::run(
+        &opts.root,
+        config,
+        &facts,
+        &mut links,
+        &mut CrashPoints::none(),
+    )
+    .map_err(|e| RunError::Network {
+        name: config.metadata.name.clone(),
+        source: e,
     })
 }
 
@@ -461,28 +527,29 @@ pub fn apply_with(
             });
             continue;
         }
-        let mut changed = 0;
-        let mut lines = Vec::new();
-        let mut error = None;
-        for action in &step.actions {
-            let r = node.diff(action).and_then(|d| {
-                if d.is_empty() {
-                    return Ok(d);
-                }
-                crash.point();
-                node.apply(action, crash).map(|()| d)
-            });
-            match r {
-                Ok(d) if d.is_empty() => {}
-                Ok(d) => {
-                    changed += 1;
-                    lines.extend(d.iter().map(ToString::to_string));
-                }
-                Err(e) => {
-                    error = Some(crate::errors::one_line(&e));
-                    break;
-                }
+        let Applied {
+            mut changed,
+            mut lines,
+            mut error,
+        } = apply_step(&node, step, crash);
+        if step.name == mk_nodeconf::steps::hosts::NAME && changed > 0 && error.is_none() {
+            match crate::network::remount_hosts(root) {
+                Ok(line) => lines.extend(line),
+                Err(e) => error = Some(e),
             }
+        }
+        // Networking applied before planning (the network phase): what it
+        // changed is reported here, under its step.
+        if let Some(early) = prepared
+            .network
+            .as_ref()
+            .and_then(|n| n.steps.iter().find(|s| s.name == step.name))
+        {
+            changed += early.changed;
+            let mut all = early.differences.clone();
+            all.append(&mut lines);
+            lines = all;
+            error = error.or(early.error.clone());
         }
         if step.name == mk_nodeconf::steps::firewall::NAME && error.is_none() {
             // The files are in place: a running firewalld must load them.
@@ -571,6 +638,46 @@ pub fn apply_with(
         source,
     })?;
     Ok(report)
+}
+
+/// What applying one step's actions did.
+pub struct Applied {
+    /// Actions that changed something.
+    pub changed: usize,
+    /// One line per difference made.
+    pub lines: Vec<String>,
+    /// The first failure (the step's later actions are not tried).
+    pub error: Option<String>,
+}
+
+/// Applies `step`'s actions in order, only where the node differs.
+pub fn apply_step(node: &Node, step: &mk_nodeconf::Step, crash: &mut CrashPoints) -> Applied {
+    let mut out = Applied {
+        changed: 0,
+        lines: Vec::new(),
+        error: None,
+    };
+    for action in &step.actions {
+        let r = node.diff(action).and_then(|d| {
+            if d.is_empty() {
+                return Ok(d);
+            }
+            crash.point();
+            node.apply(action, crash).map(|()| d)
+        });
+        match r {
+            Ok(d) if d.is_empty() => {}
+            Ok(d) => {
+                out.changed += 1;
+                out.lines.extend(d.iter().map(ToString::to_string));
+            }
+            Err(e) => {
+                out.error = Some(crate::errors::one_line(&e));
+                break;
+            }
+        }
+    }
+    out
 }
 
 /// The join happened while planning (the etcd manifest needs the member

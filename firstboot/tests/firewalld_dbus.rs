@@ -182,6 +182,7 @@ fn prepared() -> Prepared {
         config,
         plan,
         etcd_join: None,
+        network: None,
     }
 }
 

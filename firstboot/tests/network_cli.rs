@@ -126,3 +126,86 @@ fn interfaces_are_selected_by_mac_from_the_roots_sysfs() {
     // `plan` writes nothing.
     assert!(!root.join("var/lib/mk").exists());
 }
+
+fn apply(root: &Path, config: &Path, address: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mk-firstboot"))
+        .arg("apply")
+        .arg("--root")
+        .arg(root)
+        .arg("--config")
+        .arg(config)
+        .args(["--address", address])
+        .output()
+        .unwrap()
+}
+
+fn report(root: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(root.join(mk_firstboot::state::REPORT)).unwrap()).unwrap()
+}
+
+fn step<'a>(r: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name}: {r}"))
+}
+
+#[test]
+fn apply_brings_networking_in_before_planning_and_a_rerun_changes_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let root = root(t.path());
+    std::fs::write(root.join("etc/mk/allow-unsigned-config"), "").unwrap();
+    let cfg = t.path().join("node-config.yaml");
+    std::fs::write(&cfg, config(t.path(), "52:54:00:00:00:11")).unwrap();
+
+    let out = apply(&root, &cfg, "10.0.0.11");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = report(&root);
+    let network = step(&r, "network");
+    assert_eq!(network["status"], "applied", "{network}");
+    let lines = network["differences"].to_string();
+    assert!(lines.contains("mk-nic0.nmconnection"), "{lines}");
+    let hosts = step(&r, "hosts");
+    assert_eq!(hosts["status"], "applied", "{hosts}");
+    let text = std::fs::read_to_string(root.join("var/lib/mk/etc/hosts")).unwrap();
+    assert!(text.contains("10.0.0.10   api.example.com"), "{text}");
+    // Reported once each, in plan order.
+    let names: Vec<&str> = r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(&names[..2], ["network", "hosts"], "{names:?}");
+
+    // The same config again: nothing changes, and the report says so.
+    let out = apply(&root, &cfg, "10.0.0.11");
+    assert!(out.status.success());
+    let r = report(&root);
+    assert_eq!(r["totalChanges"], 0, "{r}");
+    for name in ["network", "hosts"] {
+        assert_eq!(step(&r, name)["status"], "unchanged", "{r}");
+    }
+
+    // The host lost the planned control address: the network phase (no
+    // NetworkManager under a directory root) names what is missing, and
+    // planning never starts.
+    let out = apply(&root, &cfg, "10.0.0.99");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "networking: after 0 s the planes' addresses are not all up: \
+             spec.network.planes.control: no address 10.0.0.11 on link nic0 \
+             (interface eth0, 52:54:00:00:00:11)"
+        ),
+        "{err}"
+    );
+}

@@ -146,15 +146,21 @@ fn unit_and_drop_ins_verify_clean() {
     );
     assert!(ok && err.trim().is_empty(), "{err}");
     // The API step: pulled in by first boot (no enablement link on a
-    // read-only root), after the kubelet that starts the apiserver, only
-    // where an apiserver manifest is.
+    // read-only root), after the kubelet that starts the apiserver, on
+    // every cluster member (workers label themselves with the image
+    // version), not on a node first boot has not configured.
     let api =
         std::fs::read_to_string(Path::new(SYSTEMD).join("mk-firstboot-cluster.service")).unwrap();
     assert!(values(&api, "Unit", "After")
         .iter()
         .any(|a| a.split_whitespace().any(|u| u == "kubelet.service")));
-    assert!(values(&api, "Unit", "ConditionPathExists")
-        .contains(&"/etc/kubernetes/manifests/kube-apiserver.yaml".to_string()));
+    assert_eq!(
+        values(&api, "Unit", "ConditionPathExists"),
+        [
+            "/etc/kubernetes/kubelet.conf",
+            "!/etc/mk/firstboot-disabled"
+        ]
+    );
     let first = std::fs::read_to_string(Path::new(SYSTEMD).join("mk-firstboot.service")).unwrap();
     assert!(values(&first, "Unit", "Wants").iter().any(|w| w
         .split_whitespace()

@@ -1,8 +1,11 @@
 //! The example image (examples/image: the fixture distribution, overlays/node
 //! and mk-firstboot) built with `mk-compose image`'s pipeline and booted in
-//! QEMU (TCG, OVMF). Judged from the serial console: the kernel booted,
-//! SELinux enforcing, root read-only, /var on the state partition,
-//! multi-user.target reached, mk-firstboot ran.
+//! QEMU (TCG) twice, from the same image: with OVMF (UEFI: shim, then GRUB)
+//! and with SeaBIOS (legacy BIOS: GRUB's boot.img in the MBR, core.img in
+//! the BIOS boot partition). Judged from the serial console: GRUB booted
+//! slot A by root-a's PARTUUID, the kernel booted, SELinux enforcing, root
+//! read-only, /var on the state partition, multi-user.target reached,
+//! mk-firstboot ran.
 //!
 //! The same boot proves that node images carry container images (issue 4):
 //! the recipe lists the fixture etcd image archive (`image_archives`), the
@@ -15,8 +18,10 @@
 //! finds when it starts.
 
 use mk_qemu_tests::*;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// TCG boots take about 1-3 minutes here; the hard limit is generous for
 /// busy CI machines.
@@ -135,6 +140,153 @@ fn check_import_unit_ordering(scratch: &Path) {
     );
 }
 
+/// [`boot_offline`] with QEMU's default firmware, SeaBIOS (legacy BIOS),
+/// instead of OVMF: the image (a copy-on-write overlay of it) is the only
+/// disk, no network device.
+fn boot_bios_offline(image: &Path, until: &str, timeout: Duration) -> Boot {
+    let dir = tempfile::tempdir_in(image.parent().unwrap()).unwrap();
+    let overlay = dir.path().join("bios.qcow2");
+    let st = Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
+        .arg(image)
+        .arg(&overlay)
+        .status()
+        .expect("qemu-img (apt qemu-utils)");
+    assert!(st.success());
+    let console = dir.path().join("console.log");
+    let started = Instant::now();
+    let mut child = Command::new("qemu-system-x86_64")
+        .args(["-accel", "tcg", "-m", "2048", "-smp", "2", "-nographic"])
+        .args(["-monitor", "none", "-display", "none", "-no-reboot"])
+        .args(["-device", "virtio-rng-pci", "-nic", "none"])
+        .arg("-drive")
+        .arg(format!("file={},format=qcow2,if=virtio", overlay.display()))
+        .arg("-serial")
+        .arg(format!("file:{}", console.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("qemu-system-x86_64 (apt qemu-system-x86)");
+    let mut secs = None;
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let text = std::fs::read(&console).unwrap_or_default();
+        if String::from_utf8_lossy(&text).contains(until) {
+            secs = Some(started.elapsed().as_secs_f64());
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = e.read_to_string(&mut err);
+            }
+            eprintln!("qemu (SeaBIOS) exited early ({status}): {err}");
+            break;
+        }
+        if started.elapsed() > timeout {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read(&console).unwrap_or_default();
+    Boot {
+        console: String::from_utf8_lossy(&text).into_owned(),
+        secs,
+    }
+}
+
+/// root-a's PARTUUID as sgdisk reads it from the image (lower case).
+fn root_a_partuuid(raw: &Path) -> String {
+    let out = Command::new("sgdisk")
+        .args(["-i", "3"])
+        .arg(raw)
+        .output()
+        .expect("sgdisk (apt gdisk)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("Partition unique GUID: "))
+        .unwrap_or_else(|| panic!("sgdisk -i 3: no unique GUID in\n{text}"))
+        .trim()
+        .to_lowercase()
+}
+
+/// What both firmwares' boots must show: GRUB booted slot A by root-a's
+/// PARTUUID, the image's kernel, SELinux enforcing, a read-only root, the
+/// state partition on /var, multi-user.target, mk-firstboot ran.
+fn assert_node_booted(firmware: &str, boot: &Boot, kernel: &str, partuuid: &str) {
+    let c = &boot.console;
+    let fail = |what: &str| -> ! {
+        panic!(
+            "{what}\n---- serial console, {firmware} ({} bytes) ----\n{c}\n---- end of console ----",
+            c.len()
+        )
+    };
+    let Some(secs) = boot.secs else {
+        fail(&format!(
+            "{firmware}: no `MK-CHECK done` on the console within {BOOT_TIMEOUT:?}"
+        ))
+    };
+    eprintln!("{firmware}: power-on to boot report: {secs:.0} s (TCG)");
+    if !c.contains("mk: booting slot a (version ") {
+        fail(&format!("{firmware}: GRUB did not report booting slot a"));
+    }
+    let cmdline = c
+        .lines()
+        .find(|l| l.contains("Kernel command line: "))
+        .unwrap_or_else(|| fail(&format!("{firmware}: no kernel command line")));
+    for want in [
+        format!("root=PARTUUID={partuuid}"),
+        "mk.slot=a".to_string(),
+        "panic=10".to_string(),
+        "cgroup.memory=nokmem".to_string(),
+    ] {
+        if !cmdline.split_whitespace().any(|w| w == want) {
+            fail(&format!("{firmware}: no `{want}` in `{cmdline}`"));
+        }
+    }
+    if !c.contains(&format!("Linux version {kernel}")) {
+        fail(&format!("{firmware}: not the image's kernel {kernel}"));
+    }
+    if !c.contains("systemd[1]: Successfully loaded SELinux policy") {
+        fail(&format!(
+            "{firmware}: systemd did not load the SELinux policy"
+        ));
+    }
+    match check_value(c, "selinux") {
+        Some("enforcing") => {}
+        other => fail(&format!(
+            "{firmware}: SELinux is {other:?}, expected enforcing"
+        )),
+    }
+    let root = check_value(c, "root").unwrap_or_else(|| fail("no root mount report"));
+    if !root.split(',').any(|o| o == "ro") {
+        fail(&format!(
+            "{firmware}: root is mounted `{root}`, expected ro"
+        ));
+    }
+    let var = check_value(c, "var").unwrap_or_else(|| fail("no /var report"));
+    if !var.starts_with("/dev/vda5,rw") {
+        fail(&format!(
+            "{firmware}: /var is `{var}`, expected the state partition /dev/vda5, rw"
+        ));
+    }
+    if check_value(c, "multi-user") != Some("active") {
+        fail(&format!("{firmware}: multi-user.target not reached"));
+    }
+    // mk-firstboot ran: its unit started and the binary wrote to the console
+    // (without a role config it refuses, which is its documented outcome).
+    if !c.contains("mk-firstboot[") {
+        fail(&format!(
+            "{firmware}: mk-firstboot.service wrote nothing to the console: did it run?"
+        ));
+    }
+    if check_value(c, "firstboot").is_none_or(|s| s == "inactive") {
+        fail(&format!("{firmware}: mk-firstboot.service did not run"));
+    }
+}
+
 #[test]
 fn example_image_boots_enforcing_read_only_to_multi_user() {
     init_logs();
@@ -159,7 +311,16 @@ fn example_image_boots_enforcing_read_only_to_multi_user() {
     })
     .unwrap_or_else(|e| panic!("image build: {e:?}"));
     let raw = report.raw.clone().unwrap();
-    let boot = boot_offline(&raw, "MK-CHECK done", BOOT_TIMEOUT);
+    let partuuid = root_a_partuuid(&raw);
+    // The same image on both firmwares, booted side by side (no second
+    // image build: CI time).
+    let (boot, bios) = std::thread::scope(|s| {
+        let bios = s.spawn(|| boot_bios_offline(&raw, "MK-CHECK done", BOOT_TIMEOUT));
+        let uefi = boot_offline(&raw, "MK-CHECK done", BOOT_TIMEOUT);
+        (uefi, bios.join().unwrap())
+    });
+    assert_node_booted("BIOS (SeaBIOS)", &bios, &report.kernel, &partuuid);
+    assert_node_booted("UEFI (OVMF)", &boot, &report.kernel, &partuuid);
     let c = &boot.console;
     let fail = |what: &str| -> ! {
         panic!(
@@ -167,46 +328,6 @@ fn example_image_boots_enforcing_read_only_to_multi_user() {
             c.len()
         )
     };
-    let Some(secs) = boot.secs else {
-        fail(&format!(
-            "no `MK-CHECK done` on the console within {BOOT_TIMEOUT:?}"
-        ))
-    };
-    eprintln!("power-on to boot report: {secs:.0} s (TCG)");
-    if !c.contains("Linux version ") {
-        fail("the kernel did not boot");
-    }
-    if !c.contains(&format!("Linux version {}", report.kernel)) {
-        fail(&format!("not the image's kernel {}", report.kernel));
-    }
-    if !c.contains("systemd[1]: Successfully loaded SELinux policy") {
-        fail("systemd did not load the SELinux policy");
-    }
-    match check_value(c, "selinux") {
-        Some("enforcing") => {}
-        other => fail(&format!("SELinux is {other:?}, expected enforcing")),
-    }
-    let root = check_value(c, "root").unwrap_or_else(|| fail("no root mount report"));
-    if !root.split(',').any(|o| o == "ro") {
-        fail(&format!("root is mounted `{root}`, expected ro"));
-    }
-    let var = check_value(c, "var").unwrap_or_else(|| fail("no /var report"));
-    if !var.starts_with("/dev/vda5,rw") {
-        fail(&format!(
-            "/var is `{var}`, expected the state partition /dev/vda5, rw"
-        ));
-    }
-    if check_value(c, "multi-user") != Some("active") {
-        fail("multi-user.target not reached");
-    }
-    // mk-firstboot ran: its unit started and the binary wrote to the console
-    // (without a role config it refuses, which is its documented outcome).
-    if !c.contains("mk-firstboot[") {
-        fail("mk-firstboot.service wrote nothing to the console: did it run?");
-    }
-    if check_value(c, "firstboot").is_none_or(|s| s == "inactive") {
-        fail("mk-firstboot.service did not run");
-    }
     // The persistent /etc bind mounts work under enforcing.
     for unit in [
         "etc-kubernetes.mount",
@@ -214,6 +335,7 @@ fn example_image_boots_enforcing_read_only_to_multi_user() {
         "etc-firewalld-zones.mount",
         "etc-firewalld-services.mount",
         "etc-cni.mount",
+        "etc-hosts.mount",
     ] {
         if c.contains(&format!("MK-CHECK failed-unit {unit}")) {
             fail(&format!("{unit} failed"));
@@ -229,6 +351,11 @@ fn example_image_boots_enforcing_read_only_to_multi_user() {
         .is_some_and(|v| v.contains("[/lib/mk/etc/cni]") && v.contains("rw"))
     {
         fail("/etc/cni is not bound read-write from /var/lib/mk/etc/cni");
+    }
+    // /etc/hosts shows the state partition's file (first boot writes it
+    // from spec.hosts), bound over the distribution's under enforcing.
+    if !check_value(c, "etc-hosts").is_some_and(|v| v.contains("[/lib/mk/etc/hosts]")) {
+        fail("/etc/hosts is not bound from /var/lib/mk/etc/hosts");
     }
     if check_value(c, "resolv-conf") != Some("/var/lib/mk/etc/resolv.conf") {
         fail("/etc/resolv.conf is not the link to /var/lib/mk/etc/resolv.conf");

@@ -13,8 +13,8 @@ pub const MAX_SIZE: u64 = 1 << 20;
 #[serde(deny_unknown_fields)]
 pub struct Inventory {
     /// The version the nodes must report after re-imaging: the node label
-    /// `mk.dev/image-version` set at first boot from the image's
-    /// os-release `IMAGE_VERSION`.
+    /// `mk.dev/image-version` set at first boot from the image recipe's
+    /// `version` (/usr/lib/mk/image-release in the image).
     pub image_version: String,
     /// Workers re-imaged at the same time.
     #[serde(default = "one")]
@@ -253,17 +253,17 @@ fn line_of(text: &str, key: &str, value: &str) -> Option<usize> {
 }
 
 fn check(inv: &Inventory, text: &str) -> Result<(), (Option<usize>, String)> {
-    if inv.image_version.trim().is_empty()
-        || inv.image_version.len() > 128
-        || inv
-            .image_version
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control())
-    {
+    // The image recipe's `version`, which first boot sets as a label value.
+    let version_error = if inv.image_version.is_empty() {
+        Some("empty".to_string())
+    } else {
+        mk_roleconfig::names::check_label_value(&inv.image_version).err()
+    };
+    if let Some(e) = version_error {
         return Err((
             line_of(text, "image_version", &inv.image_version),
             format!(
-                "image_version {:?}: expected a version as the image's IMAGE_VERSION (no spaces, at most 128 characters)",
+                "image_version {:?}: {e}; expected the image recipe's `version`, which nodes carry as the label mk.dev/image-version",
                 inv.image_version
             ),
         ));
@@ -392,7 +392,7 @@ nodes:
       ssh:
         host: cp1.example.com
         known_hosts: known_hosts
-        command: mk-node update https://bundles.example.com/2026.12.1.mkb
+        command: mk-node update --bundle /var/tmp/mk-2026.12.1.iso --trust /etc/mk/bundle.pub
   - name: w1.example.com
     role: worker
     driver:
@@ -451,6 +451,25 @@ nodes:
             "{msg}"
         );
         assert_eq!(line, Some(14));
+    }
+
+    #[test]
+    fn the_image_version_must_be_a_label_value() {
+        let text = GOOD.replace("image_version: 2026.12.1", "image_version: 2026.12.1+git");
+        let (line, msg) = parse(&text).unwrap_err();
+        assert_eq!(
+            line,
+            Some(
+                text.lines()
+                    .position(|l| l.starts_with("image_version"))
+                    .unwrap()
+                    + 1
+            )
+        );
+        assert!(
+            msg.contains("'+'") && msg.contains("mk.dev/image-version"),
+            "{msg}"
+        );
     }
 
     #[test]

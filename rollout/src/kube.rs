@@ -10,7 +10,7 @@ use mk_kubeapi::{ApiClient, Eviction};
 use serde_json::Value;
 use tracing::{debug, info, warn};
 
-/// The label first boot sets from the image's os-release IMAGE_VERSION.
+/// The label first boot sets from the image recipe's `version` (/usr/lib/mk/image-release).
 pub const VERSION_LABEL: &str = "mk.dev/image-version";
 
 /// Why a pod is left on a draining node, as `kubectl drain

@@ -22,6 +22,9 @@ use std::path::{Path, PathBuf};
     mk-compose verify mk.iso --trust keys/mk.pub\n\n\
     --image etcd=images/etcd/out (repeatable) serves that OCI layout's tagged\n\
     images as repository `etcd` from the bundle's registry/ (docs/registry.md).\n\n\
+    --node-image out/node.raw adds /image/ (root.img.zst, vmlinuz, initramfs.img,\n\
+    slot.cfg, image.json), what `mk-node update` writes into a node's inactive slot\n\
+    (docs/update.md).\n\n\
     The ISO's dates are SOURCE_DATE_EPOCH when set, otherwise the newest build\n\
     time among the bundled packages: the same inputs give the same bytes.")]
 pub struct Args {
@@ -54,6 +57,10 @@ pub struct Args {
     /// several layouts.
     #[arg(long = "image", value_name = "NAME=LAYOUT_DIR")]
     images: Vec<mk_registry::Image>,
+    /// A raw node disk image from `mk-compose image`: its slot A root,
+    /// kernel, initramfs and slot.cfg go into /image/ for `mk-node update`.
+    #[arg(long, value_name = "NODE.raw")]
+    node_image: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -97,6 +104,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let registry = mk_registry::write_registry(&args.images, &root.join("registry"))
         .context("staging the container registry")?;
     stage_kickstarts(&args.selection.kickstarts, &root.join("kickstart"))?;
+    if let Some(raw) = &args.node_image {
+        let info = mk_slots::node_image::stage(raw, root)
+            .with_context(|| format!("staging the node image {}", raw.display()))?;
+        println!(
+            "node image {}: version {}, root {} bytes (sha256 {}), kernel {}",
+            raw.display(),
+            info.version,
+            info.root.size,
+            info.root.sha256,
+            info.kernel_version.as_deref().unwrap_or("(unknown)")
+        );
+    }
     // SBOM and provenance before the MANIFEST: both get signed (docs/sbom.md).
     let mut kickstarts: Vec<PathBuf> = std::fs::read_dir(root.join("kickstart"))
         .context("listing the staged kickstarts")?

@@ -47,6 +47,8 @@ fn main() {
         seed: get("seed").unwrap_or_else(|| "bench".into()),
         source_date_epoch: get("epoch").map_or(1_700_000_000, |e| e.parse().expect("epoch")),
         esp,
+        // Boot loader files are the staging tree's business here.
+        bios: None,
         root: FsSpec {
             tree: Some(need("root").into()),
             size: mib("root-mib"),

@@ -8,14 +8,14 @@ use std::path::{Path, PathBuf};
 use crate::error::{io, DiskError};
 use crate::esp::{self, EspJob, FAT_MAX_EPOCH, FAT_MIN_EPOCH};
 use crate::ext4::{self, Ext4Job};
+use crate::grub;
 use crate::layout::{self, Layout, LayoutError, LayoutInput, TreeStats, ESP_DEFAULT_SIZE, MIB};
-use crate::loader::{render_loader_entry, LoaderEntry};
 use crate::tool::{self, command};
 use crate::tree::{self, Entry};
 
-/// The ESP: a staging tree (EFI/BOOT/BOOTX64.EFI, kernel, initramfs,
-/// loader/loader.conf ...) and optionally a loader entry rendered here, since
-/// only the layout knows the root PARTUUID.
+/// The ESP: a staging tree (shim and GRUB in EFI/BOOT, slot A's kernel and
+/// initramfs in mk/a) and the boot files rendered here (grub.cfg needs the
+/// slots' PARTUUIDs, which only the layout knows).
 #[derive(Debug, Clone)]
 pub struct EspSpec {
     pub tree: PathBuf,
@@ -23,7 +23,29 @@ pub struct EspSpec {
     pub size: u64,
     /// FAT volume label (≤ 11 characters).
     pub label: String,
-    pub loader_entry: Option<LoaderEntry>,
+    pub boot: Option<BootSpec>,
+}
+
+/// What the GRUB boot files are rendered from (docs/image.md, "Boot").
+#[derive(Debug, Clone)]
+pub struct BootSpec {
+    /// The signed GRUB's built-in prefix (`EFI/centos`, `EFI/debian`): gets
+    /// a grub.cfg forwarding to EFI/mk/grub.cfg.
+    pub vendor_dir: String,
+    /// Image version, written into slot A's slot.cfg.
+    pub version: String,
+    /// Kernel arguments after the fixed ones (console=..., the
+    /// kickstart's --append).
+    pub extra_args: Vec<String>,
+}
+
+/// GRUB for legacy BIOS: boot.img (512 bytes) goes into the protective
+/// MBR's boot code, core.img into the BIOS boot partition, both patched
+/// here for their place on this disk.
+#[derive(Debug, Clone)]
+pub struct BiosSpec {
+    pub boot_img: Vec<u8>,
+    pub core_img: Vec<u8>,
 }
 
 impl EspSpec {
@@ -32,7 +54,7 @@ impl EspSpec {
             tree: tree.into(),
             size: ESP_DEFAULT_SIZE,
             label: "ESP".into(),
-            loader_entry: None,
+            boot: None,
         }
     }
 }
@@ -63,6 +85,8 @@ pub struct DiskSpec {
     /// SOURCE_DATE_EPOCH: every timestamp in the image.
     pub source_date_epoch: i64,
     pub esp: EspSpec,
+    /// GRUB's BIOS stages; `None`: the disk boots on UEFI only.
+    pub bios: Option<BiosSpec>,
     pub root: FsSpec,
     pub state: FsSpec,
 }
@@ -156,6 +180,114 @@ pub fn check_gpt(image: &Path) -> Result<(), DiskError> {
     Ok(())
 }
 
+/// The generated ESP files (ESP path, content): EFI/mk/grub.cfg, the
+/// initial EFI/mk/grubenv, slot A's slot.cfg and the vendor prefix's
+/// forwarding grub.cfg.
+pub fn boot_files(
+    boot: &BootSpec,
+    layout: &Layout,
+) -> Result<BTreeMap<String, Vec<u8>>, DiskError> {
+    let spec_err = |e: grub::GrubError| DiskError::Spec(e.to_string());
+    let vendor = boot.vendor_dir.trim_matches('/');
+    let vendor_ok = vendor.starts_with("EFI/")
+        && vendor.len() > 4
+        && vendor
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_'))
+        && !vendor.eq_ignore_ascii_case("EFI/mk")
+        && !vendor.eq_ignore_ascii_case("EFI/BOOT");
+    if !vendor_ok {
+        return Err(DiskError::Spec(format!(
+            "GRUB vendor directory {:?}: expected EFI/<name> (e.g. EFI/centos), not EFI/mk or EFI/BOOT",
+            boot.vendor_dir
+        )));
+    }
+    let args = grub::slot_kernel_args(&boot.extra_args).map_err(spec_err)?;
+    let cfg = grub::GrubCfg {
+        root_a: layout.root.guid,
+        root_b: layout.root_b.guid,
+        serial: grub::serial_console(&args),
+    };
+    let mut files = BTreeMap::new();
+    files.insert(
+        grub::GRUB_CFG.to_string(),
+        grub::render_grub_cfg(&cfg).into_bytes(),
+    );
+    files.insert(
+        grub::GRUBENV.to_string(),
+        grub::initial_grubenv().map_err(spec_err)?,
+    );
+    files.insert(
+        grub::Slot::A.slot_cfg(),
+        grub::render_slot_cfg(&boot.version, &args)
+            .map_err(spec_err)?
+            .into_bytes(),
+    );
+    files.insert(
+        format!("{vendor}/grub.cfg"),
+        grub::render_forwarder().into_bytes(),
+    );
+    Ok(files)
+}
+
+/// boot.img's code for the MBR and the patched core.img for this layout.
+fn bios_stages(
+    bios: &BiosSpec,
+    layout: &Layout,
+) -> Result<([u8; grub::MBR_CODE], Vec<u8>), DiskError> {
+    let lba = layout.bios_boot.first_lba();
+    let core = grub::patch_core_img(&bios.core_img, lba, layout.bios_boot.size / layout::SECTOR)
+        .map_err(|e| DiskError::Spec(e.to_string()))?;
+    // The protective MBR as the gpt crate writes it: only its BPB area is
+    // read (grub-bios-setup keeps it), and it is all zeros.
+    let mbr = [0u8; 512];
+    let code = grub::patch_boot_img(&bios.boot_img, &mbr, lba)
+        .map_err(|e| DiskError::Spec(e.to_string()))?;
+    Ok((code, core))
+}
+
+/// Writes boot.img's code over the MBR's first 440 bytes (the disk
+/// signature and partition table stay) and core.img at the start of the
+/// BIOS boot partition.
+fn write_bios_stages(
+    image: &Path,
+    layout: &Layout,
+    code: &[u8; grub::MBR_CODE],
+    core: &[u8],
+) -> Result<(), DiskError> {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(image)
+        .map_err(io(image))?;
+    let mut mbr = [0u8; 512];
+    f.read_exact(&mut mbr).map_err(io(image))?;
+    if mbr[510..] != [0x55, 0xaa] || mbr[0x1c2] != 0xee {
+        return Err(DiskError::Spec(format!(
+            "{}: sector 0 is not a protective MBR; not installing GRUB's boot.img",
+            image.display()
+        )));
+    }
+    if mbr[0x3..0x5a].iter().any(|&b| b != 0) {
+        return Err(DiskError::Spec(
+            "the protective MBR's BPB area is not empty: boot.img was patched for an empty one"
+                .into(),
+        ));
+    }
+    f.seek(SeekFrom::Start(0)).map_err(io(image))?;
+    f.write_all(code).map_err(io(image))?;
+    f.seek(SeekFrom::Start(layout.bios_boot.offset))
+        .map_err(io(image))?;
+    f.write_all(core).map_err(io(image))?;
+    tracing::info!(
+        core_sectors = core.len() / 512,
+        lba = layout.bios_boot.first_lba(),
+        "GRUB boot.img and core.img written"
+    );
+    Ok(())
+}
+
 /// Builds the raw (and optionally qcow2) image described by `spec`.
 pub fn build_image(spec: &DiskSpec) -> Result<Report, DiskError> {
     validate(spec)?;
@@ -186,15 +318,14 @@ pub fn build_image(spec: &DiskSpec) -> Result<Report, DiskError> {
         state_size,
     })?;
 
-    let mut generated = BTreeMap::new();
-    if let Some(entry) = &spec.esp.loader_entry {
-        let text = render_loader_entry(entry, layout.root.guid)
-            .map_err(|e| DiskError::Spec(e.to_string()))?;
-        generated.insert(
-            format!("loader/entries/{}", entry.file_name),
-            text.into_bytes(),
-        );
-    }
+    let generated = match &spec.esp.boot {
+        Some(b) => boot_files(b, &layout)?,
+        None => BTreeMap::new(),
+    };
+    let bios = match &spec.bios {
+        Some(b) => Some(bios_stages(b, &layout)?),
+        None => None,
+    };
     let esp_content = esp::content_bytes(&esp_entries, &generated);
     check_space(
         &spec.output,
@@ -272,6 +403,9 @@ pub fn build_image(spec: &DiskSpec) -> Result<Report, DiskError> {
         })?;
     }
 
+    if let Some((code, core)) = &bios {
+        write_bios_stages(&raw_path, &layout, code, core)?;
+    }
     check_gpt(&raw_path)?;
     esp::check_fat(
         &raw_path,

@@ -76,6 +76,12 @@ pub fn derive_uuid(seed: &str, role: &str) -> Uuid {
     uuid::Builder::from_random_bytes(b).into_uuid()
 }
 
+/// The ESP's FAT volume serial for `seed`: known before the disk is
+/// written, since GRUB's BIOS core.img finds the ESP by it.
+pub fn esp_serial(seed: &str) -> u32 {
+    derive_u32(seed, "fat-serial/esp")
+}
+
 /// A 32-bit value derived from the inputs (the FAT volume serial).
 pub fn derive_u32(seed: &str, role: &str) -> u32 {
     let d = digest(seed, role);
@@ -390,7 +396,7 @@ pub fn plan(input: &LayoutInput) -> Result<Layout, LayoutError> {
         root,
         root_b,
         state,
-        esp_serial: derive_u32(seed, "fat-serial/esp"),
+        esp_serial: esp_serial(seed),
         root_fs: fs("root"),
         state_fs: fs("state"),
     })

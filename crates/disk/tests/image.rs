@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use mk_disk::layout::MIB;
-use mk_disk::{build_image, DiskError, DiskSpec, EspSpec, FsSpec, LoaderEntry};
+use mk_disk::{build_image, BiosSpec, BootSpec, DiskError, DiskSpec, EspSpec, FsSpec};
 
 const EPOCH: i64 = 1_700_000_000;
 
@@ -56,15 +56,11 @@ struct Trees {
 fn staging(dir: &Path, root_data: usize) -> Trees {
     let esp = dir.join("esp");
     fs::create_dir_all(esp.join("EFI/BOOT")).unwrap();
-    fs::create_dir_all(esp.join("loader")).unwrap();
+    fs::create_dir_all(esp.join("mk/a")).unwrap();
     fs::write(esp.join("EFI/BOOT/BOOTX64.EFI"), bytes(1, 150_000)).unwrap();
-    fs::write(esp.join("vmlinuz-6.1"), bytes(2, 300_000)).unwrap();
-    fs::write(esp.join("initramfs-6.1.img"), bytes(3, 200_000)).unwrap();
-    fs::write(
-        esp.join("loader/loader.conf"),
-        "default mk.conf\ntimeout 3\n",
-    )
-    .unwrap();
+    fs::write(esp.join("EFI/BOOT/grubx64.efi"), bytes(6, 120_000)).unwrap();
+    fs::write(esp.join("mk/a/vmlinuz"), bytes(2, 300_000)).unwrap();
+    fs::write(esp.join("mk/a/initramfs.img"), bytes(3, 200_000)).unwrap();
 
     let root = dir.join("root");
     for d in [
@@ -125,12 +121,10 @@ fn labels() -> BTreeMap<String, String> {
 fn spec(t: &Trees, out: &Path, seed: &str) -> DiskSpec {
     let mut esp = EspSpec::new(&t.esp);
     esp.size = 40 * MIB;
-    esp.loader_entry = Some(LoaderEntry {
-        file_name: "mk.conf".into(),
-        title: "mk node".into(),
-        linux: "/vmlinuz-6.1".into(),
-        initrd: "/initramfs-6.1.img".into(),
-        extra_options: vec!["console=ttyS0".into()],
+    esp.boot = Some(BootSpec {
+        vendor_dir: "EFI/debian".into(),
+        version: "1.4.0".into(),
+        extra_args: vec!["console=ttyS0".into()],
     });
     DiskSpec {
         output: out.to_path_buf(),
@@ -138,6 +132,10 @@ fn spec(t: &Trees, out: &Path, seed: &str) -> DiskSpec {
         seed: seed.into(),
         source_date_epoch: EPOCH,
         esp,
+        bios: Some(BiosSpec {
+            boot_img: fake_boot_img(),
+            core_img: fake_core_img(),
+        }),
         root: FsSpec {
             tree: Some(t.root.clone()),
             size: None,
@@ -154,6 +152,27 @@ fn spec(t: &Trees, out: &Path, seed: &str) -> DiskSpec {
             )]),
         },
     }
+}
+
+/// GRUB's boot.img as far as the setup cares: a jump, the drive check's
+/// jump at 0x66, 0x55aa. (tests/grub.rs and the QEMU BIOS boot use real ones.)
+fn fake_boot_img() -> Vec<u8> {
+    let mut b = bytes(7, 512);
+    b[0x3..0x5a].fill(0);
+    b[0x66..0x68].copy_from_slice(&[0xeb, 0x05]);
+    b[510..].copy_from_slice(&[0x55, 0xaa]);
+    b
+}
+
+/// A 20-sector core.img with grub-mkimage's default block list.
+fn fake_core_img() -> Vec<u8> {
+    let mut c = bytes(8, 20 * 512 - 100);
+    c[512 - 24..512 - 12].fill(0);
+    c[512 - 12..512 - 4].copy_from_slice(&2u64.to_le_bytes());
+    c[512 - 4..512 - 2].copy_from_slice(&19u16.to_le_bytes());
+    c[512 - 2..512].copy_from_slice(&0x820u16.to_le_bytes());
+    c[512 + 0x14..512 + 0x16].copy_from_slice(&0x400u16.to_le_bytes());
+    c
 }
 
 fn img_at(img: &Path, offset: u64) -> String {
@@ -281,14 +300,85 @@ fn image_passes_the_tools_carries_labels_and_is_reproducible() {
     );
     assert!(blkid.contains("TYPE=vfat"), "{blkid}");
     assert!(blkid.contains("VERSION=FAT32"), "{blkid}");
-    let entry = ok("mtype", &["-i", esp, "::/loader/entries/mk.conf"]);
-    assert!(
-        entry.contains(&format!(
-            "options root=PARTUUID={} ro cgroup.memory=nokmem",
-            l.root.guid
-        )),
-        "{entry}"
+    // The boot files per the boot contract (docs/image.md), judged by
+    // mtools and GRUB's own tools.
+    let files = ok("mdir", &["-i", esp, "-/", "-b", "::/"]);
+    let mut files: Vec<&str> = files.lines().filter(|l| !l.ends_with('/')).collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "::/EFI/BOOT/BOOTX64.EFI",
+            "::/EFI/BOOT/grubx64.efi",
+            "::/EFI/debian/grub.cfg",
+            "::/EFI/mk/grub.cfg",
+            "::/EFI/mk/grubenv",
+            "::/mk/a/initramfs.img",
+            "::/mk/a/slot.cfg",
+            "::/mk/a/vmlinuz",
+        ]
     );
+    let grub_cfg = ok("mtype", &["-i", esp, "::/EFI/mk/grub.cfg"]);
+    for slot in [&l.root, &l.root_b] {
+        assert!(
+            grub_cfg.contains(&format!("set mk_root=PARTUUID={};", slot.guid)),
+            "{grub_cfg}"
+        );
+    }
+    let cfg_copy = tmp.path().join("grub.cfg");
+    fs::write(&cfg_copy, &grub_cfg).unwrap();
+    ok("grub-script-check", &[cfg_copy.to_str().unwrap()]);
+    assert_eq!(
+        ok("mtype", &["-i", esp, "::/EFI/debian/grub.cfg"]),
+        "configfile /EFI/mk/grub.cfg\n"
+    );
+    assert_eq!(
+        ok("mtype", &["-i", esp, "::/mk/a/slot.cfg"]),
+        "set mk_version=\"1.4.0\"\nset mk_args=\"ro cgroup.memory=nokmem selinux=1 security=selinux enforcing=1 panic=10 console=ttyS0\"\n"
+    );
+    let env = tmp.path().join("grubenv");
+    ok(
+        "mcopy",
+        &["-i", esp, "::/EFI/mk/grubenv", env.to_str().unwrap()],
+    );
+    assert_eq!(fs::metadata(&env).unwrap().len(), 1024);
+    assert_eq!(
+        ok("grub-editenv", &[env.to_str().unwrap(), "list"]),
+        "mk_default=a\nmk_next=\nmk_tries=0\n"
+    );
+    // GRUB's own FAT driver reads what GRUB will read at boot.
+    let listing = ok("grub-fstest", &[esp, "ls", "/EFI/mk/"]);
+    for f in ["grub.cfg", "grubenv"] {
+        assert!(listing.split_whitespace().any(|w| w == f), "{listing}");
+    }
+    let seen = ok("grub-fstest", &[esp, "cat", "/mk/a/slot.cfg"]);
+    assert!(seen.starts_with("set mk_version=\"1.4.0\"\n"), "{seen}");
+
+    // BIOS: boot.img's code in the MBR (disk signature and the protective
+    // partition entry untouched: sgdisk -v above), pointing at core.img at
+    // the start of the BIOS boot partition, whose block list covers the rest.
+    let mut mbr = [0u8; 512];
+    fs::File::open(&out_a)
+        .unwrap()
+        .read_exact_at(&mut mbr, 0)
+        .unwrap();
+    let boot = fake_boot_img();
+    assert_eq!(&mbr[0x5c..0x64], &(l.bios_boot.offset / 512).to_le_bytes());
+    assert_eq!(&mbr[0x66..0x68], &[0x90, 0x90]);
+    assert_eq!(&mbr[0x68..440], &boot[0x68..440]);
+    assert_eq!(mbr[0x1c2], 0xee, "protective MBR entry");
+    assert_eq!(&mbr[510..], &[0x55, 0xaa]);
+    let mut core = vec![0u8; 20 * 512];
+    fs::File::open(&out_a)
+        .unwrap()
+        .read_exact_at(&mut core, l.bios_boot.offset)
+        .unwrap();
+    assert_eq!(
+        &core[512 - 12..512 - 4],
+        &(l.bios_boot.offset / 512 + 1).to_le_bytes()
+    );
+    assert_eq!(&core[512 - 4..512 - 2], &19u16.to_le_bytes());
+    assert_eq!(&core[512..20 * 512 - 100], &fake_core_img()[512..]);
     let back = tmp.path().join("BOOTX64.back");
     ok(
         "mcopy",
@@ -350,8 +440,8 @@ fn image_passes_the_tools_carries_labels_and_is_reproducible() {
         assert!(part.contains(&format!("UUID={}\n", ids.uuid)), "{part}");
         assert!(part.contains("TYPE=ext4"), "{part}");
     }
-    // Slot B and the BIOS boot partition are empty: nothing for blkid to
-    // find (exit 2), and slot B's first MiB is zeros.
+    // Slot B is empty: nothing for blkid to find (exit 2), and its first
+    // MiB is zeros. (core.img is no filesystem either.)
     for p in [&l.root_b, &l.bios_boot] {
         let probe = Command::new("blkid")
             .args(["-p", "-O", &p.offset.to_string(), img])

@@ -17,9 +17,11 @@
 //!    under /etc/systemd/system.
 //! 5. Split: /var goes to the state partition; label both trees from the
 //!    target policy's file_contexts (mk-selinux) plus overlay overrides.
-//! 6. ESP: systemd-boot from the target's systemd-boot-efi package as
-//!    EFI/BOOT/BOOTX64.EFI, loader.conf, kernel, initramfs and a loader
-//!    entry (root=PARTUUID, ro, SELinux enforcing, cgroup.memory=nokmem).
+//! 6. Boot (docs/image.md, "Boot"): the target's own shim and signed GRUB
+//!    EFI image on the ESP, kernel and initramfs as slot A, our grub.cfg,
+//!    grubenv and slot.cfg (root=PARTUUID, ro, SELinux enforcing,
+//!    cgroup.memory=nokmem, panic=10), and for legacy BIOS GRUB's boot.img
+//!    and a core.img made with the target's grub-mkimage.
 //! 7. mk-disk writes and checks the raw image (and qcow2), atomically.
 //!
 //! Needs root (chroots, mount namespaces). Work happens in a directory
@@ -29,11 +31,12 @@ pub mod boot;
 pub mod cache;
 pub mod containers;
 pub mod overlay;
+pub mod release;
 pub mod settings;
 pub mod system;
 
 use mk_depsolve::{Comps, Item, ItemKind, Request, SolveOptions};
-use mk_kickstart::{ImageRecipe, Kickstart, SelinuxMode};
+use mk_kickstart::{ImageRecipe, SelinuxMode};
 use mk_rpmrepo::Package;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -148,24 +151,6 @@ pub struct Report {
     pub times: StageTimes,
 }
 
-/// Kickstart settings image builds refuse instead of ignoring.
-fn check_supported(file: &str, ks: &Kickstart) -> Result<(), ImageError> {
-    let hint_overlay = "ship the setting as a file in an overlay, or configure it at first boot";
-    let checks: [(Option<usize>, &'static str, &'static str); 1] =
-        [(ks.networks.first().map(|n| n.line), "network", hint_overlay)];
-    for (line, command, hint) in checks {
-        if let Some(line) = line {
-            return Err(ImageError::Unsupported {
-                file: file.to_string(),
-                line,
-                command,
-                hint,
-            });
-        }
-    }
-    Ok(())
-}
-
 /// A package and the file it comes from (`None`: listed, absent).
 struct Candidate {
     package: Package,
@@ -217,7 +202,6 @@ pub fn build(opts: &BuildOptions) -> Result<Report, ImageError> {
     let recipe = ImageRecipe::load(&opts.recipe)?;
     let ks = recipe.load_kickstart(&recipe_path)?;
     let ks_file = recipe.kickstart.display().to_string();
-    check_supported(&ks_file, &ks)?;
     if let Some(r) = &ks.rootpw {
         if r.crypted_password.is_some() {
             return Err(ImageError::Unsupported {
@@ -279,6 +263,13 @@ pub fn build(opts: &BuildOptions) -> Result<Report, ImageError> {
             .map_err(|e| ImageError::step("kickstart settings", e.to_string()))?;
         tracing::info!(rpm = %path.display(), "kickstart settings packaged");
         generated.push(settings::PACKAGE.to_string());
+    }
+    if let Some(version) = &recipe.version {
+        let path = release::release_package(version, pkg_time)
+            .build_to_dir(&overlay_rpms)
+            .map_err(|e| ImageError::step("image version", e.to_string()))?;
+        tracing::info!(version = %version, rpm = %path.display(), "image version packaged");
+        generated.push(release::PACKAGE.to_string());
     }
     // Container image archives as a package (imported at boot by
     // mk-image-import.service from overlays/node).
@@ -482,33 +473,29 @@ pub fn build(opts: &BuildOptions) -> Result<Report, ImageError> {
     let t = Instant::now();
     let (kver, kimage) = boot::find_kernel(&root).map_err(|m| ImageError::step("kernel", m))?;
     let esp = w.join("esp");
-    for d in ["EFI/BOOT", "EFI/systemd", "loader/entries", "mk"] {
-        std::fs::create_dir_all(esp.join(d)).map_err(ImageError::io(&esp))?;
+    let slot = mk_disk::grub::Slot::A;
+    for d in ["EFI/BOOT".to_string(), slot.dir()] {
+        std::fs::create_dir_all(esp.join(&d)).map_err(ImageError::io(&esp))?;
     }
-    system::make_initramfs(
-        &root,
-        &kver,
-        &esp.join(format!("mk/initramfs-{kver}.img")),
-        epoch,
-    )?;
-    let kdst = esp.join(format!("mk/vmlinuz-{kver}"));
+    system::make_initramfs(&root, &kver, &esp.join(slot.initramfs()), epoch)?;
+    let kdst = esp.join(slot.kernel());
     std::fs::copy(root.join(&kimage), &kdst).map_err(ImageError::io(&kdst))?;
-    let sdboot = root.join(boot::SYSTEMD_BOOT_EFI);
-    if !sdboot.is_file() {
-        return Err(ImageError::step(
-            "boot loader",
-            format!(
-                "no /{} in the image: add systemd-boot's EFI package (systemd-boot-efi) to %packages (GRUB EFI images are not built yet)",
-                boot::SYSTEMD_BOOT_EFI
-            ),
-        ));
+    // The target's own shim and vendor-signed GRUB (Secure Boot), and
+    // GRUB's BIOS stages.
+    let grub = boot::find_grub(&root).map_err(|m| ImageError::step("boot loader", m))?;
+    for (src, dst) in [
+        (grub.shim.0, mk_disk::grub::SHIM),
+        (grub.grub_efi.0, mk_disk::grub::GRUB_EFI),
+    ] {
+        std::fs::copy(root.join(src), esp.join(dst)).map_err(ImageError::io(&root.join(src)))?;
     }
-    for dst in ["EFI/BOOT/BOOTX64.EFI", "EFI/systemd/systemd-bootx64.efi"] {
-        std::fs::copy(&sdboot, esp.join(dst)).map_err(ImageError::io(&esp.join(dst)))?;
-    }
-    let loader_conf = esp.join("loader/loader.conf");
-    std::fs::write(&loader_conf, boot::loader_conf(&ks, "mk.conf"))
-        .map_err(ImageError::io(&loader_conf))?;
+    let boot_img_path = root.join(grub.grub_pc.0).join("boot.img");
+    let boot_img = std::fs::read(&boot_img_path).map_err(ImageError::io(&boot_img_path))?;
+    let core_img = system::make_core_img(
+        &root,
+        &grub,
+        &mk_disk::grub::render_core_config(mk_disk::layout::esp_serial(&key)),
+    )?;
     times.initramfs = t.elapsed();
 
     // R18 again, after services, %post and the initramfs: only unit
@@ -575,13 +562,17 @@ pub fn build(opts: &BuildOptions) -> Result<Report, ImageError> {
         let st = mk_selinux::label_tree(&state, "/var", &fc)?;
         state_labels = st.labels;
         // The state tree's top is /var itself, labelled like the mount point.
-        for o in &overlays {
-            for (p, c) in o.selinux_overrides() {
-                if let Some(rest) = p.strip_prefix("/var/") {
-                    state_labels.insert(format!("/{rest}"), c);
-                } else {
-                    root_labels.insert(p, c);
-                }
+        // The kickstart's `network` profiles (settings package) sit in the
+        // keyfile directory, labelled as the profiles first boot writes.
+        let overrides = overlays
+            .iter()
+            .flat_map(|o| o.selinux_overrides())
+            .chain(settings::selinux_overrides(&ks));
+        for (p, c) in overrides {
+            if let Some(rest) = p.strip_prefix("/var/") {
+                state_labels.insert(format!("/{rest}"), c);
+            } else {
+                root_labels.insert(p, c);
             }
         }
     }
@@ -591,6 +582,10 @@ pub fn build(opts: &BuildOptions) -> Result<Report, ImageError> {
     // 6./7. Disk.
     let t = Instant::now();
     let kernel_args = boot::extra_kernel_args(&ks);
+    let version = recipe
+        .version
+        .clone()
+        .unwrap_or_else(|| format!("unversioned-{}", &key[..12]));
     let label_of = |mp: &str, default: &str| {
         ks.parts
             .iter()
@@ -601,12 +596,10 @@ pub fn build(opts: &BuildOptions) -> Result<Report, ImageError> {
     let raw_target = outputs.raw.clone().unwrap_or_else(|| w.join("node.raw"));
     let mut esp_spec = mk_disk::EspSpec::new(&esp);
     esp_spec.label = label_of("/boot/efi", "ESP");
-    esp_spec.loader_entry = Some(mk_disk::LoaderEntry {
-        file_name: "mk.conf".into(),
-        title: format!("mk node ({kver})"),
-        linux: format!("/mk/vmlinuz-{kver}"),
-        initrd: format!("/mk/initramfs-{kver}.img"),
-        extra_options: kernel_args.clone(),
+    esp_spec.boot = Some(mk_disk::BootSpec {
+        vendor_dir: grub.vendor_dir.to_string(),
+        version,
+        extra_args: kernel_args.clone(),
     });
     let spec = mk_disk::DiskSpec {
         output: raw_target.clone(),
@@ -614,6 +607,7 @@ pub fn build(opts: &BuildOptions) -> Result<Report, ImageError> {
         seed: key.clone(),
         source_date_epoch: epoch as i64,
         esp: esp_spec,
+        bios: Some(mk_disk::BiosSpec { boot_img, core_img }),
         root: mk_disk::FsSpec {
             tree: Some(root.clone()),
             size: Some(outputs.root_size.bytes()),

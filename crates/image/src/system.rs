@@ -458,6 +458,60 @@ pub fn check_node_paths(
     })
 }
 
+/// Builds GRUB's BIOS core.img with the target's own grub-mkimage
+/// (`layout.mkimage`) inside the root: i386-pc, the modules that read the
+/// ESP and run the boot script embedded ([`mk_disk::grub::CORE_MODULES`]),
+/// and `early_config` embedded (it finds the ESP). Returns its bytes.
+pub fn make_core_img(
+    root: &Path,
+    layout: &crate::boot::GrubLayout,
+    early_config: &str,
+) -> Result<Vec<u8>, ImageError> {
+    let started = std::time::Instant::now();
+    let cfg_rel = "var/tmp/.mk-grub-core.cfg";
+    let out_rel = "var/tmp/.mk-grub-core.img";
+    let cfg = root.join(cfg_rel);
+    let out = root.join(out_rel);
+    std::fs::write(&cfg, early_config).map_err(ImageError::io(&cfg))?;
+    let mut args: Vec<String> = vec![
+        "--format".into(),
+        "i386-pc".into(),
+        "--directory".into(),
+        format!("/{}", layout.grub_pc.0),
+        "--prefix".into(),
+        "/EFI/mk".into(),
+        "--config".into(),
+        format!("/{cfg_rel}"),
+        "--output".into(),
+        format!("/{out_rel}"),
+    ];
+    args.extend(mk_disk::grub::CORE_MODULES.iter().map(|m| m.to_string()));
+    let o = run_in_root(root, "grub core.img", layout.mkimage.0, &args, &[], true);
+    let _ = std::fs::remove_file(&cfg);
+    let o = o?;
+    let bytes = std::fs::read(&out);
+    let _ = std::fs::remove_file(&out);
+    if !o.status.success() {
+        return Err(ImageError::Step {
+            step: "grub core.img".into(),
+            message: format!(
+                "{} (package {}) failed ({}):\n{}",
+                layout.mkimage.0,
+                layout.mkimage.1,
+                o.status,
+                text(&o)
+            ),
+        });
+    }
+    let bytes = bytes.map_err(ImageError::io(&out))?;
+    tracing::info!(
+        bytes = bytes.len(),
+        secs = started.elapsed().as_secs_f32(),
+        "GRUB core.img built with the target's grub-mkimage"
+    );
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,55 +4,58 @@
 //! keyfiles, the same keys (NetworkManager 1.12). What the model cannot say
 //! is refused, naming the line, instead of dropped.
 
-use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
-use mk_netconf::{Keyfile, LinkAddressing};
-use mk_roleconfig::{InterfaceSpec, NetworkSpec};
+pub use mk_netconf::Keyfile;
+use mk_netconf::{Device, LinkAddressing};
 
 use crate::model::{BootProto, Network};
 
 /// `network` lines as keyfiles (R19 `header` at the top of each), sorted
-/// by profile id. A line with `--device=NAME` selects that interface, with
-/// `--device=MAC` the interface with that MAC, without `--device` any
-/// Ethernet device (profile `mk-ks-any`). Errors read `line N: ...`.
+/// by profile id. A line with `--device=NAME` selects that interface
+/// (profile `mk-ks-NAME`), with `--device=MAC` the interface with that MAC
+/// (`mk-ks-<MAC without colons>`), without `--device` any Ethernet device
+/// (`mk-ks-any`). The `ks-` names keep them apart from the profiles first
+/// boot writes from a role config's `spec.network` into the same directory
+/// (`mk-<link>`); their lower autoconnect priority
+/// ([`mk_netconf::IMAGE_PRIORITY`]) lets those win for the devices they
+/// name. Errors read `line N: ...`.
 pub fn keyfiles(networks: &[Network], header: &str) -> Result<Vec<Keyfile>, String> {
-    let mut spec = NetworkSpec::default();
-    let mut ip: BTreeMap<String, LinkAddressing> = BTreeMap::new();
-    let mut any = None;
-    for (i, n) in networks.iter().enumerate() {
+    let mut out = Vec::new();
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    for n in networks {
         let err = |m: String| format!("line {}: `network`: {m}", n.line);
         let addressing = addressing(n).map_err(err)?;
-        match n.device.as_deref() {
-            None => any = Some(addressing),
-            Some(d) => {
-                let (name, mac) = match mk_roleconfig::select::normalize_mac(d) {
-                    // Profile name only: MAC-selected profiles carry no
-                    // interface name.
-                    Some(mac) => (format!("ks{i}"), Some(mac)),
-                    None => {
-                        mk_roleconfig::names::check_ifname(d)
-                            .map_err(|m| err(format!("--device: {m}")))?;
-                        (d.to_string(), None)
-                    }
-                };
-                if let Some(m) = n.mtu {
-                    if !(576..=9216).contains(&m) {
-                        return Err(err(format!("--mtu={m}: expected 576-9216")));
-                    }
+        let (name, device) = match n.device.as_deref() {
+            None => ("ks-any".to_string(), Device::Any),
+            Some(d) => match mk_roleconfig::select::normalize_mac(d) {
+                Some(mac) => (format!("ks-{}", mac.replace(':', "")), Device::Mac(mac)),
+                None => {
+                    mk_roleconfig::names::check_ifname(d)
+                        .map_err(|m| err(format!("--device: {m}")))?;
+                    (format!("ks-{d}"), Device::Name(d.to_string()))
                 }
-                spec.interfaces.push(InterfaceSpec {
-                    name: name.clone(),
-                    mac_address: mac,
-                    mtu: n.mtu,
-                });
-                ip.insert(name, addressing);
+            },
+        };
+        if let Some(m) = n.mtu {
+            if !(576..=9216).contains(&m) {
+                return Err(err(format!("--mtu={m}: expected 576-9216")));
             }
         }
-    }
-    let mut out = mk_netconf::keyfiles_with(&spec, &ip, header);
-    if let Some(a) = any {
-        out.push(mk_netconf::any_ethernet_keyfile("ks-any", &a, header));
+        let id = format!("{}{name}", mk_netconf::ID_PREFIX);
+        if let Some((_, line)) = seen.iter().find(|(i, _)| *i == id) {
+            return Err(err(format!(
+                "the same device as line {line} (profile {id}); one line per device"
+            )));
+        }
+        seen.push((id, n.line));
+        out.push(mk_netconf::ethernet_keyfile(
+            &name,
+            &device,
+            n.mtu,
+            &addressing,
+            header,
+        ));
     }
     out.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(out)
@@ -78,6 +81,7 @@ fn addressing(n: &Network) -> Result<LinkAddressing, String> {
         dhcp: n.bootproto == BootProto::Dhcp,
         source: format!("kickstart network, line {}", n.line),
         manual_start: n.onboot == Some(false),
+        image_default: true,
         ..LinkAddressing::default()
     };
     if n.bootproto == BootProto::Static {

@@ -30,6 +30,11 @@ pub struct ImageRecipe {
     /// Overrides the SOURCE_DATE_EPOCH environment variable.
     #[serde(default)]
     pub source_date_epoch: Option<u64>,
+    /// The image's version: written into the image (`/usr/lib/mk/image-release`),
+    /// set by first boot as the Node label `mk.dev/image-version`, which
+    /// mk-rollout waits for. A Kubernetes label value, since it becomes one.
+    #[serde(default, deserialize_with = "image_version")]
+    pub version: Option<String>,
 }
 
 /// What to write. At least one of `raw` and `qcow2`.
@@ -146,6 +151,18 @@ fn size(v: String) -> Result<Size, String> {
     v.parse()
 }
 
+fn version(v: Option<String>) -> Result<Option<String>, String> {
+    if let Some(v) = &v {
+        if v.is_empty() {
+            return Err("empty: give a version such as 2026.12.1, or leave `version` out".into());
+        }
+        // It becomes the Node label mk.dev/image-version.
+        mk_roleconfig::names::check_label_value(v)
+            .map_err(|e| format!("{e} (it becomes the Node label mk.dev/image-version)"))?;
+    }
+    Ok(v)
+}
+
 field_deserializer!(kickstart_path, "kickstart", String => PathBuf, check_local);
 field_deserializer!(raw_path, "raw", Option<String> => Option<PathBuf>, opt_local);
 field_deserializer!(qcow2_path, "qcow2", Option<String> => Option<PathBuf>, opt_local);
@@ -154,6 +171,7 @@ field_deserializer!(archive_paths, "image_archives", Vec<String> => Vec<PathBuf>
 field_deserializer!(repo_paths, "repos", Vec<String> => Vec<PathBuf>, nonempty_local);
 field_deserializer!(root_size, "root_size", String => Size, size);
 field_deserializer!(state_size, "state_size", String => Size, size);
+field_deserializer!(image_version, "version", Option<String> => Option<String>, version);
 
 /// serde_norway places errors raised by our checks at the start of the
 /// enclosing mapping; point at the line of the field they name instead.
@@ -167,6 +185,7 @@ fn locate(text: &str, message: String) -> String {
         "state_size",
         "overlays",
         "image_archives",
+        "version",
     ];
     let body = message
         .rfind(" at line ")

@@ -33,6 +33,13 @@ fn the_shipped_kickstarts_network_line_is_a_dhcp_profile_for_any_ethernet_device
     assert!(k.contains("\n[ipv4]\n# kickstart network, line "), "{k}");
     let back = nm_reads(k);
     assert!(back.contains("\nmethod=auto\n"), "{back}");
+    // The image's default: below the role config's profiles (priority 10),
+    // which win for the devices they name.
+    assert!(k.contains("\nautoconnect-priority=0\n"), "{k}");
+    assert!(
+        !back.contains("autoconnect-priority=1"),
+        "NetworkManager's default (0) is not written back: {back}"
+    );
     assert!(
         back.contains("[ipv6]\nmethod=ignore\n") || back.contains("[ipv6]\naddr-gen-mode"),
         "{back}"
@@ -47,8 +54,10 @@ fn static_lines_by_name_and_by_mac() {
     );
     let files = keyfiles(&n, "").unwrap();
     let ids: Vec<&str> = files.iter().map(|k| k.id.as_str()).collect();
-    assert_eq!(ids, ["mk-eth0", "mk-ks1"]);
-    let eth0 = nm_reads(&files[0].contents);
+    // `ks-` names: never a role config link's profile (`mk-<link>`), which
+    // first boot writes into the same directory.
+    assert_eq!(ids, ["mk-ks-525400aa0002", "mk-ks-eth0"]);
+    let eth0 = nm_reads(&files[1].contents);
     for want in [
         "interface-name=eth0",
         "mtu=9000",
@@ -58,7 +67,7 @@ fn static_lines_by_name_and_by_mac() {
     ] {
         assert!(eth0.contains(want), "{want}\n{eth0}");
     }
-    let ks1 = nm_reads(&files[1].contents);
+    let ks1 = nm_reads(&files[0].contents);
     for want in [
         "mac-address=52:54:00:AA:00:02",
         "autoconnect=false",
@@ -88,6 +97,11 @@ fn what_the_model_cannot_say_is_refused_naming_the_line() {
         (
             "network --device=eth0 --bootproto=dhcp --noipv6 --mtu=100\n",
             "--mtu=100: expected 576-9216",
+        ),
+        (
+            "network --device=52:54:00:AA:00:02 --bootproto=dhcp --noipv6\n\
+             network --device=52:54:00:aa:00:02 --bootproto=dhcp --noipv6\n",
+            "line 2: `network`: the same device as line 1 (profile mk-ks-525400aa0002)",
         ),
     ] {
         let e = keyfiles(&networks(ks), "").unwrap_err();

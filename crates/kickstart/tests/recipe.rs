@@ -29,6 +29,25 @@ fn minimal_recipe() {
     assert_eq!(r.outputs.state_size.mib(), 512);
     assert!(r.overlays.is_empty() && r.image_archives.is_empty());
     assert_eq!(r.source_date_epoch, None);
+    assert_eq!(r.version, None);
+}
+
+#[test]
+fn version_is_a_label_value() {
+    let r = ImageRecipe::parse("image.yaml", &format!("{GOOD}version: 2026.12.1-rc_2\n")).unwrap();
+    assert_eq!(r.version.as_deref(), Some("2026.12.1-rc_2"));
+    for (bad, why) in [
+        ("\"\"", "empty"),
+        ("1.0+git", "contains '+'"),
+        ("-1", "must start and end with a letter or digit"),
+        (&"9".repeat(64), "at most 63"),
+    ] {
+        let e = err(&format!("{GOOD}version: {bad}\n"));
+        assert!(
+            e.contains("version: ") && e.contains(why) && e.contains("line 7"),
+            "{bad}: {e}"
+        );
+    }
 }
 
 #[test]
@@ -45,6 +64,7 @@ fn documented_example_parses() {
     assert_eq!(r.outputs.root_size.to_string(), "6GiB");
     assert_eq!(r.image_archives, [PathBuf::from("../images/pause-3.1.tar")]);
     assert_eq!(r.source_date_epoch, Some(1_543_622_400));
+    assert_eq!(r.version.as_deref(), Some("2026.12.1"));
     // Its kickstart is the shipped one, and the sizes agree with it.
     let ks = Kickstart::read(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../kickstart/centos-7.6-node.ks"),

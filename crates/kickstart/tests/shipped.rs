@@ -40,9 +40,13 @@ fn our_parser_accepts_the_shipped_kickstart_with_the_node_settings() {
     assert_eq!(fw.services, ["ssh"]);
     assert!(fw.ports.is_empty());
     let services = ks.services.unwrap();
-    for s in ["mk-firstboot", "firewalld", "containerd"] {
+    // NetworkManager brings the links up (kickstart `network`, then the
+    // role config's spec.network; issue 14).
+    for s in ["mk-firstboot", "firewalld", "containerd", "NetworkManager"] {
         assert!(services.enabled.iter().any(|e| e == s), "{s} not enabled");
     }
+    assert!(!services.disabled.iter().any(|d| d == "NetworkManager"));
+    assert_eq!(ks.networks.len(), 1, "the image's default network setup");
     // No password at all; the admin is locked.
     assert!(ks
         .users
@@ -79,6 +83,7 @@ fn our_parser_accepts_the_shipped_kickstart_with_the_node_settings() {
         "kubelet",
         "etcd",
         "firewalld",
+        "NetworkManager",
         "mk-firstboot",
         "-docker",
     ] {

@@ -139,7 +139,18 @@ pub struct LinkAddressing {
     pub source: String,
     /// `autoconnect=false` when set (kickstart `--onboot=no`).
     pub manual_start: bool,
+    /// The image's own default (kickstart `network`): autoconnect priority
+    /// [`IMAGE_PRIORITY`] instead of [`CONFIG_PRIORITY`], so that for a
+    /// device both name, the role config's profile wins.
+    pub image_default: bool,
 }
+
+/// Autoconnect priority of the role config's profiles: above an
+/// installer's ifcfg-rh profiles and the image's defaults (0).
+pub const CONFIG_PRIORITY: i32 = 10;
+/// Autoconnect priority of the image's default profiles (kickstart
+/// `network`): NetworkManager's default, below [`CONFIG_PRIORITY`].
+pub const IMAGE_PRIORITY: i32 = 0;
 
 fn push_unique(v: &mut Vec<String>, s: &str) {
     if !v.iter().any(|x| x == s) {
@@ -276,12 +287,39 @@ pub fn keyfiles_with(
     out
 }
 
-/// A profile for whichever Ethernet device is there (no interface name,
-/// no MAC): kickstart's `network` without `--device`. `name` names the
-/// profile only.
-pub fn any_ethernet_keyfile(name: &str, ip: &LinkAddressing, header: &str) -> Keyfile {
+/// Which Ethernet device an image profile is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Device {
+    /// Whichever is there (kickstart `network` without `--device`).
+    Any,
+    /// By kernel name.
+    Name(String),
+    /// By MAC address, whatever the kernel names it.
+    Mac(String),
+}
+
+/// A profile of the image's own network setup (kickstart `network`), for
+/// an Ethernet device. `name` names the profile only (`mk-NAME`, its own
+/// UUID): never one of the role config's links, whose profiles first boot
+/// writes beside it.
+pub fn ethernet_keyfile(
+    name: &str,
+    device: &Device,
+    mtu: Option<u32>,
+    ip: &LinkAddressing,
+    header: &str,
+) -> Keyfile {
     let mut k = String::new();
-    connection(&mut k, header, name, "ethernet", None, Some(ip));
+    let ifname = match device {
+        Device::Name(n) => Some(n.as_str()),
+        Device::Any | Device::Mac(_) => None,
+    };
+    connection(&mut k, header, name, "ethernet", ifname, Some(ip));
+    let mac = match device {
+        Device::Mac(m) => Some(m.as_str()),
+        Device::Any | Device::Name(_) => None,
+    };
+    ethernet(&mut k, mac, mtu);
     addressing(&mut k, Some(ip));
     keyfile(name, k)
 }
@@ -317,7 +355,12 @@ fn connection(
     // The priority makes these profiles win over an installer's
     // (ifcfg-rh, priority 0) for the same device.
     let auto = !ip.is_some_and(|i| i.manual_start);
-    writeln!(k, "autoconnect={auto}\nautoconnect-priority=10").unwrap();
+    let priority = if ip.is_some_and(|i| i.image_default) {
+        IMAGE_PRIORITY
+    } else {
+        CONFIG_PRIORITY
+    };
+    writeln!(k, "autoconnect={auto}\nautoconnect-priority={priority}").unwrap();
 }
 
 fn ethernet(k: &mut String, mac: Option<&str>, mtu: Option<u32>) {

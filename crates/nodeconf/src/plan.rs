@@ -89,10 +89,11 @@ impl Ctx<'_> {
     }
 }
 
-/// The `network` and `hosts` steps alone (each only when the config has
-/// `spec.network` / `spec.hosts`): they need no plane address, so first
-/// boot can apply them and bring the links up before it reads the
-/// addresses that [`plan`] needs. [`plan`] starts with the same steps.
+/// The `network` step (only when the config has `spec.network`) and the
+/// `hosts` step (always: without `spec.hosts`, the distribution's localhost
+/// lines): they need no plane address, so first boot can apply them and
+/// bring the links up before it reads the addresses that [`plan`] needs.
+/// [`plan`] starts with the same steps.
 pub fn plan_network(config: &NodeConfig, facts: &HostFacts) -> Result<Vec<Step>, PlanError> {
     network_steps(&config.spec, facts)
 }
@@ -100,7 +101,7 @@ pub fn plan_network(config: &NodeConfig, facts: &HostFacts) -> Result<Vec<Step>,
 fn network_steps(spec: &NodeSpec, facts: &HostFacts) -> Result<Vec<Step>, PlanError> {
     let mut steps = Vec::new();
     steps.extend(steps::network::step(spec, facts)?);
-    steps.extend(steps::hosts::step(spec));
+    steps.push(steps::hosts::step(spec));
     Ok(steps)
 }
 

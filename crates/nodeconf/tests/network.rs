@@ -103,15 +103,30 @@ fn network_and_hosts_come_first_with_private_keyfiles() {
 }
 
 #[test]
-fn configs_without_network_or_hosts_plan_no_such_step() {
+fn configs_without_network_plan_no_keyfiles_and_hosts_gets_the_distros_lines() {
     let p = plan(DIGEST, &cp_config(), &host(&["10.0.1.11", "10.0.2.11"])).unwrap();
-    assert!(p
-        .steps
-        .iter()
-        .all(|s| s.name != network::NAME && s.name != hosts::NAME));
-    assert!(!files(&p)
-        .keys()
-        .any(|k| k.contains("NetworkManager") || k == mk_netconf::HOSTS_FILE));
+    assert!(p.steps.iter().all(|s| s.name != network::NAME));
+    assert!(!files(&p).keys().any(|k| k.contains("NetworkManager")));
+    // /etc/hosts (bound from the state partition) keeps the distribution's
+    // localhost lines, also after a config drops spec.hosts.
+    assert_eq!(p.steps[0].name, hosts::NAME);
+    let h = text(&p, mk_netconf::HOSTS_FILE);
+    let lines: Vec<&str> = h.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(
+        lines,
+        [
+            "127.0.0.1   localhost localhost.localdomain localhost4 localhost4.localdomain4",
+            "::1         localhost localhost.localdomain localhost6 localhost6.localdomain6"
+        ]
+    );
+    // The same lines as the node overlay ships for the boot before first
+    // boot's first run (which adds its header, R19).
+    let shipped = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../overlays/node/root/var/lib/mk/etc/hosts"),
+    )
+    .unwrap();
+    assert_eq!(lines.join("\n") + "\n", shipped);
 }
 
 #[test]
@@ -202,9 +217,12 @@ fn network_steps_are_planned_before_any_address_exists() {
     ));
     let full = plan(DIGEST, &c, &host(&["10.0.1.11", "10.0.2.11"])).unwrap();
     assert_eq!(early[..], full.steps[..2]);
-    assert!(mk_nodeconf::plan_network(&cp_config(), &host(&[]))
+    let names: Vec<String> = mk_nodeconf::plan_network(&cp_config(), &host(&[]))
         .unwrap()
-        .is_empty());
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(names, [hosts::NAME], "no network step without spec.network");
 }
 
 #[test]

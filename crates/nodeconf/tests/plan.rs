@@ -37,6 +37,7 @@ fn same_inputs_give_the_same_plan_byte_for_byte() {
     assert_eq!(
         names,
         [
+            "hosts",
             "time",
             "users",
             "pki",

@@ -155,7 +155,8 @@ fn chronyd_refuses_a_broken_file() {
 fn time_comes_first_and_only_it_follows_the_servers() {
     let a = plan_with(&["ntp1.site.example"]);
     let names: Vec<&str> = a.steps.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names[0], NAME, "{names:?}");
+    // First after networking (hosts: the state partition's /etc/hosts).
+    assert_eq!(names[..2], ["hosts", NAME], "{names:?}");
     let pos = |n: &str| names.iter().position(|s| *s == n).unwrap();
     assert!(pos(NAME) < pos("staticpods") && pos(NAME) < pos("kubelet"));
     // Other servers, or the same in another order, re-apply this step only.

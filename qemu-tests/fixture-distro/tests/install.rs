@@ -48,7 +48,10 @@ fn whole_set_installs_and_is_a_bootable_selinux_root() {
         "etcd-server",
         "rpm",
         "dracut",
-        "systemd-boot-efi",
+        "shim-signed",
+        "grub-efi-amd64-signed",
+        "grub-pc-bin",
+        "grub-common",
         "filesystem",
         "etcd-client",
         "netbase",
@@ -160,9 +163,16 @@ fn whole_set_installs_and_is_a_bootable_selinux_root() {
     assert!(root
         .join(format!("usr/lib/modules/{kver}/modules.dep"))
         .is_file());
-    assert!(root
-        .join("usr/lib/systemd/boot/efi/systemd-bootx64.efi")
-        .is_file());
+    // The boot loader files the image build copies (docs/image.md, "Boot").
+    for f in [
+        "usr/lib/shim/shimx64.efi.signed",
+        "usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed",
+        "usr/lib/grub/i386-pc/boot.img",
+        "usr/lib/grub/i386-pc/linux16.mod",
+        "usr/bin/grub-mkimage",
+    ] {
+        assert!(root.join(f).is_file(), "{f} not installed");
+    }
 
     // Merged /usr.
     for (top, target) in [

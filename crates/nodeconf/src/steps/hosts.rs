@@ -1,8 +1,11 @@
 //! /etc/hosts from `spec.hosts`, for sites without DNS for the cluster's
 //! names (R28 holds: names, not addresses, go into certificates and URLs;
 //! this only makes them resolve). Written on the state partition
-//! ([`mk_netconf::HOSTS_FILE`]); the image links /etc/hosts there as it
-//! does /etc/resolv.conf. Planned only when `spec.hosts` is given.
+//! ([`mk_netconf::HOSTS_FILE`]), which the node overlay's `etc-hosts.mount`
+//! binds over /etc/hosts: the root is read-only and /etc/hosts is the
+//! distribution's package's file (CentOS `setup`). Always planned: without
+//! `spec.hosts` the file holds the distribution's localhost lines only, so
+//! that removing `spec.hosts` from a config brings /etc/hosts back to them.
 
 use mk_roleconfig::NodeSpec;
 use serde_json::json;
@@ -12,13 +15,10 @@ use crate::render::{hash_header, write};
 
 pub const NAME: &str = "hosts";
 
-pub(crate) fn step(spec: &NodeSpec) -> Option<Step> {
+pub(crate) fn step(spec: &NodeSpec) -> Step {
     let hosts = &spec.hosts;
-    if hosts.is_empty() {
-        return None;
-    }
     let inputs = json!({ "hosts": hosts });
-    Some(super::make(NAME, inputs, |digest| {
+    super::make(NAME, inputs, |digest| {
         let text = mk_netconf::hosts_file(hosts, &hash_header(NAME, digest));
         vec![write(
             mk_netconf::HOSTS_FILE,
@@ -26,5 +26,5 @@ pub(crate) fn step(spec: &NodeSpec) -> Option<Step> {
             0o644,
             Owner::ROOT,
         )]
-    }))
+    })
 }

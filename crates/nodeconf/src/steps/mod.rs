@@ -1,6 +1,5 @@
 //! One module per step. First boot applies them in `plan::plan`'s order:
-//! network and hosts (only when the config has `spec.network` /
-//! `spec.hosts`), time (early, so chrony is configured even when a later
+//! network (only when the config has `spec.network`), hosts, time (early, so chrony is configured even when a later
 //! step fails), users, pki, kubeconfig, staticpods, kubelet, containerd,
 //! firewall.
 
