@@ -257,8 +257,9 @@ fn boot_inner(
 /// again later (another `-rtc base`: a node that stayed off for days).
 pub struct Machine {
     dir: tempfile::TempDir,
-    code: PathBuf,
-    vars: PathBuf,
+    /// OVMF's code and this machine's variables; `None`: QEMU's default
+    /// firmware, SeaBIOS (legacy BIOS).
+    uefi: Option<(PathBuf, PathBuf)>,
     overlay: PathBuf,
     power_ons: std::cell::Cell<u32>,
 }
@@ -280,9 +281,19 @@ pub struct PowerOn<'a> {
 }
 
 impl Machine {
+    /// With OVMF (UEFI).
     pub fn new(image: &Path) -> Machine {
+        Machine::with_firmware(image, true)
+    }
+
+    /// With SeaBIOS (legacy BIOS), QEMU's default firmware.
+    pub fn new_bios(image: &Path) -> Machine {
+        Machine::with_firmware(image, false)
+    }
+
+    fn with_firmware(image: &Path, uefi: bool) -> Machine {
         let dir = tempfile::tempdir_in(image.parent().unwrap()).unwrap();
-        let (code, vars) = ovmf(dir.path());
+        let uefi = uefi.then(|| ovmf(dir.path()));
         let overlay = dir.path().join("boot.qcow2");
         let st = Command::new("qemu-img")
             .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
@@ -293,8 +304,7 @@ impl Machine {
         assert!(st.success());
         Machine {
             dir,
-            code,
-            vars,
+            uefi,
             overlay,
             power_ons: std::cell::Cell::new(0),
         }
@@ -327,14 +337,16 @@ impl Machine {
         if let Some(base) = &how.rtc_base {
             cmd.arg("-rtc").arg(format!("base={base},clock=host"));
         }
+        if let Some((code, vars)) = &self.uefi {
+            cmd.arg("-drive")
+                .arg(format!(
+                    "if=pflash,format=raw,readonly=on,file={}",
+                    code.display()
+                ))
+                .arg("-drive")
+                .arg(format!("if=pflash,format=raw,file={}", vars.display()));
+        }
         let mut child = cmd
-            .arg("-drive")
-            .arg(format!(
-                "if=pflash,format=raw,readonly=on,file={}",
-                self.code.display()
-            ))
-            .arg("-drive")
-            .arg(format!("if=pflash,format=raw,file={}", self.vars.display()))
             .arg("-drive")
             .arg(format!(
                 "file={},format=qcow2,if=virtio",

@@ -18,10 +18,9 @@
 //! finds when it starts.
 
 use mk_qemu_tests::*;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 /// TCG boots take about 1-3 minutes here; the hard limit is generous for
 /// busy CI machines.
@@ -144,57 +143,14 @@ fn check_import_unit_ordering(scratch: &Path) {
 /// instead of OVMF: the image (a copy-on-write overlay of it) is the only
 /// disk, no network device.
 fn boot_bios_offline(image: &Path, until: &str, timeout: Duration) -> Boot {
-    let dir = tempfile::tempdir_in(image.parent().unwrap()).unwrap();
-    let overlay = dir.path().join("bios.qcow2");
-    let st = Command::new("qemu-img")
-        .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
-        .arg(image)
-        .arg(&overlay)
-        .status()
-        .expect("qemu-img (apt qemu-utils)");
-    assert!(st.success());
-    let console = dir.path().join("console.log");
-    let started = Instant::now();
-    let mut child = Command::new("qemu-system-x86_64")
-        .args(["-accel", "tcg", "-m", "2048", "-smp", "2", "-nographic"])
-        .args(["-monitor", "none", "-display", "none", "-no-reboot"])
-        .args(["-device", "virtio-rng-pci", "-nic", "none"])
-        .arg("-drive")
-        .arg(format!("file={},format=qcow2,if=virtio", overlay.display()))
-        .arg("-serial")
-        .arg(format!("file:{}", console.display()))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("qemu-system-x86_64 (apt qemu-system-x86)");
-    let mut secs = None;
-    loop {
-        std::thread::sleep(Duration::from_millis(500));
-        let text = std::fs::read(&console).unwrap_or_default();
-        if String::from_utf8_lossy(&text).contains(until) {
-            secs = Some(started.elapsed().as_secs_f64());
-            break;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            let mut err = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                let _ = e.read_to_string(&mut err);
-            }
-            eprintln!("qemu (SeaBIOS) exited early ({status}): {err}");
-            break;
-        }
-        if started.elapsed() > timeout {
-            break;
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    let text = std::fs::read(&console).unwrap_or_default();
-    Boot {
-        console: String::from_utf8_lossy(&text).into_owned(),
-        secs,
-    }
+    Machine::new_bios(image).power_on(&PowerOn {
+        drives: &[],
+        network: false,
+        reboot: false,
+        rtc_base: None,
+        until,
+        timeout,
+    })
 }
 
 /// root-a's PARTUUID as sgdisk reads it from the image (lower case).
