@@ -30,6 +30,8 @@ pub enum Command {
     ConfigDrive(cmd::config_drive::Args),
     Package(cmd::package::Args),
     Token(cmd::token::Args),
+    VagrantBox(cmd::vagrant_box::Args),
+    Installer(cmd::installer::Args),
 }
 
 impl Command {
@@ -47,6 +49,8 @@ impl Command {
             Command::ConfigDrive(a) => cmd::config_drive::run(a),
             Command::Package(a) => cmd::package::run(a),
             Command::Token(a) => cmd::token::run(a),
+            Command::VagrantBox(a) => cmd::vagrant_box::run(a),
+            Command::Installer(a) => cmd::installer::run(a),
         }
     }
 }

@@ -124,6 +124,7 @@ fn iso_of(tree: &Path, dir: &Path) -> PathBuf {
         &mk_bundle::iso::IsoOptions {
             volume_label: "MK_TEST".into(),
             source_date_epoch: 1_700_000_000,
+            ..Default::default()
         },
     )
     .unwrap();

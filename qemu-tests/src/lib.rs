@@ -147,6 +147,37 @@ pub fn write_recipe_with_archives(
     p
 }
 
+/// Runs `cmd`, panicking with its output unless it succeeds.
+pub fn ok(cmd: &mut Command) -> std::process::Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// mk-compose from this workspace, built by the cargo that builds the
+/// calling test, into the same target directory (a test binary is
+/// target/<profile>/deps/x).
+pub fn mk_compose() -> Command {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo
+        .args(["build", "-q", "-p", "mk-compose", "--bin", "mk-compose"])
+        .current_dir(workspace());
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        cargo.arg("--release");
+    }
+    ok(&mut cargo);
+    Command::new(profile_dir.join("mk-compose"))
+}
+
 /// Scratch directories on real disk (images are large).
 pub fn scratch(prefix: &str) -> tempfile::TempDir {
     let base = workspace().join("target/qemu-tests/scratch");

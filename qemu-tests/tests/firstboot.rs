@@ -12,7 +12,7 @@
 
 use mk_qemu_tests::*;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 const BOOT_TIMEOUT: Duration = Duration::from_secs(25 * 60);
@@ -40,35 +40,6 @@ spec:
       - name: key1
         secret: MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=
 ";
-
-fn ok(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// mk-compose from this workspace, built by the cargo that builds this
-/// test, into the same target directory (this binary is target/<profile>/deps/x).
-fn mk_compose() -> Command {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo
-        .args(["build", "-q", "-p", "mk-compose", "--bin", "mk-compose"])
-        .current_dir(workspace());
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        cargo.arg("--release");
-    }
-    ok(&mut cargo);
-    Command::new(profile_dir.join("mk-compose"))
-}
 
 /// The admin's side: PKI, signing key, the node's issued tree, the signed
 /// config drive. Returns (drive image, public key).

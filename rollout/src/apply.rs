@@ -10,8 +10,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use mk_kubeapi::ApiClient;
 use tracing::info;
 
+use crate::bundle::NewBundle;
 use crate::inventory::{self, Inventory};
-use crate::journal::{self, Journal, Stop};
+use crate::journal::{self, BundleRecord, Journal, Stop};
 use crate::machine::{self, Action};
 use crate::plan::{self, PlannedNode, Step};
 
@@ -138,38 +139,84 @@ pub enum PrepareError {
     #[error(transparent)]
     Journal(#[from] journal::JournalError),
     #[error(
-        "{journal}: a rollout to {old} is under way with other nodes, roles, drivers or batches \
-         than {inventory} now plans; finish it with the inventory it started with, or delete {journal} \
-         to start over"
+        "{journal}: a rollout to {old} is under way with other nodes, roles, drivers, batches \
+         or version than {inventory} now plans (version {new}); finish it with the inventory it \
+         started with, or delete {journal} to start over"
     )]
     Changed {
         journal: String,
         inventory: String,
         old: String,
+        new: String,
     },
+    #[error(
+        "{journal}: a rollout under way started with {old}, this run has {new}; finish it with \
+         the bundle it started with, or delete {journal} to start over"
+    )]
+    OtherBundle {
+        journal: String,
+        old: String,
+        new: String,
+    },
+}
+
+fn show(b: &Option<BundleRecord>) -> String {
+    b.as_ref()
+        .map_or_else(|| "no --bundle".to_string(), |b| b.to_string())
 }
 
 /// The inventory and the journal to go on with: the existing one when its
 /// plan is the inventory's, a new one when there is none or the last
 /// rollout finished and the plan changed.
+///
+/// With `bundle` (already checked), its version is the target (see
+/// [`inventory::load_for`]) and a rollout under way must have started
+/// with the same bundle bytes.
 pub fn prepare(
     inventory_path: &Path,
     worker_batch: Option<usize>,
+    bundle: Option<&NewBundle>,
 ) -> Result<(Inventory, Journal, PathBuf), PrepareError> {
-    let inv = inventory::load(inventory_path)?;
+    let inv = inventory::load_for(
+        inventory_path,
+        bundle.map(|b| inventory::BundleVersion {
+            file: &b.path,
+            version: &b.version,
+        }),
+    )?;
     let plan = plan::plan(&inv, worker_batch.unwrap_or(inv.worker_batch));
+    let record = bundle.map(|b| BundleRecord {
+        file: b.path.display().to_string(),
+        version: b.version.clone(),
+        sha256: b.sha256.hex(),
+    });
     let path = journal::path_for(inventory_path);
+    let fresh = |plan| Journal {
+        bundle: record.clone(),
+        ..Journal::new(plan)
+    };
+    // The same bytes moved elsewhere are the same bundle.
+    let same_bundle =
+        |j: &Journal| j.bundle.as_ref().map(|b| &b.sha256) == record.as_ref().map(|b| &b.sha256);
     let journal = match journal::read(&path)? {
-        Some(j) if j.plan == plan => j,
-        Some(j) if j.done.iter().all(|s| *s == Step::Done) => Journal::new(plan),
-        Some(j) => {
+        None => fresh(plan),
+        Some(j) if j.plan == plan && same_bundle(&j) => j,
+        Some(j) if j.done.iter().all(|s| *s == Step::Done) => fresh(plan),
+        Some(j) if j.plan != plan => {
             return Err(PrepareError::Changed {
                 journal: path.display().to_string(),
                 inventory: inventory_path.display().to_string(),
                 old: j.plan.image_version,
+                new: plan.image_version,
             })
         }
-        None => Journal::new(plan),
+        Some(j) => {
+            return Err(PrepareError::OtherBundle {
+                journal: path.display().to_string(),
+                old: show(&j.bundle),
+                new: show(&record),
+            })
+        }
     };
     Ok((inv, journal, path))
 }
@@ -183,6 +230,8 @@ pub struct Live {
     inv: Inventory,
     /// How often waits ask again.
     pub poll: Duration,
+    /// `--bundle`: what the drivers carry to the nodes.
+    pub bundle: Option<NewBundle>,
 }
 
 fn read_file(what: &str, p: &Path) -> Result<String, String> {
@@ -238,6 +287,7 @@ impl Live {
             etcd,
             inv: inv.clone(),
             poll: Duration::from_secs(2),
+            bundle: None,
         })
     }
 
@@ -314,11 +364,7 @@ impl Effects for Live {
                     .inv
                     .node(name)
                     .ok_or_else(|| format!("{name} is not in the inventory"))?;
-                crate::driver::reimage(
-                    entry,
-                    &self.inv.image_version,
-                    Duration::from_secs(t.reimage),
-                )
+                crate::driver::reimage(entry, &self.inv.image_version, self.bundle.as_ref(), t)
             }
             Step::Back => self
                 .rt
@@ -355,22 +401,88 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let inv = dir.path().join("inventory.yaml");
         std::fs::write(&inv, INV).unwrap();
-        let (_, mut j, path) = prepare(&inv, None).unwrap();
+        let (_, mut j, path) = prepare(&inv, None, None).unwrap();
         assert_eq!(path, dir.path().join("inventory.yaml.rollout.json"));
         j.done[0] = Step::Cordoned;
         journal::write(&path, &j).unwrap();
         // Same plan: the journal goes on.
-        assert_eq!(prepare(&inv, None).unwrap().1, j);
+        assert_eq!(prepare(&inv, None, None).unwrap().1, j);
         // Another batch size or version: refused while under way.
-        let e = prepare(&inv, Some(2)).unwrap_err().to_string();
+        let e = prepare(&inv, Some(2), None).unwrap_err().to_string();
         assert!(e.contains("a rollout to v2 is under way"), "{e}");
         std::fs::write(&inv, INV.replace("v2", "v3")).unwrap();
-        assert!(prepare(&inv, None).is_err());
+        assert!(prepare(&inv, None, None).is_err());
         // Finished: a new version starts a new rollout.
         j.done = vec![Step::Done, Step::Done];
         journal::write(&path, &j).unwrap();
-        let (_, fresh, _) = prepare(&inv, None).unwrap();
+        let (_, fresh, _) = prepare(&inv, None, None).unwrap();
         assert_eq!(fresh.plan.image_version, "v3");
         assert_eq!(fresh.done, vec![Step::Pending, Step::Pending]);
+    }
+
+    fn new_bundle(version: &str, bytes: &[u8]) -> NewBundle {
+        NewBundle {
+            path: PathBuf::from(format!("/admin/mk-{version}.iso")),
+            version: version.into(),
+            sha256: mk_durable::Digest::of(bytes),
+            size: bytes.len() as u64,
+            trusted_comment: String::new(),
+            files: 1,
+            checked_in: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn a_rollout_under_way_keeps_its_bundle() {
+        let dir = tempfile::tempdir().unwrap();
+        let inv = dir.path().join("inventory.yaml");
+        // No image_version: the bundle gives it.
+        std::fs::write(&inv, INV.replace("image_version: v2\n", "")).unwrap();
+        let two = new_bundle("v2", b"two");
+        let (i, mut j, path) = prepare(&inv, None, Some(&two)).unwrap();
+        assert_eq!(i.image_version, "v2");
+        assert_eq!(j.plan.image_version, "v2");
+        assert_eq!(j.bundle.as_ref().unwrap().sha256, two.sha256.hex());
+        j.done[0] = Step::Reimaged;
+        journal::write(&path, &j).unwrap();
+        assert_eq!(prepare(&inv, None, Some(&two)).unwrap().1, j);
+        // Another version: refused, naming both.
+        let e = prepare(&inv, None, Some(&new_bundle("v3", b"three")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("a rollout to v2 is under way") && e.contains("(version v3)"),
+            "{e}"
+        );
+        // Same version, other bytes: refused, naming both.
+        let e = prepare(&inv, None, Some(&new_bundle("v2", b"rebuilt")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!(
+                "started with bundle /admin/mk-v2.iso (version v2, sha256 {})",
+                two.sha256.hex()
+            )) && e.contains(&described(&new_bundle("v2", b"rebuilt"))),
+            "{e}"
+        );
+        // Without a bundle (and the inventory has no version): the version is missing.
+        let e = prepare(&inv, None, None).unwrap_err().to_string();
+        assert!(e.contains("missing or empty"), "{e}");
+        // Finished: another bundle starts a new rollout.
+        j.done = vec![Step::Done, Step::Done];
+        journal::write(&path, &j).unwrap();
+        let three = new_bundle("v3", b"three");
+        let (_, fresh, _) = prepare(&inv, None, Some(&three)).unwrap();
+        assert_eq!(fresh.plan.image_version, "v3");
+        assert_eq!(fresh.bundle.unwrap().version, "v3");
+    }
+
+    fn described(b: &NewBundle) -> String {
+        format!(
+            "this run has bundle {} (version {}, sha256 {})",
+            b.path.display(),
+            b.version,
+            b.sha256.hex()
+        )
     }
 }

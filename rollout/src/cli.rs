@@ -46,9 +46,12 @@ pub enum Command {
     /// drain, re-image through its driver, wait Ready on the new image
     /// version, uncordon. The inventory is checked as `apply` checks it:
     /// unknown fields, duplicate node names and empty lists are errors
-    /// naming the line. See docs/rollout.md.
+    /// naming the line. With --bundle, the bundle is verified first (as
+    /// `mk-compose verify` does) and its node image's version is the
+    /// target. See docs/rollout.md.
     #[command(
-        after_help = "Example:\n  mk-rollout plan --inventory site/inventory.yaml --batch 3"
+        after_help = "Example:\n  mk-rollout plan --inventory site/inventory.yaml --batch 3\n  \
+        mk-rollout plan --inventory site/inventory.yaml --bundle mk-2.iso --trust mk.pub"
     )]
     Plan(PlanArgs),
     /// Upgrade the cluster node by node as `plan` prints; resumes where it
@@ -59,9 +62,17 @@ pub enum Command {
     /// every step; running `apply` again goes on from there, retrying the
     /// step that failed. A node that does not come back stops the rollout
     /// with the node, the step and what was seen; no other node is touched.
+    ///
+    /// With --bundle and --trust, the bundle is verified before any node
+    /// is touched (signature and every file, as `mk-compose verify`), its
+    /// image/image.json version becomes the target (the inventory's
+    /// image_version may be left out, or must agree), and the ssh driver
+    /// copies it to each node, checks its SHA-256 there and runs the
+    /// node's command with `{bundle}` replaced by its path on the node.
     /// Exit 0 when every node is upgraded, 1 when stopped or on bad input.
     #[command(
-        after_help = "Example:\n  mk-rollout apply --inventory site/inventory.yaml\n  \
+        after_help = "Example:\n  mk-rollout apply --inventory site/inventory.yaml --bundle mk-2.iso --trust mk.pub\n  \
+        mk-rollout apply --inventory site/inventory.yaml\n  \
         mk-rollout apply --inventory site/inventory.yaml --batch 2 --poll 5"
     )]
     Apply(ApplyArgs),
@@ -76,6 +87,31 @@ pub struct PlanArgs {
     /// Workers re-imaged at the same time (overrides worker_batch).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub batch: Option<u64>,
+    #[command(flatten)]
+    pub bundle: BundleArgs,
+}
+
+/// `--bundle` and `--trust`, shared by `plan` and `apply`.
+#[derive(clap::Args, Debug)]
+pub struct BundleArgs {
+    /// The signed bundle to roll out (an `mk-compose bundle --node-image`
+    /// ISO); verified before any node is touched.
+    #[arg(long, value_name = "FILE", requires = "trust")]
+    pub bundle: Option<PathBuf>,
+    /// The public key the bundle must be signed with (minisign format,
+    /// mk.pub from `mk-compose keygen`).
+    #[arg(long, value_name = "KEY.pub", requires = "bundle")]
+    pub trust: Option<PathBuf>,
+}
+
+impl BundleArgs {
+    /// Verifies the bundle when one is given.
+    pub fn check(&self) -> Result<Option<crate::bundle::NewBundle>, crate::bundle::BundleError> {
+        match (&self.bundle, &self.trust) {
+            (Some(b), Some(t)) => crate::bundle::check(b, t).map(Some),
+            _ => Ok(None),
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -91,6 +127,8 @@ pub struct ApplyArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 2,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub poll: u64,
+    #[command(flatten)]
+    pub bundle: BundleArgs,
 }
 
 #[derive(clap::Args, Debug)]

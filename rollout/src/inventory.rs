@@ -14,7 +14,10 @@ pub const MAX_SIZE: u64 = 1 << 20;
 pub struct Inventory {
     /// The version the nodes must report after re-imaging: the node label
     /// `mk.dev/image-version` set at first boot from the image recipe's
-    /// `version` (/usr/lib/mk/image-release in the image).
+    /// `version` (/usr/lib/mk/image-release in the image). May be left out
+    /// when `--bundle` is given: then it is the bundle's image/image.json
+    /// `version` (and when both are given they must agree).
+    #[serde(default)]
     pub image_version: String,
     /// Workers re-imaged at the same time.
     #[serde(default = "one")]
@@ -79,6 +82,9 @@ fn hour() -> u64 {
 pub struct Timeouts {
     /// Evicting every pod of a node (PodDisruptionBudgets may hold it).
     pub drain: u64,
+    /// The ssh driver with `--bundle`: copying the bundle to the node, and
+    /// checking its SHA-256 there (each).
+    pub copy: u64,
     /// The driver's command.
     pub reimage: u64,
     /// The node back Ready on the new version (and, for a control plane,
@@ -90,6 +96,7 @@ impl Default for Timeouts {
     fn default() -> Self {
         Timeouts {
             drain: 600,
+            copy: 1800,
             reimage: 3600,
             ready: 1800,
         }
@@ -174,8 +181,36 @@ pub struct SshDriver {
     /// trusted (StrictHostKeyChecking=yes).
     pub known_hosts: PathBuf,
     pub identity: Option<PathBuf>,
-    /// The remote command, one string as ssh(1) sends it.
+    /// The remote command, one string as ssh(1) sends it. With `--bundle`,
+    /// `{bundle}` in it is replaced by the (shell-quoted) path of the
+    /// bundle copied to the node; it must then appear in it.
     pub command: String,
+    /// Where `--bundle` is copied on the node (absolute; default
+    /// [`DEFAULT_BUNDLE_PATH`], on the state partition, which an update
+    /// keeps).
+    pub bundle_path: Option<String>,
+}
+
+/// Where the ssh driver copies the bundle on a node by default.
+pub const DEFAULT_BUNDLE_PATH: &str = "/var/lib/mk/update/bundle.iso";
+
+/// What `{bundle}` in an ssh driver's `command` is replaced with.
+pub const BUNDLE_PLACEHOLDER: &str = "{bundle}";
+
+impl SshDriver {
+    /// Where the bundle goes on this node.
+    pub fn bundle_path(&self) -> &str {
+        self.bundle_path.as_deref().unwrap_or(DEFAULT_BUNDLE_PATH)
+    }
+}
+
+/// The bundle `--bundle` gives, as far as the inventory is concerned.
+#[derive(Debug, Clone, Copy)]
+pub struct BundleVersion<'a> {
+    /// The bundle file, for messages.
+    pub file: &'a Path,
+    /// Its image/image.json `version`.
+    pub version: &'a str,
 }
 
 fn root() -> String {
@@ -209,6 +244,13 @@ fn location(line: Option<usize>) -> String {
 /// Reads and checks an inventory file; relative paths in it are made
 /// relative to its directory.
 pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
+    load_for(path, None)
+}
+
+/// [`load`], for a rollout of `bundle` when one is given: its version is
+/// the target when the inventory has no `image_version`, and must equal it
+/// when it has; every ssh driver's command must take it (`{bundle}`).
+pub fn load_for(path: &Path, bundle: Option<BundleVersion>) -> Result<Inventory, InventoryError> {
     let err = |line, message: String| InventoryError {
         file: path.display().to_string(),
         line,
@@ -222,7 +264,7 @@ pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
         ));
     }
     let text = std::fs::read_to_string(path).map_err(|e| err(None, format!("cannot read: {e}")))?;
-    let mut inv = parse(&text).map_err(|(line, m)| err(line, m))?;
+    let mut inv = parse_for(&text, bundle).map_err(|(line, m)| err(line, m))?;
     let base = mk_durable::parent(path).to_path_buf();
     inv.resolve_paths(&base);
     Ok(inv)
@@ -231,11 +273,35 @@ pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
 /// Parses and checks inventory text. The error: line (1-based) if known,
 /// and what is wrong, naming the field.
 pub fn parse(text: &str) -> Result<Inventory, (Option<usize>, String)> {
-    let inv: Inventory = serde_norway::from_str(text).map_err(|e| {
+    parse_for(text, None)
+}
+
+/// [`parse`] for a rollout of `bundle` (see [`load_for`]).
+pub fn parse_for(
+    text: &str,
+    bundle: Option<BundleVersion>,
+) -> Result<Inventory, (Option<usize>, String)> {
+    let mut inv: Inventory = serde_norway::from_str(text).map_err(|e| {
         let line = e.location().map(|l| l.line());
         (line, e.to_string())
     })?;
-    check(&inv, text)?;
+    if let Some(b) = bundle {
+        if inv.image_version.is_empty() {
+            inv.image_version = b.version.to_string();
+        } else if inv.image_version != b.version {
+            return Err((
+                line_of(text, "image_version", &inv.image_version),
+                format!(
+                    "image_version {:?}, but the bundle {} carries version {:?} (its image/image.json); \
+                     expected the same version, or no image_version to take the bundle's",
+                    inv.image_version,
+                    b.file.display(),
+                    b.version
+                ),
+            ));
+        }
+    }
+    check(&inv, text, bundle.is_some())?;
     Ok(inv)
 }
 
@@ -252,10 +318,10 @@ fn line_of(text: &str, key: &str, value: &str) -> Option<usize> {
         .map(|i| i + 1)
 }
 
-fn check(inv: &Inventory, text: &str) -> Result<(), (Option<usize>, String)> {
+fn check(inv: &Inventory, text: &str, bundle: bool) -> Result<(), (Option<usize>, String)> {
     // The image recipe's `version`, which first boot sets as a label value.
     let version_error = if inv.image_version.is_empty() {
-        Some("empty".to_string())
+        Some("missing or empty (and no --bundle gives it)".to_string())
     } else {
         mk_roleconfig::names::check_label_value(&inv.image_version).err()
     };
@@ -317,6 +383,7 @@ fn check(inv: &Inventory, text: &str) -> Result<(), (Option<usize>, String)> {
                     format!("nodes[{i}].driver.ssh.host {:?}: expected a host name or address", s.host),
                 ))
             }
+            Driver::Ssh(s) => check_bundle_use(i, s, bundle).map_err(|m| (at(), m))?,
             _ => {}
         }
     }
@@ -331,6 +398,40 @@ fn check(inv: &Inventory, text: &str) -> Result<(), (Option<usize>, String)> {
             return Err((
                 line_of(text, "backup_keep", "0"),
                 "etcd.backup_keep: expected at least 1".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The ssh driver's use of the bundle. `{bundle}` missing while --bundle is
+/// given is an error, not a warning: the command would update from some
+/// other file while the copied bundle is ignored, and the rollout would only
+/// notice after the node rebooted onto the old version.
+fn check_bundle_use(i: usize, s: &SshDriver, bundle: bool) -> Result<(), String> {
+    let has = s.command.contains(BUNDLE_PLACEHOLDER);
+    if bundle && !has {
+        return Err(format!(
+            "nodes[{i}].driver.ssh.command {:?}: has no {BUNDLE_PLACEHOLDER}, but --bundle is given; \
+             expected the copied bundle's place in it, e.g. `mk-node update --bundle {BUNDLE_PLACEHOLDER} --trust /etc/mk/mk.pub`",
+            s.command
+        ));
+    }
+    if !bundle && has {
+        return Err(format!(
+            "nodes[{i}].driver.ssh.command: has {BUNDLE_PLACEHOLDER} but no --bundle is given; \
+             expected --bundle FILE --trust KEY.pub (the bundle to copy to the node)"
+        ));
+    }
+    if let Some(p) = &s.bundle_path {
+        let bad = !p.starts_with('/')
+            || p.ends_with('/')
+            || p.chars().any(|c| c.is_control())
+            || p.split('/').any(|c| c == "..");
+        if bad {
+            return Err(format!(
+                "nodes[{i}].driver.ssh.bundle_path {p:?}: expected an absolute file path on the node, \
+                 without `..` or control characters"
             ));
         }
     }
@@ -512,5 +613,93 @@ nodes:
         }
         let e = load(&dir.path().join("missing.yaml")).unwrap_err();
         assert!(e.to_string().contains("missing.yaml: cannot read"), "{e}");
+    }
+
+    const BUNDLED: &str = "\
+nodes:
+  - name: w1.example.com
+    role: worker
+    driver:
+      ssh:
+        host: w1.example.com
+        known_hosts: known_hosts
+        command: mk-node update --bundle {bundle} --trust /etc/mk/mk.pub
+";
+
+    fn v<'a>(version: &'a str) -> Option<BundleVersion<'a>> {
+        Some(BundleVersion {
+            file: Path::new("/admin/mk-2.iso"),
+            version,
+        })
+    }
+
+    #[test]
+    fn the_bundle_gives_the_version_or_must_agree_with_it() {
+        // No image_version: the bundle's.
+        let inv = parse_for(BUNDLED, v("2.0.0")).unwrap();
+        assert_eq!(inv.image_version, "2.0.0");
+        // The same: fine.
+        let text = format!("image_version: 2.0.0\n{BUNDLED}");
+        assert_eq!(parse_for(&text, v("2.0.0")).unwrap().image_version, "2.0.0");
+        // Another: both named, with the inventory's line.
+        let (line, msg) = parse_for(&text, v("3.0.0")).unwrap_err();
+        assert_eq!(line, Some(1));
+        assert!(
+            msg.contains(
+                "image_version \"2.0.0\", but the bundle /admin/mk-2.iso carries version \"3.0.0\""
+            ),
+            "{msg}"
+        );
+        // Neither: the version is missing.
+        let (_, msg) = parse_for(&BUNDLED.replace("{bundle}", "/x.iso"), None).unwrap_err();
+        assert!(
+            msg.contains("image_version \"\": missing or empty (and no --bundle gives it)"),
+            "{msg}"
+        );
+        // A bundle version that is no label value is refused like the inventory's.
+        let (_, msg) = parse_for(BUNDLED, v("2.0.0+git")).unwrap_err();
+        assert!(msg.contains("'+'"), "{msg}");
+    }
+
+    #[test]
+    fn the_ssh_command_takes_the_bundle_exactly_when_one_is_given() {
+        let (line, msg) = parse_for(&format!("image_version: 2.0.0\n{BUNDLED}"), None).unwrap_err();
+        assert_eq!(line, Some(3));
+        assert!(
+            msg.contains("nodes[0].driver.ssh.command: has {bundle} but no --bundle is given"),
+            "{msg}"
+        );
+        let text = BUNDLED.replace("{bundle}", "/var/tmp/old.iso");
+        let (_, msg) = parse_for(&text, v("2.0.0")).unwrap_err();
+        assert!(
+            msg.contains("has no {bundle}, but --bundle is given"),
+            "{msg}"
+        );
+        let text = BUNDLED.replace(
+            "        command:",
+            "        bundle_path: var/b.iso\n        command:",
+        );
+        let (_, msg) = parse_for(&text, v("2.0.0")).unwrap_err();
+        assert!(
+            msg.contains("nodes[0].driver.ssh.bundle_path \"var/b.iso\": expected an absolute"),
+            "{msg}"
+        );
+        let text = BUNDLED.replace(
+            "        command:",
+            "        bundle_path: /srv/../b.iso\n        command:",
+        );
+        assert!(parse_for(&text, v("2.0.0")).is_err());
+        let text = BUNDLED.replace(
+            "        command:",
+            "        bundle_path: /srv/mk/b.iso\n        command:",
+        );
+        match &parse_for(&text, v("2.0.0")).unwrap().nodes[0].driver {
+            Driver::Ssh(s) => assert_eq!(s.bundle_path(), "/srv/mk/b.iso"),
+            _ => panic!(),
+        }
+        match &parse_for(BUNDLED, v("2.0.0")).unwrap().nodes[0].driver {
+            Driver::Ssh(s) => assert_eq!(s.bundle_path(), DEFAULT_BUNDLE_PATH),
+            _ => panic!(),
+        }
     }
 }

@@ -23,6 +23,29 @@ pub struct Journal {
     pub backup: Option<Backup>,
     /// Why the last run stopped, if it did not finish.
     pub stop: Option<Stop>,
+    /// The `--bundle` this rollout carries to the nodes (absent without
+    /// one, and in journals written before `--bundle` existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<BundleRecord>,
+}
+
+/// Which bundle a rollout started with: a run under way goes on only with
+/// the same bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleRecord {
+    pub file: String,
+    pub version: String,
+    pub sha256: String,
+}
+
+impl std::fmt::Display for BundleRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "bundle {} (version {}, sha256 {})",
+            self.file, self.version, self.sha256
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +83,7 @@ impl Journal {
             done,
             backup: None,
             stop: None,
+            bundle: None,
         }
     }
 }

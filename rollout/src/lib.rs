@@ -8,9 +8,11 @@
 //! Pure parts: [`inventory`] (parse and check), [`plan`] (order),
 //! [`machine`] (next action, outcome). Effects: [`journal`] (persisted
 //! state), [`kube`] (cordon, drain, wait), [`etcd`] (health, member removal,
-//! backup), [`driver`] (re-image), [`apply`].
+//! backup), [`bundle`] (`--bundle`: verified before any node is touched),
+//! [`driver`] (re-image, carrying the bundle), [`apply`].
 
 pub mod apply;
+pub mod bundle;
 pub mod cli;
 pub mod driver;
 pub mod etcd;

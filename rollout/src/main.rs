@@ -22,9 +22,22 @@ fn batch(b: Option<u64>) -> Option<usize> {
 }
 
 fn plan(args: &PlanArgs) -> ExitCode {
-    match mk_rollout::inventory::load(&args.inventory) {
+    let bundle = match args.bundle.check() {
+        Ok(b) => b,
+        Err(e) => return failed("plan", &e),
+    };
+    let version = bundle
+        .as_ref()
+        .map(|b| mk_rollout::inventory::BundleVersion {
+            file: &b.path,
+            version: &b.version,
+        });
+    match mk_rollout::inventory::load_for(&args.inventory, version) {
         Ok(inv) => {
             let p = mk_rollout::plan::plan(&inv, batch(args.batch).unwrap_or(inv.worker_batch));
+            if let Some(b) = &bundle {
+                println!("{}", b.describe());
+            }
             print!("{}", p.describe());
             ExitCode::SUCCESS
         }
@@ -33,10 +46,19 @@ fn plan(args: &PlanArgs) -> ExitCode {
 }
 
 fn apply(args: &ApplyArgs) -> ExitCode {
-    let (inv, mut journal, path) = match apply::prepare(&args.inventory, batch(args.batch)) {
-        Ok(x) => x,
+    // Before anything else: a bad bundle touches no node.
+    let bundle = match args.bundle.check() {
+        Ok(b) => b,
         Err(e) => return failed("apply", &e),
     };
+    if let Some(b) = &bundle {
+        println!("{}", b.describe());
+    }
+    let (inv, mut journal, path) =
+        match apply::prepare(&args.inventory, batch(args.batch), bundle.as_ref()) {
+            Ok(x) => x,
+            Err(e) => return failed("apply", &e),
+        };
     let mut live = match apply::Live::connect(&inv) {
         Ok(l) => l,
         Err(e) => {
@@ -45,6 +67,7 @@ fn apply(args: &ApplyArgs) -> ExitCode {
         }
     };
     live.poll = std::time::Duration::from_secs(args.poll);
+    live.bundle = bundle;
     let max_age = inv.etcd.as_ref().map_or(0, |e| e.backup_max_age);
     let result = apply::run(&path, &mut journal, &mut live, max_age, &mut |line| {
         println!("{line}")

@@ -7,6 +7,8 @@
 
 #[path = "../../crates/kubeapi/tests/mock/mod.rs"]
 mod mock;
+// Signed test bundles and the fake ssh.
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -308,6 +310,101 @@ async fn apply_survives_a_crash_and_stops_on_a_node_back_on_the_old_version() {
         ]
     );
     assert_eq!(journal(&site)["done"], json!(["done", "done"]));
+}
+
+/// `apply --bundle` end to end: the bundle verified, its version the
+/// target (the inventory names none), copied to each node through the ssh
+/// driver (a fake ssh on PATH), checked there, and the command run on it.
+#[tokio::test]
+async fn apply_with_a_bundle_carries_it_to_every_node() {
+    let pki = mock::pki();
+    let m = std::sync::Arc::new(Mock::start(&pki).await);
+    m.put(&node_path("w1"), node("w1", "v1", true));
+    m.put(&node_path("w2"), node("w2", "v1", true));
+    let site = site(&pki, &m.url());
+    let d = site.dir.path();
+    let key = common::key(d, "mk");
+    let iso = common::bundle(d, "mk-2.iso", Some("2.0.0"), 1 << 20, &key);
+    let (path, log) = common::fake_ssh(d);
+    let ssh = |n: &str| {
+        format!(
+            "  - name: {n}\n    role: worker\n    driver:\n      ssh:\n        host: {n}.example.com\n        \
+             known_hosts: known_hosts\n        bundle_path: {dir}/{n}/bundle.iso\n        \
+             command: cmp {{bundle}} {dir}/mk-2.iso && touch {dir}/reimaged-{n}\n",
+            dir = d.display()
+        )
+    };
+    std::fs::write(
+        &site.inventory,
+        format!(
+            "apiserver: {{server: \"{}\", ca: ca.crt, cert: admin.crt, key: admin.key}}\n\
+             timeouts: {{drain: 5, copy: 10, reimage: 10, ready: 5}}\nnodes:\n{}{}",
+            m.url(),
+            ssh("w1"),
+            ssh("w2")
+        ),
+    )
+    .unwrap();
+    let boot = boot_nodes(&m, d, |_| "2.0.0");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_mk-rollout"))
+        .args([
+            "apply",
+            "--poll",
+            "1",
+            "--bundle",
+            "mk-2.iso",
+            "--trust",
+            "mk.pub",
+            "--inventory",
+        ])
+        .arg(&site.inventory)
+        .current_dir(d)
+        .env("PATH", path)
+        .env("FAKE_SSH_DIR", &log)
+        .output()
+        .await
+        .unwrap();
+    boot.abort();
+    let (out, err) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        out.contains("every node is on image version 2.0.0"),
+        "{out}\n{err}"
+    );
+    assert!(
+        out.starts_with(&format!(
+            "Bundle {}: node image version 2.0.0",
+            iso.display()
+        )),
+        "{out}"
+    );
+    let bundle = std::fs::read(&iso).unwrap();
+    for n in ["w1", "w2"] {
+        assert_eq!(
+            std::fs::read(d.join(n).join("bundle.iso")).unwrap(),
+            bundle,
+            "{n}"
+        );
+    }
+    // Three ssh runs per node (copy, check, command), w1's before w2's.
+    let argv = std::fs::read_to_string(log.join("argv")).unwrap();
+    let hosts: Vec<&str> = argv
+        .lines()
+        .map(|l| l.split(" -- ").nth(1).unwrap().split(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        hosts,
+        ["w1.example.com"; 3]
+            .into_iter()
+            .chain(["w2.example.com"; 3])
+            .collect::<Vec<_>>()
+    );
+    let j = journal(&site);
+    assert_eq!(j["plan"]["image_version"], json!("2.0.0"));
+    assert_eq!(j["bundle"]["version"], json!("2.0.0"));
+    assert_eq!(j["bundle"]["sha256"].as_str().unwrap().len(), 64);
 }
 
 #[test]

@@ -150,6 +150,7 @@ pub fn finish_bundle(
         &iso::IsoOptions {
             volume_label: opts.volume_label.clone(),
             source_date_epoch: opts.source_date_epoch,
+            ..Default::default()
         },
     )?;
     Ok(FinishedBundle {

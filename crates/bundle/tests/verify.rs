@@ -47,6 +47,7 @@ fn remaster(b: &Bundle) {
         &IsoOptions {
             volume_label: "MK_TEST".into(),
             source_date_epoch: 1,
+            ..Default::default()
         },
     )
     .unwrap();

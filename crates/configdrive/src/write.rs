@@ -33,6 +33,7 @@ pub(crate) fn write(drive: &Drive, format: Format, out: &Path, epoch: u64) -> Re
             &IsoOptions {
                 volume_label: LABEL.into(),
                 source_date_epoch: epoch,
+                ..Default::default()
             },
         )
         .map_err(|e| match e {

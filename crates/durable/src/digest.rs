@@ -46,6 +46,32 @@ impl Digest {
         Digest::of_reader(io::BufReader::with_capacity(CHUNK, File::open(path)?))
     }
 
+    /// Digest of `len` bytes at `offset` of `file` as the medium holds
+    /// them, to check what was just written and synced: the kernel is
+    /// first asked to drop its cached pages of the range (best effort:
+    /// where the advice is ignored, what the kernel returns is still
+    /// checked). Used by `mk-node update` (a slot) and `mk-node install`
+    /// (a disk).
+    pub fn read_back(file: &File, offset: u64, len: u64) -> io::Result<Digest> {
+        let _ = rustix::fs::fadvise(
+            file,
+            offset,
+            std::num::NonZeroU64::new(len),
+            rustix::fs::Advice::DontNeed,
+        );
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 4 * CHUNK];
+        let end = offset + len;
+        let mut at = offset;
+        while at < end {
+            let n = (end - at).min(buf.len() as u64) as usize;
+            std::os::unix::fs::FileExt::read_exact_at(file, &mut buf[..n], at)?;
+            hasher.update(&buf[..n]);
+            at += n as u64;
+        }
+        Ok(Digest(hasher.finalize().into()))
+    }
+
     /// Parses `sha256:<64 lowercase hex digits>`.
     pub fn parse(s: &str) -> Result<Digest, BadDigest> {
         let bad = |reason: String| BadDigest {

@@ -215,6 +215,7 @@ fn iso(dir: &Path, tree: &Path, out: &Path) {
         &mk_bundle::iso::IsoOptions {
             volume_label: "MK_TEST".into(),
             source_date_epoch: 1_700_000_000,
+            ..Default::default()
         },
     )
     .unwrap();

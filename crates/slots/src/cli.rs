@@ -6,15 +6,16 @@ use std::path::{Path, PathBuf};
 
 use crate::update::Node;
 
-/// A/B root slots of an mk node: update the inactive slot from a signed bundle, mark a slot good.
+/// An mk node's disk: install the node image, update the inactive root slot from a signed bundle, mark a slot good.
 #[derive(clap::Parser, Debug)]
 #[command(
     name = "mk-node",
     version,
     after_help = "Example:\n  \
     mk-node update --bundle /media/mk-2.iso --trust /etc/mk/mk.pub && systemctl reboot\n  \
-    mk-node status\n\n\
-    See /usr/share/doc/mk-firstboot/update.md."
+    mk-node status\n  \
+    mk-node install --disk /dev/sda      # in the installer ISO's initramfs\n\n\
+    See /usr/share/doc/mk-firstboot/update.md and install.md."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -26,6 +27,9 @@ pub enum Command {
     Update(UpdateArgs),
     MarkGood(MarkGoodArgs),
     Status(StatusArgs),
+    // Its arguments and run are mk-installer's (docs/install.md).
+    /// Install the node image from an mk installer ISO onto a disk of this machine.
+    Install(mk_installer::cli::InstallArgs),
 }
 
 /// Where the node's disk, kernel command line and ESP are.
@@ -68,11 +72,13 @@ pub struct UpdateArgs {
 }
 
 impl Command {
-    pub fn node(&self) -> &NodeArgs {
+    /// The slot commands' node; `None` for `install` (no slots yet).
+    pub fn node(&self) -> Option<&NodeArgs> {
         match self {
-            Command::Update(u) => &u.node,
-            Command::MarkGood(m) => &m.node,
-            Command::Status(s) => &s.node,
+            Command::Update(u) => Some(&u.node),
+            Command::MarkGood(m) => Some(&m.node),
+            Command::Status(s) => Some(&s.node),
+            Command::Install(_) => None,
         }
     }
 }

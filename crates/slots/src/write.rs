@@ -2,7 +2,7 @@
 //! hashed while written, fsync'd, the page cache dropped, then read back
 //! from the disk and compared by SHA-256.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
@@ -135,9 +135,10 @@ pub fn write_root(
     out.sync_all().map_err(|e| io("syncing", e))?;
     let write_seconds = start.elapsed().as_secs_f64();
     // Read back what the disk holds, not what the page cache kept.
-    drop_cache(&out, part.offset, expected_len);
     let verify_start = Instant::now();
-    let got = hash_range(&mut out, part.offset, expected_len).map_err(|e| io("reading back", e))?;
+    let got = Digest::read_back(&out, part.offset, expected_len)
+        .map_err(|e| io("reading back", e))?
+        .hex();
     if got != expected.hex() {
         return Err(WriteError::Readback {
             part: part.name.clone(),
@@ -161,30 +162,4 @@ pub fn write_root(
         report.verify_seconds
     );
     Ok(report)
-}
-
-fn drop_cache(file: &File, offset: u64, len: u64) {
-    // Best effort: on a file system that ignores the advice the read-back
-    // still checks what the kernel returns.
-    let _ = rustix::fs::fadvise(
-        file,
-        offset,
-        std::num::NonZeroU64::new(len),
-        rustix::fs::Advice::DontNeed,
-    );
-}
-
-/// SHA-256 (hex) of `len` bytes at `offset`.
-pub fn hash_range(file: &mut File, offset: u64, len: u64) -> io::Result<String> {
-    file.seek(SeekFrom::Start(offset))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; CHUNK];
-    let mut left = len;
-    while left > 0 {
-        let n = left.min(CHUNK as u64) as usize;
-        file.read_exact(&mut buf[..n])?;
-        hasher.update(&buf[..n]);
-        left -= n as u64;
-    }
-    Ok(hex::encode(hasher.finalize()))
 }

@@ -12,7 +12,11 @@ fn main() -> ExitCode {
     // Info by default: an update reports its progress and throughput.
     mk_cmdlog::init("info");
     let cli = Cli::parse();
-    let node = match cli.command.node().node() {
+    let node_args = match &cli.command {
+        Command::Install(args) => return install(args),
+        c => c.node().expect("every slot command has a node"),
+    };
+    let node = match node_args.node() {
         Ok(n) => n,
         Err(e) => {
             eprintln!("mk-node: {e}");
@@ -41,11 +45,44 @@ fn main() -> ExitCode {
         Command::Status(_) => update::status(&node)
             .map_err(|e| chain(&e))
             .map(|s| print!("{s}")),
+        Command::Install(_) => unreachable!("handled above"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mk-node: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `mk-node install`: the image onto a disk, then the caller reboots.
+fn install(args: &mk_installer::cli::InstallArgs) -> ExitCode {
+    use mk_installer::cli::Outcome;
+    match mk_installer::cli::run(args) {
+        Ok(Outcome::DryRun { disk, version }) => {
+            println!("would install mk {version} onto {disk} (dry run: nothing written)");
+            ExitCode::SUCCESS
+        }
+        Ok(Outcome::Installed {
+            disk,
+            version,
+            report,
+        }) => {
+            println!(
+                "mk {version} installed onto {disk}: {} MB at {:.0} MB/s, {} partitions read back and checked{}",
+                report.bytes / 1_000_000,
+                report.bytes as f64 / 1e6 / report.write_seconds.max(1e-9),
+                report.partitions.len(),
+                match &report.grown {
+                    Some(p) => format!(", {} extended to the disk's end", p.name),
+                    None => String::new(),
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("mk-node install: {e}");
             ExitCode::from(1)
         }
     }

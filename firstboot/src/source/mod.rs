@@ -198,10 +198,15 @@ fn fetch_retrying(
     let mut attempt = 1;
     loop {
         match https::get(url, pin, places.timeout, deadline) {
+            // Another try only when it gets a fair share of time after the
+            // pause: one started with milliseconds left can only be cut at
+            // its first step, and would report that (a name lookup) instead
+            // of what really kept failing.
             Err(e)
                 if e.transient()
                     && attempt < places.attempts
-                    && deadline.remaining() > places.pause =>
+                    && deadline.remaining()
+                        > places.pause + places.timeout.min(Duration::from_secs(1)) =>
             {
                 tracing::warn!(url = %url, attempt, error = %crate::errors::one_line(&e), "config URL not reachable yet; retrying");
                 std::thread::sleep(places.pause);

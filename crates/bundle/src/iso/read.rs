@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io;
+use std::io::{self, Seek};
 
 use thiserror::Error;
 
@@ -106,7 +106,10 @@ pub struct FileSource {
 
 impl FileSource {
     pub fn new(file: File) -> io::Result<Self> {
-        let len = file.metadata()?.len();
+        // Seeking to the end, not the metadata's length: a bundle read
+        // straight from a drive (/dev/sr0, a USB stick) is a block
+        // device, whose metadata says 0 bytes.
+        let len = (&file).seek(io::SeekFrom::End(0))?;
         Ok(FileSource { file, len })
     }
 }

@@ -6,8 +6,13 @@
 //! (which only fixes volume dates, the volume UUID and atime/ctime):
 //! `--set_all_file_dates =EPOCH`, or each file's mtime leaks into the image;
 //! `-r`, or the builder's uid/gid and umask leak; `-no_rc`, so no startup file
-//! changes the options; explicit charsets, so the locale does not.
+//! changes the options; explicit charsets, so the locale does not; and a
+//! sort weight per file in path order (`--sort-weight-list`): an explicit
+//! data layout instead of libisofs's own, which was seen to differ between
+//! two builds of the installer ISO (whose boot images xorriso adds).
 
+use std::ffi::OsString;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -33,12 +38,42 @@ pub enum IsoWriteError {
     },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IsoOptions {
     /// ISO volume ID (max 32 characters).
     pub volume_label: String,
     /// Every timestamp in the image (seconds since 1970, UTC).
     pub source_date_epoch: u64,
+    /// More `xorriso -as mkisofs` options, before the tree: El Torito boot
+    /// images and hybrid MBR for a bootable ISO (`mk-compose installer`).
+    pub boot: Vec<OsString>,
+}
+
+/// The files below `dir` ("a/b"), for the sort weights.
+fn list_files(dir: &Path, prefix: &str, out: &mut Vec<String>) -> std::io::Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        let name = format!("{prefix}{}", e.file_name().to_string_lossy());
+        if e.file_type()?.is_dir() {
+            list_files(&e.path(), &format!("{name}/"), out)?;
+        } else {
+            out.push(name);
+        }
+    }
+    Ok(())
+}
+
+/// `--sort-weight-list`'s file: the highest weight first, in path order.
+fn sort_weights(tree: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    let mut files = Vec::new();
+    list_files(tree, "", &mut files)?;
+    files.sort();
+    let mut f = tempfile::NamedTempFile::new()?;
+    for (i, name) in files.iter().enumerate() {
+        writeln!(f, "{} /{name}", files.len() - i)?;
+    }
+    f.flush()?;
+    Ok(f)
 }
 
 pub(crate) fn check_label(label: &str) -> Result<(), IsoWriteError> {
@@ -70,6 +105,7 @@ pub fn write(tree: &Path, out: &Path, opts: &IsoOptions) -> Result<(), IsoWriteE
             source: std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
         });
     }
+    let weights = sort_weights(&tree).map_err(io(&tree))?;
     let tmp = mk_durable::temp_beside(out).map_err(io(out))?;
     let epoch = opts.source_date_epoch.to_string();
     tracing::info!(tree = %tree.display(), out = %out.display(), label = %opts.volume_label, "writing ISO with xorriso");
@@ -82,6 +118,9 @@ pub fn write(tree: &Path, out: &Path, opts: &IsoOptions) -> Result<(), IsoWriteE
         .args(["-r", "-J", "-joliet-long", "-iso-level", "3"])
         .args(["-input-charset", "UTF-8", "-output-charset", "UTF-8"])
         .args(["--set_all_file_dates", &format!("={epoch}")])
+        .args(&opts.boot)
+        .arg("--sort-weight-list")
+        .arg(weights.path())
         .arg(&tree)
         .env("SOURCE_DATE_EPOCH", &epoch)
         .output()

@@ -169,8 +169,10 @@ pub fn part(disk: &Path, name: &str) -> mk_slots::disk::Partition {
 }
 
 pub fn sha_range(disk: &Path, offset: u64, len: u64) -> String {
-    let mut f = std::fs::File::open(disk).unwrap();
-    mk_slots::write::hash_range(&mut f, offset, len).unwrap()
+    let f = std::fs::File::open(disk).unwrap();
+    mk_durable::Digest::read_back(&f, offset, len)
+        .unwrap()
+        .hex()
 }
 
 pub fn sha_file(path: &Path) -> String {
