@@ -193,12 +193,14 @@ pub fn mark_good(node: &Node) -> Result<MarkGood, UpdateError> {
     let running = plan::booted_slot(&booted, &disk)?;
     let env = esp.load_grubenv()?;
     let decision = plan::plan_mark_good(running, &env)?;
+    // Debug, not info: mk-node prints the outcome, and under systemd both
+    // would reach the console.
     match &decision {
         MarkGood::Promote { slot, env_after } => {
             esp.store_grubenv(env_after)?;
-            tracing::info!("slot {slot} is good: it is now the default");
+            tracing::debug!("slot {slot} is good: it is now the default");
         }
-        MarkGood::Nothing(why) => tracing::info!("{why}"),
+        MarkGood::Nothing(why) => tracing::debug!("{why}"),
     }
     Ok(decision)
 }
