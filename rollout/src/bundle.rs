@@ -9,13 +9,10 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use mk_bundle::iso::{self, EntryKind};
+use mk_bundle::iso;
 use mk_bundle::PublicKey;
 use mk_durable::Digest;
-use mk_slots::node_image::{ImageInfo, IMAGE_DIR, INFO_FILE};
-
-/// image.json is a few hundred bytes; anything larger is not ours.
-const MAX_INFO: u64 = 1 << 20;
+use mk_slots::node_image::{self, IMAGE_DIR, INFO_FILE};
 
 /// A bundle that passed the checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,23 +120,9 @@ pub fn image_version(bundle: &Path) -> Result<String, BundleError> {
     })?;
     let image = iso::open_file(file).map_err(|e| bad(e.to_string()))?;
     let entries = image.list().map_err(|e| bad(e.to_string()))?;
-    let name = format!("{IMAGE_DIR}/{INFO_FILE}");
-    let entry = entries
-        .iter()
-        .find(|e| e.path == name && e.kind == EntryKind::File)
-        .ok_or_else(|| {
-            bad(format!(
-                "has no {name}: it was made without --node-image and carries no node image to re-image with \
-                 (make it with `mk-compose bundle --node-image`)"
-            ))
-        })?;
-    let bytes = image
-        .read_file(entry, MAX_INFO)
-        .map_err(|e| bad(format!("{name}: {e}")))?;
-    let info: ImageInfo =
-        serde_json::from_slice(&bytes).map_err(|e| bad(format!("{name}: {e}")))?;
+    let info = node_image::read_info(&image, &entries).map_err(bad)?;
     if info.version.is_empty() {
-        return Err(bad(format!("{name}: version is empty")));
+        return Err(bad(format!("{IMAGE_DIR}/{INFO_FILE}: version is empty")));
     }
     Ok(info.version)
 }

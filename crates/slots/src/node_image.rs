@@ -17,6 +17,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use mk_bundle::iso::{EntryKind, IsoEntry, IsoImage, ReadAt};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -32,6 +33,36 @@ pub const INFO_FILE: &str = "image.json";
 /// zstd level: 3 compresses a root at hundreds of MB/s on one core; the
 /// free space of the partition (zeros) is what shrinks most.
 const ZSTD_LEVEL: i32 = 3;
+
+/// image.json is a few hundred bytes; anything larger is not ours.
+const MAX_INFO: u64 = 1 << 20;
+
+/// `image/NAME` in a bundle's listing; the error says that the bundle
+/// carries no node image and how to make one that does.
+pub fn bundle_entry<'a>(entries: &'a [IsoEntry], name: &str) -> Result<&'a IsoEntry, String> {
+    let path = format!("{IMAGE_DIR}/{name}");
+    entries
+        .iter()
+        .find(|e| e.path == path && e.kind == EntryKind::File)
+        .ok_or_else(|| {
+            format!(
+                "has no {path}: it was made without --node-image and carries no node image \
+                 (make it with `mk-compose bundle --node-image`)"
+            )
+        })
+}
+
+/// A bundle's `image/image.json`, read and parsed (what `mk-node update`
+/// and `mk-rollout --bundle` both need).
+pub fn read_info<R: ReadAt>(
+    image: &IsoImage<R>,
+    entries: &[IsoEntry],
+) -> Result<ImageInfo, String> {
+    let bytes = image
+        .read_file(bundle_entry(entries, INFO_FILE)?, MAX_INFO)
+        .map_err(|e| format!("{IMAGE_DIR}/{INFO_FILE}: {e}"))?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("{IMAGE_DIR}/{INFO_FILE}: {e}"))
+}
 
 /// `image/image.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,14 +7,14 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use mk_bundle::iso::{self, EntryKind, IsoEntry};
+use mk_bundle::iso::{self, IsoEntry};
 use mk_bundle::{PublicKey, VerifyError};
 use mk_durable::Digest;
 
 use crate::cmdline::{self, Booted};
 use crate::disk::{DiskError, SlotDisk};
 use crate::esp::{Esp, EspError};
-use crate::node_image::{ImageInfo, IMAGE_DIR, INFO_FILE};
+use crate::node_image::{self, IMAGE_DIR, INFO_FILE};
 use crate::plan::{self, MarkGood, PlanError, SlotEnv};
 use crate::write::{self, WriteError, WriteReport};
 use crate::{Slot, SLOT_FILES};
@@ -115,23 +115,14 @@ pub fn update(node: &Node, bundle: &Path, trust: &PublicKey) -> Result<Updated, 
         .map_err(|e| bad(e.to_string()))?;
     let entries = image.list().map_err(|e| bad(e.to_string()))?;
     let entry = |name: &str| -> Result<&IsoEntry, UpdateError> {
-        let path = format!("{IMAGE_DIR}/{name}");
-        entries
-            .iter()
-            .find(|e| e.path == path && e.kind == EntryKind::File)
-            .ok_or_else(|| {
-                bad(format!(
-                    "has no {path}: it carries no node image (make it with `mk-compose bundle --node-image`)"
-                ))
-            })
+        node_image::bundle_entry(&entries, name).map_err(bad)
     };
     let read = |name: &str| -> Result<Vec<u8>, UpdateError> {
         image
             .read_file(entry(name)?, MAX_BOOT_FILE)
             .map_err(|e| bad(e.to_string()))
     };
-    let info: ImageInfo = serde_json::from_slice(&read(INFO_FILE)?)
-        .map_err(|e| bad(format!("{IMAGE_DIR}/{INFO_FILE}: {e}")))?;
+    let info = node_image::read_info(&image, &entries).map_err(bad)?;
     if info.format != 1 || info.root.compression != "zstd" {
         return Err(bad(format!(
             "{IMAGE_DIR}/{INFO_FILE}: format {} with {} compression is not one this mk-node reads (format 1, zstd)",
