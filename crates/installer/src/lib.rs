@@ -9,7 +9,8 @@
 //! writing the disk ([`write`]). [`cli`] is `mk-node install`.
 
 pub mod cli;
-pub mod gpt;
+// Its own crate: mk-vagrantbox reads image GPTs too.
+pub use mk_gptimage as gpt;
 pub mod iso;
 pub mod kickstart;
 pub mod media;

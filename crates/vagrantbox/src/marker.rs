@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::source::{self, Format, SECTOR};
+use crate::source::{Format, SECTOR};
 use crate::Error;
 
 /// The file the Vagrant overlay adds to the root (owned by its package).
@@ -24,27 +24,14 @@ pub fn check(image: &Path, format: Format, work: &Path) -> Result<(), Error> {
         path: image.to_path_buf(),
         why,
     };
-    // The GPT: header at LBA 1, entries (usually at LBA 2) in the first 34
-    // sectors of any disk `mk-compose image` writes.
-    let head = dd(image, format, work, "gpt.bin", SECTOR, 0, 34)?;
-    let (lba, count, size) = source::gpt_entries(&head[SECTOR as usize..]).map_err(not_vagrant)?;
-    let table_end = lba * SECTOR + u64::from(count) * u64::from(size);
-    let head = if table_end > head.len() as u64 {
-        dd(
-            image,
-            format,
-            work,
-            "gpt.bin",
-            SECTOR,
-            0,
-            table_end.div_ceil(SECTOR),
-        )?
-    } else {
-        head
-    };
-    let entries = &head[(lba * SECTOR) as usize..table_end as usize];
-    let (first, last) = source::find_partition(entries, size, ROOT_PARTITION)
+    // The GPT: header and entries lie in the first MiB of any disk
+    // `mk-compose image` writes (partitions start at 1 MiB).
+    let head = dd(image, format, work, "gpt.bin", 1 << 20, 0, 1)?;
+    let gpt = mk_gptimage::Gpt::parse(&head).map_err(|e| not_vagrant(e.to_string()))?;
+    let root = gpt
+        .partition(ROOT_PARTITION)
         .ok_or_else(|| not_vagrant(format!("its GPT has no partition named {ROOT_PARTITION:?}")))?;
+    let (first, last) = (root.first_lba, root.last_lba);
     let (start, len) = (first * SECTOR, (last - first + 1) * SECTOR);
     // Large blocks when aligned (partitions are MiB-aligned): qemu-img dd
     // copies one block per request.

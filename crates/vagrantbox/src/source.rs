@@ -1,6 +1,6 @@
-//! The source disk image: which format it is (qcow2 or a raw GPT disk),
-//! its virtual size, and where a partition lies. Pure: works on the bytes
-//! the caller read.
+//! The source disk image: which format it is (qcow2 or a raw GPT disk) and
+//! its virtual size. Pure: works on the bytes the caller read. (Its
+//! partitions are found with mk-gptimage.)
 
 /// qcow2's magic, "QFI\xfb" (QEMU's docs/interop/qcow2.txt).
 const QCOW2_MAGIC: &[u8; 4] = b"QFI\xfb";
@@ -48,40 +48,6 @@ pub fn detect(head: &[u8], file_len: u64) -> Result<(Format, u64), String> {
     )
 }
 
-/// Where the GPT's partition entries are: (first LBA, count, entry size).
-pub fn gpt_entries(header_lba1: &[u8]) -> Result<(u64, u32, u32), String> {
-    if header_lba1.len() < 92 || header_lba1[..8] != *GPT_SIGNATURE {
-        return Err("no GPT header (\"EFI PART\") at LBA 1".into());
-    }
-    let lba = u64::from_le_bytes(header_lba1[72..80].try_into().unwrap());
-    let count = u32::from_le_bytes(header_lba1[80..84].try_into().unwrap());
-    let size = u32::from_le_bytes(header_lba1[84..88].try_into().unwrap());
-    if !(128..=4096).contains(&size) || count == 0 || count > 1024 {
-        return Err(format!(
-            "implausible GPT entry table ({count} entries of {size} bytes)"
-        ));
-    }
-    Ok((lba, count, size))
-}
-
-/// The first and last LBA of the partition whose GPT name is `name`, from
-/// the raw partition entry table.
-pub fn find_partition(entries: &[u8], entry_size: u32, name: &str) -> Option<(u64, u64)> {
-    entries.chunks_exact(entry_size as usize).find_map(|e| {
-        if e[..16].iter().all(|b| *b == 0) {
-            return None; // unused entry (zero type GUID)
-        }
-        let units: Vec<u16> = e[56..128]
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .take_while(|u| *u != 0)
-            .collect();
-        let first = u64::from_le_bytes(e[32..40].try_into().unwrap());
-        let last = u64::from_le_bytes(e[40..48].try_into().unwrap());
-        (String::from_utf16_lossy(&units) == name && last >= first).then_some((first, last))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,33 +80,5 @@ mod tests {
         assert!(detect(&mbr, 1 << 20).is_err());
         q[4..8].copy_from_slice(&1u32.to_be_bytes());
         assert!(detect(&q, 1).unwrap_err().contains("qcow version 1"));
-    }
-
-    #[test]
-    fn partitions_are_found_by_gpt_name() {
-        let mut entries = vec![0u8; 128 * 4];
-        let mut put = |i: usize, name: &str, first: u64, last: u64| {
-            let e = &mut entries[i * 128..(i + 1) * 128];
-            e[0] = 1; // any non-zero type GUID
-            e[32..40].copy_from_slice(&first.to_le_bytes());
-            e[40..48].copy_from_slice(&last.to_le_bytes());
-            for (j, u) in name.encode_utf16().enumerate() {
-                e[56 + 2 * j..58 + 2 * j].copy_from_slice(&u.to_le_bytes());
-            }
-        };
-        put(0, "esp", 2048, 4095);
-        put(2, "root-a", 8192, 16383);
-        assert_eq!(find_partition(&entries, 128, "root-a"), Some((8192, 16383)));
-        assert_eq!(find_partition(&entries, 128, "esp"), Some((2048, 4095)));
-        assert_eq!(find_partition(&entries, 128, "root"), None);
-        assert_eq!(find_partition(&entries, 128, "state"), None);
-
-        let mut hdr = vec![0u8; 512];
-        hdr[..8].copy_from_slice(b"EFI PART");
-        hdr[72..80].copy_from_slice(&2u64.to_le_bytes());
-        hdr[80..84].copy_from_slice(&128u32.to_le_bytes());
-        hdr[84..88].copy_from_slice(&128u32.to_le_bytes());
-        assert_eq!(gpt_entries(&hdr).unwrap(), (2, 128, 128));
-        assert!(gpt_entries(&[0u8; 512]).is_err());
     }
 }

@@ -1,4 +1,5 @@
-//! The image's GPT, read from its first sectors, and the GPT it gets on a
+//! A disk image's GPT, read from its first sectors (mk-installer and
+//! mk-vagrantbox find partitions with it), and the GPT it gets on a
 //! bigger disk: the backup header and entries moved to the disk's last
 //! sectors (UEFI looks for them there), `last_usable` moved with them, the
 //! protective MBR widened, and optionally the `state` partition extended
