@@ -200,16 +200,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let gpt = Gpt::parse(&head).with_context(|| args.image.display().to_string())?;
     let (esp, _) = partition(&gpt, &args.image, "esp")?;
     let (root, _) = partition(&gpt, &args.image, "root-a")?;
-    let esp_dev = format!("{}@@{esp}", args.image.display());
+    let esp = mk_slots::esp::Esp::Partition {
+        disk: args.image.clone(),
+        offset: esp,
+    };
     let mcopy_out = |from: &str, to: &Path| -> anyhow::Result<()> {
-        tool(
-            Command::new("mcopy")
-                .args(["-n", "-o", "-i", &esp_dev])
-                .arg(format!("::/{from}"))
-                .arg(to),
-        )
-        .with_context(|| format!("{}: reading {from} from its ESP", args.image.display()))?;
-        Ok(())
+        let bytes = esp
+            .read(from)
+            .with_context(|| format!("{}: reading {from} from its ESP", args.image.display()))?;
+        std::fs::write(to, bytes).with_context(|| format!("writing {}", to.display()))
     };
     mcopy_out("mk/a/vmlinuz", &tree.join(plan::KERNEL))?;
     mcopy_out("mk/a/initramfs.img", &tree.join(plan::INITRAMFS))?;
@@ -219,14 +218,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let slot_cfg = std::fs::read_to_string(work.path().join("slot.cfg"))?;
     let version = mk_slots::node_image::slot_cfg_version(&slot_cfg)
         .context("the image's mk/a/slot.cfg has no mk_version")?;
-    let image_args: Vec<String> = slot_cfg
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("set mk_args=\""))
-        .and_then(|v| v.strip_suffix('"'))
-        .unwrap_or("")
-        .split_whitespace()
-        .map(String::from)
-        .collect();
+    let image_args = mk_slots::node_image::slot_cfg_args(&slot_cfg);
 
     // The install step: mk-node and the libraries it needs, from the
     // image's root, run with the image's own loader.

@@ -198,13 +198,33 @@ pub fn stage(raw: &Path, bundle_root: &Path) -> Result<ImageInfo, NodeImageError
     Ok(info)
 }
 
+/// The quoted value of `set <var>="..."` in a slot.cfg (as crates/disk's
+/// `render_slot_cfg` writes it).
+fn slot_cfg_value<'a>(cfg: &'a str, var: &str) -> Option<&'a str> {
+    cfg.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix("set ")?
+            .strip_prefix(var)?
+            .strip_prefix("=\"")?
+            .strip_suffix('"')
+    })
+}
+
 /// `mk_version` from a slot.cfg (`set mk_version="1.4.0"`).
 pub fn slot_cfg_version(cfg: &str) -> Option<String> {
-    cfg.lines().find_map(|l| {
-        let v = l.trim().strip_prefix("set mk_version=")?;
-        let v = v.strip_prefix('"')?.strip_suffix('"')?;
-        (!v.is_empty()).then(|| v.to_string())
-    })
+    slot_cfg_value(cfg, "mk_version")
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+}
+
+/// The kernel arguments of a slot.cfg (`set mk_args="ro ..."`); none when
+/// it has no `mk_args`.
+pub fn slot_cfg_args(cfg: &str) -> Vec<String> {
+    slot_cfg_value(cfg, "mk_args")
+        .unwrap_or("")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
 }
 
 /// The version string of a Linux bzImage: the setup header ("HdrS" at
@@ -231,6 +251,8 @@ mod tests {
         let cfg = "set mk_version=\"1.4.0\"\nset mk_args=\"ro panic=10\"\n";
         assert_eq!(slot_cfg_version(cfg).as_deref(), Some("1.4.0"));
         assert_eq!(slot_cfg_version("set mk_args=\"ro\"\n"), None);
+        assert_eq!(slot_cfg_args(cfg), ["ro", "panic=10"]);
+        assert!(slot_cfg_args("set mk_version=\"1\"\n").is_empty());
     }
 
     #[test]
