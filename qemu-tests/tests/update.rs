@@ -125,41 +125,32 @@ fn partition_offset(raw: &Path, n: u32) -> u64 {
     first * 512
 }
 
-fn mtools(program: &str, raw: &Path, offset: u64) -> Command {
-    let mut c = Command::new(program);
-    c.env("MTOOLSRC", "/dev/null")
-        .env("MTOOLS_SKIP_CHECK", "1")
-        .arg("-i")
-        .arg(format!("{}@@{offset}", raw.display()));
-    c
-}
-
 /// v3: a copy of `v2` whose slot files (the ESP's mk/a/) carry version V3
 /// and an initramfs without /init, so the kernel finds no root and panics.
 fn broken_image(dir: &Path, v2: &Path) -> PathBuf {
     let v3 = dir.join("v3.raw");
     ok(Command::new("cp").arg("--sparse=always").arg(v2).arg(&v3));
     let esp = partition_offset(&v3, 1);
-    let files = dir.join("v3-files");
-    std::fs::create_dir_all(files.join("cpio")).unwrap();
-    std::fs::write(files.join("cpio/README"), "no /init here\n").unwrap();
-    let cpio = Command::new("sh")
-        .arg("-c")
-        .arg("cd cpio && echo README | cpio --quiet -o -H newc > ../initramfs.img")
-        .current_dir(&files)
-        .status()
-        .expect("cpio");
-    assert!(cpio.success());
-    let out = ok(mtools("mtype", &v3, esp).arg("::mk/a/slot.cfg"));
-    let cfg = String::from_utf8_lossy(&out.stdout).replace(V2, V3);
+    // The ESP's files, written as mk-node writes them (mtools on the image).
+    let esp = mk_slots::esp::Esp::Partition {
+        disk: v3.clone(),
+        offset: esp,
+    };
+    // A newc archive as the installer's step is written (no host cpio).
+    let initramfs = mk_installer::iso::cpio(
+        &[mk_installer::iso::CpioEntry::File {
+            path: "README".into(),
+            mode: 0o644,
+            data: b"no /init here\n".to_vec(),
+        }],
+        0,
+    );
+    esp.write("mk/a/initramfs.img", &initramfs).unwrap();
+    let cfg = String::from_utf8(esp.read("mk/a/slot.cfg").unwrap())
+        .unwrap()
+        .replace(V2, V3);
     assert!(cfg.contains(V3), "slot.cfg of v2 has no {V2}: {cfg}");
-    std::fs::write(files.join("slot.cfg"), cfg).unwrap();
-    for f in ["initramfs.img", "slot.cfg"] {
-        ok(mtools("mcopy", &v3, esp)
-            .arg("-o")
-            .arg(files.join(f))
-            .arg(format!("::mk/a/{f}")));
-    }
+    esp.write("mk/a/slot.cfg", cfg.as_bytes()).unwrap();
     v3
 }
 
